@@ -1,0 +1,193 @@
+"""Capturing URLs into the archive.
+
+A capture is every redirect hop (request and response records, or a revisit
+when the payload is already stored for that URL) plus one metadata record,
+written as one batch, fsynced, then catalogued. Only then is it reported done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from archive.catalog import Record
+from archive.fetch import Fetcher, FetchError, Hop
+from archive.guard import RefusedURL
+from archive.records import new_row
+from archive.repository import Repository
+from archive.store import Location, WarcAppender, check_collection
+from archive.urls import InvalidURL, normalise_url
+from archive.warc import WarcRecord, warc_datetime, warc_fields
+
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+
+
+@dataclass
+class CaptureResult:
+    """What happened to one URL; ``error`` is set when nothing was stored."""
+
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    location: Location | None = None
+    payload_digest: str | None = None
+    revisit: bool = False
+    truncated: bool = False
+    error: str | None = None
+    capture_id: str | None = None
+    record_ids: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Capturer:
+    """Captures URLs into a repository. Thread-safe: one per process is enough."""
+
+    def __init__(self, repository: Repository, fetcher: Fetcher | None = None) -> None:
+        self.repository = repository
+        self.fetcher = fetcher or Fetcher(repository.settings)
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    def capture(
+        self,
+        url: str,
+        *,
+        collection: str = "default",
+        note: str | None = None,
+        trigger: str = "cli",
+        truncate: bool = False,
+    ) -> CaptureResult:
+        """Fetch and store ``url``. Errors come back in the result, never raised,
+        except an invalid collection name, which is the caller's mistake."""
+        check_collection(collection)
+        result = CaptureResult(url=url)
+        try:
+            result.url = normalise_url(url)
+            with self.fetcher.fetch(result.url, truncate=truncate) as hops:
+                self._store(result, hops, collection=collection, note=note, trigger=trigger)
+        except (FetchError, RefusedURL, InvalidURL) as exc:
+            result.error = str(exc)
+        return result
+
+    def _store(
+        self,
+        result: CaptureResult,
+        hops: list[Hop],
+        *,
+        collection: str,
+        note: str | None,
+        trigger: str,
+    ) -> None:
+        repository = self.repository
+        capture_id = uuid.uuid4().hex
+        originals = [repository.catalog.find_original(hop.url, hop.payload_digest) for hop in hops]
+        rows: list[Record] = []
+        with repository.store.append(collection) as appender:
+            for hop, original in zip(hops, originals, strict=True):
+                response = _response_record(hop, original)
+                rows.append(_write(appender, response, collection, capture_id, hop))
+                request = WarcRecord(
+                    "request",
+                    hop.url,
+                    hop.fetched_at,
+                    "application/http; msgtype=request",
+                    head=hop.request_head,
+                    headers=[("WARC-Concurrent-To", response.record_id)],
+                )
+                rows.append(_write(appender, request, collection, capture_id))
+            final = hops[-1]
+            metadata = WarcRecord(
+                "metadata",
+                final.url,
+                final.fetched_at,
+                "application/warc-fields",
+                head=warc_fields(
+                    [
+                        ("collection", collection),
+                        ("note", note or ""),
+                        ("trigger", trigger),
+                        ("user-agent", repository.settings.user_agent),
+                        ("requested-url", result.url),
+                        *(("via", hop.url) for hop in hops[:-1]),
+                        ("truncated", "length" if final.truncated else ""),
+                    ]
+                ),
+                headers=[("WARC-Concurrent-To", rows[-2].record_id)],
+            )
+            rows.append(_write(appender, metadata, collection, capture_id))
+            appender.sync()
+            with repository.catalog.session() as session:
+                session.add_all(rows)
+                session.flush()
+                result.record_ids = [row.id for row in rows]
+        last = rows[-3]  # the final hop's response or revisit
+        result.final_url = final.url
+        result.status = final.status
+        result.location = Location(last.warc_file, last.offset, last.length)
+        result.payload_digest = final.payload_digest
+        result.revisit = last.record_type == "revisit"
+        result.truncated = final.truncated
+        result.capture_id = capture_id
+
+
+def _response_record(hop: Hop, original: Record | None) -> WarcRecord:
+    headers = [("WARC-IP-Address", hop.ip_address)] if hop.ip_address else []
+    if original is None:
+        if hop.truncated:
+            headers.append(("WARC-Truncated", "length"))
+        return WarcRecord(
+            "response",
+            hop.url,
+            hop.fetched_at,
+            "application/http; msgtype=response",
+            head=hop.response_head,
+            body=hop.body,
+            body_length=hop.body_length,
+            headers=headers,
+            payload_digest=hop.payload_digest,
+            block_digest=hop.block_digest,
+        )
+    # Identical payload already stored for this URL: keep the headers only.
+    headers += [
+        ("WARC-Profile", REVISIT_PROFILE),
+        ("WARC-Refers-To", original.record_id),
+        ("WARC-Refers-To-Target-URI", original.url or hop.url),
+        ("WARC-Refers-To-Date", warc_datetime(original.timestamp.replace(tzinfo=UTC))),
+    ]
+    return WarcRecord(
+        "revisit",
+        hop.url,
+        hop.fetched_at,
+        "application/http; msgtype=response",
+        head=hop.response_head,
+        headers=headers,
+        payload_digest=hop.payload_digest,
+    )
+
+
+def _write(
+    appender: WarcAppender,
+    record: WarcRecord,
+    collection: str,
+    capture_id: str,
+    hop: Hop | None = None,
+) -> Record:
+    location = appender.write_raw(record.serialise())
+    return new_row(
+        record_id=record.record_id,
+        record_type=record.record_type,
+        target_uri=record.target_uri,
+        date=record.date,
+        location=location,
+        collection=collection,
+        capture_id=capture_id,
+        status=hop.status if hop else None,
+        mime=hop.content_type if hop else None,
+        payload_digest=record.payload_digest,
+        refers_to=dict(record.headers).get("WARC-Refers-To"),
+    )

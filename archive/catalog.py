@@ -1,0 +1,111 @@
+"""The catalog: where every archived record lives.
+
+The WARC files are the source of truth; the catalog is an SQL index of them
+(SQLite by default, PostgreSQL through ``VESTIGE_DATABASE_URL``). Later stages
+add their own tables to the same metadata (``Base``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from archive.urls import normalise_url
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every stage's tables."""
+
+
+class Record(Base):
+    """One WARC record: what it is, and the file, offset and length that hold it."""
+
+    __tablename__ = "records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(100), unique=True)
+    record_type: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str | None] = mapped_column(String(4096))
+    surt: Mapped[str | None] = mapped_column(String(4096))
+    timestamp: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[int | None] = mapped_column(Integer)
+    mime: Mapped[str | None] = mapped_column(String(200))
+    payload_digest: Mapped[str | None] = mapped_column(String(100))
+    refers_to: Mapped[str | None] = mapped_column(String(100))
+    collection: Mapped[str] = mapped_column(String(200))
+    warc_file: Mapped[str] = mapped_column(String(500))
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(BigInteger)
+    capture_id: Mapped[str | None] = mapped_column(String(40), index=True)
+
+    __table_args__ = (
+        Index("ix_records_surt_timestamp", "surt", "timestamp"),
+        Index("ix_records_url", "url"),
+        Index("ix_records_payload_digest", "payload_digest"),
+        Index("ix_records_warc_file_offset", "warc_file", "offset"),
+    )
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers work during a write; FULL sync makes a commit durable,
+    # which is what lets a capture be acknowledged after it.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Catalog:
+    """A connection to the catalog database; tables are created on first open."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def versions(self, url: str) -> list[Record]:
+        """Every stored response, resource or revisit of ``url``, oldest first."""
+        key = normalise_url(url)
+        with self._sessions() as session:
+            return list(
+                session.scalars(
+                    select(Record)
+                    .where(
+                        Record.url == key,
+                        Record.record_type.in_(("response", "resource", "revisit")),
+                    )
+                    .order_by(Record.timestamp, Record.id)
+                )
+            )
+
+    def find_original(self, url: str, payload_digest: str) -> Record | None:
+        """The first stored response or resource of ``url`` with this payload."""
+        with self._sessions() as session:
+            return session.scalars(
+                select(Record)
+                .where(
+                    Record.url == url,
+                    Record.payload_digest == payload_digest,
+                    Record.record_type.in_(("response", "resource")),
+                )
+                .order_by(Record.id)
+                .limit(1)
+            ).first()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,145 @@
+"""Command-line interface of the archive stage: capture, import, captures, verify."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+
+import typer
+
+from archive.capture import Capturer
+from archive.cdxj import cdxj_line
+from archive.config import get_settings
+from archive.repository import Repository
+from archive.store import InvalidCollection, check_collection
+
+app = typer.Typer(no_args_is_help=True)
+
+# What runs after records are stored (ingest, then indexing), registered by
+# the later stages so that the archive stage never imports them.
+StoredHook = Callable[[Repository, Sequence[int]], None]
+after_store: list[StoredHook] = []
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def open_repository() -> Iterator[Repository]:
+    """The archive under ``$VESTIGE_HOME``, repaired if a writer crashed."""
+    repository = Repository(get_settings())
+    for report in repository.repairs:
+        typer.secho(
+            f"repaired {report.warc_file}: kept {len(report.records)} records, "
+            f"cut {report.truncated_bytes} bytes of unfinished tail",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    try:
+        yield repository
+    finally:
+        repository.close()
+
+
+def run_after_store(repository: Repository, record_ids: Sequence[int], enabled: bool) -> None:
+    if enabled and record_ids:
+        for hook in after_store:
+            hook(repository, record_ids)
+
+
+def _collection(name: str) -> str:
+    try:
+        return check_collection(name)
+    except InvalidCollection as exc:
+        raise fail(str(exc), 2) from exc
+
+
+@app.command()
+def capture(
+    urls: list[str] = typer.Argument(..., help="URLs to capture (http or https)."),
+    collection: str = typer.Option("default", help="Collection to store the captures in."),
+    note: str | None = typer.Option(None, help="A note stored with each capture."),
+    truncate: bool = typer.Option(
+        False, help="Keep the first VESTIGE_MAX_BODY_SIZE bytes of larger bodies."
+    ),
+    ingest: bool = typer.Option(True, help="Ingest and index what was captured."),
+) -> None:
+    """Fetch URLs over HTTP(S) and store them as WARC records.
+
+    Prints one line per URL: status, final URL, WARC file:offset, payload digest.
+    Exits non-zero if any URL failed; the others are still stored.
+    """
+    collection = _collection(collection)
+    failed = 0
+    with open_repository() as repository:
+        capturer = Capturer(repository)
+        try:
+            for url in urls:
+                result = capturer.capture(url, collection=collection, note=note, truncate=truncate)
+                if not result.ok:
+                    failed += 1
+                    typer.secho(f"FAILED  {url}  {result.error}", fg=typer.colors.RED)
+                    continue
+                assert result.location is not None
+                flags = " (revisit)" if result.revisit else ""
+                flags += " (truncated)" if result.truncated else ""
+                typer.echo(
+                    f"{result.status}  {result.final_url}  "
+                    f"{result.location.warc_file}:{result.location.offset}  "
+                    f"{result.payload_digest}{flags}"
+                )
+                run_after_store(repository, result.record_ids, ingest)
+        finally:
+            capturer.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+class CapturesFormat(StrEnum):
+    text = "text"
+    json = "json"
+    cdxj = "cdxj"
+
+
+@app.command()
+def captures(
+    url: str = typer.Argument(..., help="URL, in any spelling (IRI or percent-encoded)."),
+    format: CapturesFormat = typer.Option(CapturesFormat.text, help="Output format."),
+) -> None:
+    """List every stored version of a URL: timestamp, status, digest, size."""
+    with open_repository() as repository:
+        versions = repository.catalog.versions(url)
+        if not versions:
+            raise fail(f"no captures of {url}")
+        for row in versions:
+            if format is CapturesFormat.cdxj:
+                typer.echo(cdxj_line(row))
+            elif format is CapturesFormat.json:
+                typer.echo(
+                    json.dumps(
+                        {
+                            "timestamp": row.timestamp.isoformat() + "Z",
+                            "url": row.url,
+                            "type": row.record_type,
+                            "status": row.status,
+                            "mime": row.mime,
+                            "digest": row.payload_digest,
+                            "length": row.length,
+                            "collection": row.collection,
+                            "warc_file": row.warc_file,
+                            "offset": row.offset,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+            else:
+                kind = "" if row.record_type == "response" else f" ({row.record_type})"
+                typer.echo(
+                    f"{row.timestamp:%Y-%m-%d %H:%M:%S}  {row.status or '-':>3}  "
+                    f"{row.payload_digest or '-'}  {row.length:>9,}  {row.collection}{kind}"
+                )

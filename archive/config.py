@@ -1,0 +1,57 @@
+"""Vestige's one configuration object, read from ``VESTIGE_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every setting Vestige reads. Each field is the variable ``VESTIGE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="VESTIGE_", extra="ignore")
+
+    home: Path = Field(Path("vestige-data"), description="Where WARCs, catalog and index live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the catalog; default: SQLite in VESTIGE_HOME."
+    )
+    warc_max_size: int = Field(1024 * MiB, description="Roll WARC files at this size (bytes).")
+    capture_allow_private: bool = Field(
+        False, description="Allow captures of loopback, private and link-local addresses."
+    )
+    user_agent: str = Field(
+        "Vestige/0.1 (+https://github.com/vestige-archive/vestige; web archive)",
+        description="User-Agent header sent with captures.",
+    )
+    max_body_size: int = Field(50 * MiB, description="Largest response body a capture stores.")
+    fetch_timeout: float = Field(30.0, description="Seconds to wait for a server (connect, read).")
+    max_redirects: int = Field(10, description="Redirect hops followed by a capture.")
+    search_url: str | None = Field(
+        None, description="Elasticsearch/OpenSearch URL; unset means the embedded engine."
+    )
+    public_read: bool = Field(True, description="Allow reading the API without a token.")
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        # Resolve once so a later chdir cannot move the archive.
+        return value.expanduser().resolve()
+
+    @property
+    def warc_dir(self) -> Path:
+        return self.home / "warcs"
+
+    @property
+    def catalog_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'catalog.sqlite'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

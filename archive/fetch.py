@@ -1,0 +1,203 @@
+"""Fetching a URL for the archive: every redirect hop, bytes exactly as sent.
+
+Bodies are read raw (no gzip/deflate/br decoding) into spool files that move
+to disk past a few MiB, with block and payload digests computed on the way.
+Every hop is checked against the address guard before and after connecting.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO
+from urllib.parse import urljoin
+
+import httpx
+
+from archive.config import Settings
+from archive.guard import RefusedURL, check_address, check_url
+from archive.urls import normalise_url
+from archive.warc import Digest
+
+_SPOOL_IN_MEMORY = 4 * 1024 * 1024
+
+
+class FetchError(Exception):
+    """A capture that could not be fetched; the message is one clear line."""
+
+
+@dataclass
+class Hop:
+    """One HTTP exchange of a capture (a redirect or the final response)."""
+
+    url: str
+    fetched_at: datetime
+    request_head: bytes
+    status: int
+    response_head: bytes
+    body: BinaryIO
+    body_length: int
+    payload_digest: str
+    block_digest: str
+    ip_address: str | None
+    location: str | None = None
+    truncated: bool = False
+    content_type: str | None = field(default=None)
+
+    def close(self) -> None:
+        self.body.close()
+
+
+def _head(first_line: str, raw_headers: list[tuple[bytes, bytes]]) -> bytes:
+    lines = [first_line.encode("latin-1")]
+    lines += [name + b": " + value for name, value in raw_headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _peer_address(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    address = stream.get_extra_info("server_addr")
+    return str(address[0]) if address else None
+
+
+class Fetcher:
+    """An HTTP client configured for archiving; thread-safe, reuse it."""
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(settings.fetch_timeout),
+            follow_redirects=False,
+            headers={"User-Agent": settings.user_agent},
+            # Proxies from the environment would hide the peer the guard checks.
+            trust_env=False,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    @contextmanager
+    def fetch(self, url: str, *, truncate: bool = False) -> Iterator[list[Hop]]:
+        """Fetch ``url`` following redirects; the hops' spool files close on exit."""
+        hops: list[Hop] = []
+        try:
+            current = normalise_url(url)
+            for _ in range(self.settings.max_redirects + 1):
+                hop = self._exchange(current, truncate=truncate)
+                hops.append(hop)
+                if hop.location is None:
+                    break
+                current = hop.location
+            else:
+                raise FetchError(
+                    f"too many redirects (more than {self.settings.max_redirects}) from {url}"
+                )
+            yield hops
+        finally:
+            for hop in hops:
+                hop.close()
+
+    def _exchange(self, url: str, *, truncate: bool) -> Hop:
+        check_url(url, allow_private=self.settings.capture_allow_private)
+        request = self.client.build_request("GET", url)
+        fetched_at = datetime.now(UTC)
+        try:
+            response = self.client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timed out connecting to {request.url.host}") from exc
+        except httpx.ConnectError as exc:
+            raise FetchError(f"cannot connect to {request.url.host}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(f"HTTP error from {request.url.host}: {exc}") from exc
+        try:
+            return self._read(url, request, response, fetched_at, truncate=truncate)
+        finally:
+            response.close()
+
+    def _read(
+        self,
+        url: str,
+        request: httpx.Request,
+        response: httpx.Response,
+        fetched_at: datetime,
+        *,
+        truncate: bool,
+    ) -> Hop:
+        ip_address = _peer_address(response)
+        if ip_address and not self.settings.capture_allow_private:
+            check_address(request.url.host, ip_address)
+        limit = self.settings.max_body_size
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit and not truncate:
+            raise _too_large(url, int(declared), limit)
+        target = request.url.raw_path.decode("ascii")
+        request_head = _head(f"GET {target} HTTP/1.1", list(request.headers.raw))
+        reason = response.reason_phrase or ""
+        response_head = _head(
+            f"{response.http_version} {response.status_code} {reason}".rstrip(),
+            list(response.headers.raw),
+        )
+        body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - owned by the Hop
+        payload, block = Digest(), Digest(response_head)
+        length, truncated = 0, False
+        deadline = time.monotonic() + self.settings.fetch_timeout * 10
+        try:
+            for chunk in response.iter_raw():
+                if length + len(chunk) > limit:
+                    if not truncate:
+                        raise _too_large(url, None, limit)
+                    chunk = chunk[: limit - length]
+                    truncated = True
+                body.write(chunk)
+                payload.update(chunk)
+                block.update(chunk)
+                length += len(chunk)
+                if truncated:
+                    break
+                if time.monotonic() > deadline:
+                    raise FetchError(f"{url} is sending too slowly; gave up after the deadline")
+        except httpx.TimeoutException as exc:
+            body.close()
+            raise FetchError(f"timed out reading {url}") from exc
+        except httpx.HTTPError as exc:
+            body.close()
+            raise FetchError(f"error reading {url}: {exc}") from exc
+        except BaseException:
+            body.close()
+            raise
+        location = None
+        if response.is_redirect and "Location" in response.headers:
+            location = normalise_url(urljoin(url, response.headers["Location"]))
+        return Hop(
+            url=url,
+            fetched_at=fetched_at,
+            request_head=request_head,
+            status=response.status_code,
+            response_head=response_head,
+            body=body,
+            body_length=length,
+            payload_digest=str(payload),
+            block_digest=str(block),
+            ip_address=ip_address,
+            location=location,
+            truncated=truncated,
+            content_type=response.headers.get("Content-Type"),
+        )
+
+
+def _too_large(url: str, declared: int | None, limit: int) -> FetchError:
+    size = f"{declared:,} bytes" if declared is not None else "more"
+    return FetchError(
+        f"{url} is too large ({size}; the limit is {limit:,} bytes, "
+        "VESTIGE_MAX_BODY_SIZE); capture with --truncate to keep the first part"
+    )
+
+
+__all__ = ["FetchError", "Fetcher", "Hop", "RefusedURL"]

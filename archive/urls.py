@@ -1,0 +1,79 @@
+"""URL normalisation and SURT keys.
+
+Archives disagree on how to store URLs with non-ASCII characters, which breaks
+replay and lookup. Vestige stores one form: IDNA (punycode) host and UTF-8
+percent-encoded path and query; any spelling of the same URL normalises to it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import idna
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters RFC 3986 allows unescaped in a path or query; everything else is
+# percent-encoded. '%' is kept so existing escapes are not double-encoded.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+class InvalidURL(ValueError):
+    """A URL that cannot be normalised (no host, bad host name, bad port)."""
+
+
+def _encode_host(host: str) -> str:
+    host = host.strip().rstrip(".").lower()
+    if not host:
+        raise InvalidURL("URL has no host")
+    if host.startswith("[") or host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise InvalidURL(f"invalid internationalised host name {host!r}: {exc}") from exc
+
+
+def normalise_url(url: str) -> str:
+    """Return the stored form of ``url``: lowercase scheme and host, punycode
+    host, percent-encoded path and query, no default port, no fragment."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL(f"invalid port in {url!r}") from exc
+    host = _encode_host(parts.hostname or "")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    if parts.username is not None:
+        auth = quote(parts.username, safe="%")
+        if parts.password is not None:
+            auth += ":" + quote(parts.password, safe="%")
+        netloc = f"{auth}@{netloc}"
+    path = quote(parts.path, safe=_PATH_SAFE) or "/"
+    query = quote(parts.query, safe=_QUERY_SAFE)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def surt(url: str) -> str:
+    """Sort-friendly URI Reordering Transform key, as used by CDX indexes:
+    ``http://www.Example.com/a?b=2&a=1`` becomes ``com,example)/a?a=1&b=2``."""
+    parts = urlsplit(normalise_url(url))
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        key = host  # addresses are not reversed
+    except ValueError:
+        labels = host.split(".")
+        if labels[0] == "www":
+            labels = labels[1:]
+        key = ",".join(reversed(labels))
+    port = parts.port
+    if port is not None:
+        key += f":{port}"
+    path = parts.path.lower()
+    query = "&".join(sorted(parts.query.lower().split("&"))) if parts.query else ""
+    return f"{key}){path}" + (f"?{query}" if query else "")

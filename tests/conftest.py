@@ -1,0 +1,133 @@
+"""Shared fixtures: an isolated VESTIGE_HOME, the shared corpus, a real HTTP server."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from archive.config import Settings, get_settings
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """``../shared/corpus``; tests using it skip only where it is absent (a fresh clone)."""
+    if not CORPUS.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the shared corpus at {CORPUS}")
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A fresh ``VESTIGE_HOME`` with captures of loopback allowed; yields the settings."""
+    monkeypatch.setenv("VESTIGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VESTIGE_CAPTURE_ALLOW_PRIVATE", "1")
+    monkeypatch.delenv("VESTIGE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VESTIGE_SEARCH_URL", raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@dataclass
+class Route:
+    """What the test server answers on one path."""
+
+    status: int = 200
+    body: bytes | Iterable[bytes] = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0  # seconds before each body chunk
+    chunked: bool = False  # Transfer-Encoding: chunked instead of Content-Length
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.hits.append(self.path)
+        route = self.server.routes.get(self.path)
+        if route is None:
+            route = Route(404, b"not found", [("Content-Type", "text/plain")])
+        if callable(route):
+            route = route(self)
+        chunks = [route.body] if isinstance(route.body, bytes) else list(route.body)
+        self.send_response(route.status)
+        for name, value in route.headers:
+            self.send_header(name, value)
+        if route.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(sum(len(c) for c in chunks)))
+        self.end_headers()
+        try:
+            for chunk in chunks:
+                if route.delay:
+                    time.sleep(route.delay)
+                if route.chunked:
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                else:
+                    self.wfile.write(chunk)
+                self.wfile.flush()
+            if route.chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    routes: dict[str, Route | Callable[[BaseHTTPRequestHandler], Route]]
+    hits: list[str]
+
+
+class WebServer:
+    """A real HTTP server on 127.0.0.1 whose routes a test sets."""
+
+    def __init__(self) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.routes = {}
+        self._server.hits = []
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def base(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def hits(self) -> list[str]:
+        return self._server.hits
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def route(self, path: str, route: Route | Callable[[BaseHTTPRequestHandler], Route]) -> str:
+        """Serve ``route`` at ``path`` (the raw request path, query included); return its URL."""
+        self._server.routes[path] = route
+        return self.url(path)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def web() -> Iterator[WebServer]:
+    server = WebServer()
+    yield server
+    server.close()
