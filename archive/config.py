@@ -35,6 +35,13 @@ class Settings(BaseSettings):
         None, description="Elasticsearch/OpenSearch URL; unset means the embedded engine."
     )
     public_read: bool = Field(True, description="Allow reading the API without a token.")
+    capture_workers: int = Field(
+        2, ge=1, description="Worker threads running the service's capture jobs."
+    )
+    capture_queue_size: int = Field(
+        1000, ge=1, description="Most URLs waiting in the service's capture queue."
+    )
+    max_upload_size: int = Field(50 * MiB, description="Largest request body the service accepts.")
 
     @field_validator("home")
     @classmethod
