@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -14,6 +15,8 @@ from archive.cdxj import cdxj_line
 from archive.config import get_settings
 from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
+from archive.verify import total_bytes
+from archive.verify import verify as verify_archive
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -143,3 +146,30 @@ def captures(
                     f"{row.timestamp:%Y-%m-%d %H:%M:%S}  {row.status or '-':>3}  "
                     f"{row.payload_digest or '-'}  {row.length:>9,}  {row.collection}{kind}"
                 )
+
+
+@app.command()
+def verify(
+    collection: str | None = typer.Option(None, help="Verify only this collection."),
+) -> None:
+    """Re-read every WARC record, recompute its digests and check it against the catalog.
+
+    Reports digest mismatches, missing files, truncated or torn records and
+    records without catalog rows, one per line. Exits non-zero on any problem.
+    """
+    if collection is not None:
+        collection = _collection(collection)
+    with (
+        open_repository() as repository,
+        typer.progressbar(
+            length=total_bytes(repository, collection), label="verifying", file=sys.stderr
+        ) as bar,
+    ):
+        report = verify_archive(repository, collection, progress=bar.update)
+    for problem in report.problems:
+        typer.secho(str(problem), fg=typer.colors.RED)
+    typer.echo(
+        f"{report.files} files, {report.records} records checked, {len(report.problems)} problems"
+    )
+    if not report.ok:
+        raise typer.Exit(1)
