@@ -1,0 +1,706 @@
+"""Importing what people already have: WARC, ARC and WACZ files, and single documents.
+
+WARC records are copied byte for byte, so their digests stay those of the
+original crawl. Each record is read twice, from two streams over the same
+source: the first parses it and checks its digests, the second copies its
+exact bytes into the store once it is known to be intact. Both streams only
+move forward, so nothing is held in memory and WARCs inside a WACZ zip are read
+in place. Gzip input is decompressed as one stream whatever its members, so a
+file gzipped whole, or several records per member, still copies exactly.
+
+ARC records have no WARC form to keep, so they are converted: the ARC content
+block (HTTP headers and body, as stored) becomes the block of a ``response``
+record whose digests are computed here, with a record id derived from the
+record's URL, date and content, so importing the same ARC again finds it.
+
+A single document (``.html``, ``.htm``, ``.pdf``, ``.txt``) becomes a
+``resource`` record holding the file's bytes as submitted, plus a ``metadata``
+record saying who submitted it, when, and when it was published.
+
+Records are stored in batches; each batch is fsynced and catalogued before the
+next one starts, so a crash loses at most one unacknowledged batch. Damaged
+input (a parse error, a record cut short, a failed digest) stops the import of
+that source after the last intact record; everything before it stays stored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import getpass
+import json
+import re
+import tempfile
+import uuid
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeadersParserException
+from warcio.timeutils import timestamp_to_datetime
+
+from archive.catalog import Record
+from archive.config import MiB
+from archive.records import catalog_row, new_row
+from archive.repository import Repository
+from archive.store import WarcAppender, check_collection
+from archive.urls import InvalidURL, normalise_url
+from archive.warc import Digest, WarcRecord, warc_datetime, warc_fields
+
+DOCUMENT_TYPES = {
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+}
+# WAT and WET files are WARC files too (metadata and conversion records).
+WARC_SUFFIXES = (".warc", ".warc.gz", ".wat.gz", ".wet.gz")
+ARC_SUFFIXES = (".arc", ".arc.gz")
+WACZ_SUFFIX = ".wacz"
+
+BATCH_RECORDS = 100
+BATCH_BYTES = 16 * MiB
+_CHUNK = 1 << 16
+# Deterministic record ids for converted ARC records and documents.
+_ID_NAMESPACE = uuid.UUID("6f1f4c52-6a43-4f3c-9d3e-7a0c2b1e5d21")
+# `date YYYY-MM-DD URL` opening a submitted text file (after a BOM or spaces).
+_DATE_LINE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*date\s+(\d{4}-\d{2}-\d{2})\s+(\S+)\s*$")
+_HTTP_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+class InputError(ValueError):
+    """Input that cannot be imported at all; nothing was stored for it."""
+
+
+@dataclass
+class ImportResult:
+    """What importing one source (file, WACZ member or upload) did."""
+
+    source: str
+    imported: int = 0
+    skipped: int = 0
+    record_ids: list[int] = field(default_factory=list)
+    stopped: str | None = None  # where and why a damaged source stopped
+    warnings: list[str] = field(default_factory=list)
+    url: str | None = None  # a single document's normalised URL
+    payload_digest: str | None = None  # a single document's digest
+
+    @property
+    def ok(self) -> bool:
+        return self.stopped is None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a submitter says about a single document."""
+
+    url: str | None = None
+    published: date | None = None
+    note: str | None = None
+    submitter: str | None = None
+
+
+def source_kind(name: str) -> str:
+    """``warc``, ``arc``, ``wacz`` or ``document`` for a file name; else :class:`InputError`."""
+    lower = name.lower()
+    if lower.endswith(WARC_SUFFIXES):
+        return "warc"
+    if lower.endswith(ARC_SUFFIXES):
+        return "arc"
+    if lower.endswith(WACZ_SUFFIX):
+        return "wacz"
+    if PurePosixPath(lower).suffix in DOCUMENT_TYPES:
+        return "document"
+    known = ", ".join([*WARC_SUFFIXES, *ARC_SUFFIXES, WACZ_SUFFIX, *DOCUMENT_TYPES])
+    raise InputError(f"{name}: unknown file type (expected one of {known})")
+
+
+def source_size(path: Path) -> int:
+    """Bytes an import of ``path`` reads, for progress bars."""
+    if source_kind(path.name) == "wacz":
+        with _open_wacz(path) as package:
+            return sum(package.getinfo(name).file_size for name in _wacz_warcs(package, path))
+    return path.stat().st_size
+
+
+def parse_date_line(first_line: bytes) -> tuple[date, str] | None:
+    """The publication date and URL of a ``date YYYY-MM-DD URL`` line, if it is one."""
+    match = _DATE_LINE.match(first_line.rstrip(b"\r\n"))
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match[1].decode()), match[2].decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+Progress = Callable[[int], None]
+
+
+class Importer:
+    """Imports files into a repository (see the module docstring)."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+
+    # -- entry points --------------------------------------------------------
+
+    def import_path(
+        self,
+        path: Path,
+        *,
+        collection: str = "default",
+        submission: Submission | None = None,
+        progress: Progress | None = None,
+    ) -> list[ImportResult]:
+        """Import one file; a WACZ gives one result per WARC inside it.
+
+        Raises :class:`InputError` (before storing anything) for a missing
+        file, an unknown type, a WACZ that is not one, or a document without URL.
+        """
+        check_collection(collection)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        kind = source_kind(path.name)
+        if kind == "document":
+            with open(path, "rb") as fh:
+                return [
+                    self.import_document(
+                        fh, path.name, collection=collection, submission=submission
+                    )
+                ]
+        if kind == "wacz":
+            return self._import_wacz(path, collection, progress)
+        result = ImportResult(str(path))
+
+        def opener() -> BinaryIO:
+            return open(path, "rb")
+
+        self._store(self._read(opener, result, kind, progress), collection, result)
+        return [result]
+
+    def import_document(
+        self,
+        stream: BinaryIO,
+        filename: str,
+        *,
+        collection: str = "default",
+        submission: Submission | None = None,
+    ) -> ImportResult:
+        """Store a submitted document (seekable ``stream``) as resource + metadata records.
+
+        ``filename`` gives the type; a ``.txt`` whose first line is
+        ``date YYYY-MM-DD URL`` supplies URL and date that ``submission`` lacks.
+        """
+        check_collection(collection)
+        submission = submission or Submission()
+        suffix = PurePosixPath(filename.lower()).suffix
+        if source_kind(filename) != "document":
+            raise InputError(f"{filename}: not a single document ({', '.join(DOCUMENT_TYPES)})")
+        digest, length, first_line, utf8 = _scan(stream)
+        url, published = submission.url, submission.published
+        dated = parse_date_line(first_line) if suffix == ".txt" else None
+        if dated:
+            published = published or dated[0]
+            url = url or dated[1]
+        if not url:
+            raise InputError(
+                f"{filename}: where was it published? give --url (and --date), "
+                "or start a .txt file with a line 'date YYYY-MM-DD URL'"
+            )
+        try:
+            url = normalise_url(url)
+        except InvalidURL as exc:
+            raise InputError(f"{filename}: {exc}") from exc
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"{filename}: --url must be an http or https URL, not {url!r}")
+        result = ImportResult(filename, url=url, payload_digest=str(digest))
+        if self.repository.catalog.find_original(url, str(digest)):
+            result.skipped = 1
+            return result
+        content_type = DOCUMENT_TYPES[suffix]
+        if suffix == ".txt" and utf8:
+            content_type += "; charset=utf-8"
+        now = datetime.now(UTC)
+        resource = WarcRecord(
+            "resource",
+            url,
+            now,
+            content_type,
+            body=stream,
+            body_length=length,
+            block_digest=str(digest),
+            payload_digest=str(digest),
+        )
+        metadata = WarcRecord(
+            "metadata",
+            url,
+            now,
+            "application/warc-fields",
+            head=warc_fields(
+                [
+                    ("submitter", submission.submitter or getpass.getuser()),
+                    ("submitted", warc_datetime(now)),
+                    ("published", published.isoformat() if published else ""),
+                    ("filename", filename),
+                    ("collection", collection),
+                    ("note", submission.note or ""),
+                    ("trigger", "import"),
+                ]
+            ),
+            headers=[("WARC-Concurrent-To", resource.record_id)],
+        )
+        capture_id = uuid.uuid4().hex
+        copies = (
+            _Copy(record.record_id, record.body_length, _document_writer(record, capture_id))
+            for record in (resource, metadata)
+        )
+        self._store(copies, collection, result)
+        return result
+
+    # -- storing -------------------------------------------------------------
+
+    def _store(self, copies: Iterator[_Copy], collection: str, result: ImportResult) -> None:
+        """Write ``copies`` in batches, each fsynced and catalogued before the next."""
+        try:
+            self._store_batches(self._unknown(copies, result), collection, result)
+        except _Damage as damage:
+            # The source changed between reading and copying: that batch is undone.
+            result.stopped = f"{damage} (did the file change during the import?)"
+
+    def _store_batches(self, fresh: Iterator[_Copy], collection: str, result: ImportResult) -> None:
+        while (first := next(fresh, None)) is not None:
+            rows: list[Record] = []
+            with self.repository.store.append(collection) as appender:
+                rows.append(first.write(appender, collection))
+                size = first.size
+                for copy in fresh:
+                    rows.append(copy.write(appender, collection))
+                    size += copy.size
+                    if len(rows) >= BATCH_RECORDS or size >= BATCH_BYTES:
+                        break
+                appender.sync()
+                with self.repository.catalog.session() as session:
+                    session.add_all(rows)
+                    session.flush()
+                    result.record_ids += [row.id for row in rows]
+            result.imported += len(rows)
+
+    def _unknown(self, copies: Iterator[_Copy], result: ImportResult) -> Iterator[_Copy]:
+        """The copies whose record id is not catalogued yet; counts the others."""
+        seen: set[str] = set()  # ids of this run, maybe not committed yet
+        for copy in copies:
+            if copy.record_id not in seen:
+                with self.repository.catalog.session() as session:
+                    known = session.scalar(
+                        select(Record.id).where(Record.record_id == copy.record_id)
+                    )
+                if not known:
+                    seen.add(copy.record_id)
+                    yield copy
+                    continue
+            result.skipped += 1
+
+    # -- reading sources -----------------------------------------------------
+
+    def _read(
+        self,
+        opener: Callable[[], BinaryIO],
+        result: ImportResult,
+        kind: str,
+        progress: Progress | None,
+    ) -> Iterator[_Copy]:
+        """The intact records of one WARC or ARC source; damage ends it in ``result``."""
+        with ExitStack() as stack:
+            parsed = stack.enter_context(_Source(opener(), progress))
+            copier = stack.enter_context(_Source(opener())) if kind == "warc" else None
+            # Each gzip member is parsed on its own, as warcio does: a record
+            # ends at its member's end even if its closing blank lines are missing.
+            while parsed.next_member():
+                if copier is not None:
+                    copier.next_member()
+                records = ArchiveIterator(parsed, check_digests=True, no_record_parse=kind == "arc")
+                stack.callback(records.close)
+                while True:
+                    records.read_to_end()  # so that ``offset`` is where the next record starts
+                    start = records.offset
+                    try:
+                        record = next(records)
+                        if copier is None:
+                            copy = _converted_copy(record)
+                        else:
+                            copy = _verified_copy(record, records, copier, parsed)
+                    except StopIteration:
+                        break
+                    except (_Damage, ArchiveLoadFailed, StatusAndHeadersParserException) as exc:
+                        result.stopped = parsed.where(start, parsed.damage or _reason(exc))
+                        return
+                    yield copy
+                    if records.err_count:
+                        result.warnings.append(
+                            parsed.where(records.offset, "record not followed by a blank line")
+                        )
+                        records.err_count = 0
+            if parsed.damage:
+                result.stopped = parsed.where(parsed.tell(), parsed.damage)
+
+    def _import_wacz(
+        self, path: Path, collection: str, progress: Progress | None
+    ) -> list[ImportResult]:
+        results = []
+        with _open_wacz(path) as package:
+            for name in _wacz_warcs(package, path):
+                result = ImportResult(f"{path}!{name}")
+
+                def opener(name: str = name) -> BinaryIO:
+                    return package.open(name)
+
+                self._store(self._read(opener, result, "warc", progress), collection, result)
+                results.append(result)
+                if result.stopped:
+                    break
+        return results
+
+
+# -- records to write ----------------------------------------------------------
+
+
+@dataclass
+class _Copy:
+    """One intact record, ready to be written: ``write`` stores it and returns its row."""
+
+    record_id: str
+    size: int
+    write: Callable[[WarcAppender, str], Record]
+
+
+class _Damage(Exception):
+    """A record that cannot be kept; the import of its source stops there."""
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _drain(record: ArcWarcRecord) -> None:
+    """Read ``record`` to its end (so its digests get checked) and check it is whole."""
+    stream = record.raw_stream
+    while stream.read(_CHUNK):
+        pass
+    missing = getattr(stream, "limit", 0)
+    if missing:
+        raise _Damage(f"record cut short: {missing} bytes missing")
+    if record.digest_checker.passed is False:
+        raise _Damage("; ".join(record.digest_checker.problems))
+
+
+def _verified_copy(
+    record: ArcWarcRecord, records: ArchiveIterator, copier: _Source, parsed: _Source
+) -> _Copy:
+    """Check a WARC record, then copy its original bytes from ``copier``."""
+    _drain(record)
+    record_id = record.rec_headers.get_header("WARC-Record-ID")
+    if not record_id:
+        raise _Damage("record has no WARC-Record-ID")
+    offset, length = records.get_record_offset(), records.get_record_length()
+    if parsed.damage:
+        raise _Damage(parsed.damage)  # the record may run into the damage
+
+    def write(appender: WarcAppender, collection: str) -> Record:
+        location = appender.write_raw(_with_end(copier.slice(offset, length)))
+        return catalog_row(record, location, collection)
+
+    return _Copy(record_id, length, write)
+
+
+def _with_end(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    # Offsets from warcio exclude the blank lines closing a record; they are
+    # not part of any digest, so the standard CRLFCRLF is written back.
+    yield from chunks
+    yield b"\r\n\r\n"
+
+
+def _converted_copy(record: ArcWarcRecord) -> _Copy:
+    """An ARC record as a WARC record whose block is the ARC content, exactly."""
+    headers = record.rec_headers
+    uri = (headers.get_header("uri") or "").replace(" ", "%20")
+    try:
+        when = timestamp_to_datetime(headers.get_header("archive-date") or "")
+    except ValueError as exc:
+        raise _Damage(f"bad ARC date: {exc}") from exc
+    mime = headers.get_header("content-type") or "application/octet-stream"
+    spool = tempfile.SpooledTemporaryFile(max_size=BATCH_BYTES)  # noqa: SIM115 - closed after writing
+    block = Digest()
+    stream = record.raw_stream
+    while chunk := stream.read(_CHUNK):
+        spool.write(chunk)
+        block.update(chunk)
+    if getattr(stream, "limit", 0):
+        spool.close()
+        raise _Damage(f"record cut short: {stream.limit} bytes missing")
+    length = spool.tell()
+    status = payload = None
+    if uri.startswith(("http:", "https:")):
+        status, payload = _http_response(spool)
+    ip = headers.get_header("ip-address")
+    extra = [("WARC-IP-Address", ip)] if ip else []
+    if record.rec_type == "arc_header":
+        record_type, target, content_type = "warcinfo", None, mime
+        extra = [("WARC-Filename", uri.removeprefix("filedesc://"))]
+    elif payload is not None:
+        record_type, target = "response", uri
+        content_type = "application/http; msgtype=response"
+    else:
+        # Not an HTTP response (dns:, ftp:, HTTP/0.9): the block is the resource.
+        record_type, target, content_type = "resource", uri, mime
+        payload = str(block)
+    key = f"arc {uri} {when.isoformat()} {block}"
+    record_id = f"<urn:uuid:{uuid.uuid5(_ID_NAMESPACE, key)}>"
+    converted = WarcRecord(
+        record_type,
+        target,
+        when.replace(tzinfo=UTC),
+        content_type,
+        body=spool,
+        body_length=length,
+        headers=extra,
+        record_id=record_id,
+        block_digest=str(block),
+        payload_digest=payload,
+    )
+
+    def write(appender: WarcAppender, collection: str) -> Record:
+        try:
+            location = appender.write_raw(converted.serialise())
+        finally:
+            spool.close()
+        return new_row(
+            record_id=record_id,
+            record_type=record_type,
+            target_uri=target,
+            date=converted.date,
+            location=location,
+            collection=collection,
+            status=status,
+            mime=mime,
+            payload_digest=payload,
+        )
+
+    return _Copy(record_id, length, write)
+
+
+def _http_response(spool: BinaryIO) -> tuple[int | None, str | None]:
+    """Status and payload digest of an HTTP response block, or (None, None)."""
+    spool.seek(0)
+    head = spool.read(_CHUNK)
+    end = _HTTP_HEAD_END.search(head)
+    if not head.startswith(b"HTTP/") or end is None:
+        return None, None
+    parts = head.split(None, 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    spool.seek(end.end())
+    payload = Digest()
+    while chunk := spool.read(_CHUNK):
+        payload.update(chunk)
+    return status, str(payload)
+
+
+def _document_writer(record: WarcRecord, capture_id: str) -> Callable[[WarcAppender, str], Record]:
+    def write(appender: WarcAppender, collection: str) -> Record:
+        location = appender.write_raw(record.serialise())
+        return new_row(
+            record_id=record.record_id,
+            record_type=record.record_type,
+            target_uri=record.target_uri,
+            date=record.date,
+            location=location,
+            collection=collection,
+            capture_id=capture_id,
+            mime=record.content_type,
+            payload_digest=record.payload_digest,
+        )
+
+    return write
+
+
+def _scan(stream: BinaryIO) -> tuple[Digest, int, bytes, bool]:
+    """Digest, length, first line and UTF-8 validity of a document, in one pass."""
+    stream.seek(0)
+    digest = Digest()
+    text = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    length = 0
+    head = b""
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+        length += len(chunk)
+        if len(head) < _CHUNK:
+            head += chunk[: _CHUNK - len(head)]
+        if utf8:
+            try:
+                text.decode(chunk)
+            except UnicodeDecodeError:
+                utf8 = False
+    if utf8:
+        try:
+            text.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return digest, length, head.split(b"\n", 1)[0], utf8
+
+
+# -- reading bytes -------------------------------------------------------------
+
+
+class _Source:
+    """A forward-only stream of a WARC/ARC source, gunzipped one member at a time.
+
+    :meth:`next_member` moves to the next gzip member (a plain file is one
+    member), and :meth:`read` returns ``b""`` at the end of each. Positions
+    count uncompressed bytes from the start of the file. A torn or corrupt gzip
+    stream ends the data early and sets ``damage``. ``progress`` is told how
+    many source bytes were read.
+    """
+
+    def __init__(self, raw: BinaryIO, progress: Progress | None = None) -> None:
+        self._raw = raw
+        self._progress = progress
+        self._consumed = 0  # source bytes read
+        self._position = 0  # uncompressed bytes delivered or skipped
+        self._buffer = bytearray()
+        self._pending = self._read_raw(2)
+        self._gzip = self._pending == b"\x1f\x8b"
+        self._decompressor = zlib.decompressobj(31)
+        self._member_done = True  # until next_member() starts the first
+        self._finished = False
+        self._member = (0, 0)  # (source offset, position) where the member began
+        self.damage: str | None = None
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._raw.close()
+
+    def _read_raw(self, size: int) -> bytes:
+        data = self._raw.read(size)
+        self._consumed += len(data)
+        if self._progress and data:
+            self._progress(len(data))
+        return data
+
+    def tell(self) -> int:
+        return self._position
+
+    def next_member(self) -> bool:
+        """Skip the rest of the current member and start the next; False at the end."""
+        if not self._gzip:
+            started, self._member_done = self._member_done, False
+            return started and not self._finished
+        while not self._member_done and not self._finished:
+            self._fill()
+        self._position += len(self._buffer)
+        self._buffer.clear()
+        if self._finished:
+            return False
+        self._pending = self._pending or self._read_raw(_CHUNK)
+        if not self._pending:
+            self._finished = True
+            return False
+        self._member = (self._consumed - len(self._pending), self._position)
+        self._decompressor = zlib.decompressobj(31)
+        self._member_done = False
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not (self._finished or self._member_done) and (size < 0 or len(self._buffer) < size):
+            self._fill()
+        if size < 0:
+            size = len(self._buffer)
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        self._position += len(out)
+        return out
+
+    def _fill(self) -> None:
+        chunk = self._pending or self._read_raw(_CHUNK)
+        self._pending = b""
+        if not self._gzip:
+            self._buffer += chunk
+            self._finished = not chunk
+            return
+        start = self._member[0]
+        if not chunk:
+            self.damage = f"the gzip member at byte {start} is cut short (file truncated?)"
+            self._finished = True
+            return
+        try:
+            self._buffer += self._decompressor.decompress(chunk)
+        except zlib.error as exc:
+            self.damage = f"corrupt gzip data in the member at byte {start}: {exc}"
+            self._finished = True
+            return
+        if self._decompressor.eof:
+            self._pending = self._decompressor.unused_data
+            self._member_done = True
+
+    def where(self, offset: int, reason: str) -> str:
+        """``byte N: reason`` for the record at uncompressed ``offset``."""
+        source_offset, position = self._member
+        if not self._gzip:
+            return f"byte {offset}: {reason}"
+        if offset == position:
+            return f"byte {source_offset}: {reason}"
+        return f"byte {source_offset} (uncompressed byte {offset - position} of that gzip member): {reason}"
+
+    def slice(self, offset: int, length: int) -> Iterator[bytes]:
+        """The ``length`` bytes at ``offset`` (not before the current position)."""
+        if offset < self._position:
+            raise _Damage(f"records overlap at byte {offset}")
+        while self._position < offset:
+            if not self.read(min(offset - self._position, _CHUNK)):
+                raise _Damage(f"data ends before byte {offset}")
+        while length:
+            chunk = self.read(min(length, _CHUNK))
+            if not chunk:
+                raise _Damage(f"data ends {length} bytes before the record does")
+            length -= len(chunk)
+            yield chunk
+
+
+# -- WACZ ----------------------------------------------------------------------
+
+
+def _open_wacz(path: Path) -> zipfile.ZipFile:
+    try:
+        package = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: not a WACZ package (not a zip file: {exc})") from exc
+    try:
+        json.loads(package.read("datapackage.json"))
+    except KeyError as exc:
+        package.close()
+        raise InputError(f"{path}: not a WACZ package (no datapackage.json)") from exc
+    except (ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        package.close()
+        raise InputError(f"{path}: unreadable datapackage.json: {exc}") from exc
+    return package
+
+
+def _wacz_warcs(package: zipfile.ZipFile, path: Path) -> list[str]:
+    names = [
+        name
+        for name in package.namelist()
+        if name.startswith("archive/") and name.lower().endswith((".warc", ".warc.gz"))
+    ]
+    if not names:
+        raise InputError(f"{path}: WACZ package has no archive/*.warc or archive/*.warc.gz")
+    return sorted(names)
