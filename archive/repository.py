@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 
 from sqlalchemy import select
@@ -30,28 +29,41 @@ class Repository:
         self.store = WarcStore(
             settings.warc_dir, max_size=settings.warc_max_size, software=software_version()
         )
-        self.repairs = self.store.recover()
-        self._catalogue_repaired(self.repairs)
+        self.repairs = self.store.recover(self._catalogue_repaired)
 
-    def _catalogue_repaired(self, reports: Iterable[RepairReport]) -> None:
+    def _catalogue_repaired(self, report: RepairReport) -> None:
         """Add catalog rows for records that reached the disk but not the catalog.
 
         Such records were never acknowledged, but they are complete and
         verified, so keeping them loses nothing and makes ``verify`` clean.
+        Called before the repaired file is closed: a crash here leaves it
+        ``.open`` for the next start.
         """
-        for report in reports:
-            collection = report.warc_file.split("/", 1)[0]
-            with self.catalog.session() as session:
-                known = set(
-                    session.scalars(
-                        select(Record.offset).where(Record.warc_file == report.warc_file)
+        collection = report.warc_file.split("/", 1)[0]
+        with self.catalog.session() as session:
+            known = set(
+                session.scalars(select(Record.offset).where(Record.warc_file == report.warc_file))
+            )
+            rows = [
+                catalog_row(record, location, collection)
+                for location in report.records
+                if location.offset not in known
+                for record in self.store.read_record(location)
+                if record.rec_type != "warcinfo"  # the store's own, never catalogued
+            ]
+            # A record id catalogued elsewhere is a second copy (two imports of
+            # one file racing); its row stays with the first.
+            ids = set(
+                session.scalars(
+                    select(Record.record_id).where(
+                        Record.record_id.in_([row.record_id for row in rows])
                     )
                 )
-                for location in report.records:
-                    if location.offset in known or location.offset == 0:
-                        continue  # offset 0 is the file's warcinfo
-                    for record in self.store.read_record(location):
-                        session.add(catalog_row(record, location, collection))
+            )
+            for row in rows:
+                if row.record_id not in ids:
+                    ids.add(row.record_id)
+                    session.add(row)
 
     def location(self, row: Record) -> Location:
         return Location(row.warc_file, row.offset, row.length)

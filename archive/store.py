@@ -7,6 +7,12 @@ records (one capture) is fsynced before its locations are returned, so
 whatever the caller acknowledges afterwards is on disk. A crashed writer leaves
 an ``.open`` file nobody holds a lock on: :meth:`WarcStore.recover` keeps its
 complete records, cuts the torn tail and closes it.
+
+Callers commit their catalog rows inside the :meth:`WarcStore.append` block,
+after :meth:`WarcAppender.sync`. A file is only closed (renamed) after that,
+so every record in a closed file is catalogued, and a record that is on disk
+but not in the catalog can only be in an ``.open`` file, where recovery finds
+it.
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ import io
 import os
 import re
 import secrets
+import tempfile
 import threading
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
 
@@ -35,6 +43,7 @@ OPEN_SUFFIX = ".open"
 WARC_SUFFIX = ".warc.gz"
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CHUNK = 1 << 16
+_SPOOL_IN_MEMORY = 4 * 1024 * 1024
 WARC_1_1_SPEC = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 
 
@@ -73,12 +82,22 @@ class RepairReport:
 class _OpenWarc:
     """A WARC file this process is appending to, locked against other writers."""
 
-    def __init__(self, path: Path, warc_file: str) -> None:
+    def __init__(self, path: Path, warc_file: str, fh: BinaryIO) -> None:
         self.path = path
         self.warc_file = warc_file
-        self.fh: BinaryIO = open(path, "ab+")  # noqa: SIM115 - lives as long as the file is open
-        fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self.fh.seek(0, io.SEEK_END)
+        self.fh = fh
+
+    @classmethod
+    def create(cls, path: Path, warc_file: str) -> _OpenWarc | None:
+        """Create and lock a new file; ``None`` if a recovery removed it first."""
+        fh = open(path, "xb+")  # noqa: SIM115 - lives as long as the file is open
+        # Between creating and locking, another process's recover() can take the
+        # lock, see an empty file and delete it: then the name is no longer ours.
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        if not _same_file(fh, path):
+            fh.close()
+            return None
+        return cls(path, warc_file, fh)
 
 
 class WarcAppender:
@@ -87,6 +106,8 @@ class WarcAppender:
     def __init__(self, target: _OpenWarc) -> None:
         self._target = target
         self._writer = WARCWriter(target.fh, gzip=True, warc_version="1.1")
+        self.dirty = False  # written since the last sync
+        self.synced = False  # part of the batch is durable (and may be catalogued)
 
     @property
     def writer(self) -> WARCWriter:
@@ -97,6 +118,7 @@ class WarcAppender:
         """Append ``record`` as its own gzip member and return where it went."""
         fh = self._target.fh
         start = fh.tell()
+        self.dirty = True
         self._writer.write_record(record)
         return Location(self._target.warc_file, start, fh.tell() - start)
 
@@ -104,6 +126,7 @@ class WarcAppender:
         """Append an already serialised, uncompressed WARC record as-is (gzipped)."""
         fh = self._target.fh
         start = fh.tell()
+        self.dirty = True
         compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
         for chunk in [raw] if isinstance(raw, bytes) else raw:
             fh.write(compressor.compress(chunk))
@@ -112,12 +135,19 @@ class WarcAppender:
 
     def sync(self) -> None:
         """Make everything written so far durable (flush and fsync)."""
-        self._target.fh.flush()
-        os.fsync(self._target.fh.fileno())
+        if self.dirty:
+            self._target.fh.flush()
+            os.fsync(self._target.fh.fileno())
+            self.dirty = False
+            self.synced = True
 
 
 class WarcStore:
-    """The WARC files of every collection under one root directory."""
+    """The WARC files of every collection under one root directory.
+
+    Thread-safe: batches to one collection are serialised; each process (and
+    each store) appends to files of its own.
+    """
 
     def __init__(self, root: Path, *, max_size: int, software: str = "Vestige") -> None:
         self.root = root
@@ -134,7 +164,7 @@ class WarcStore:
         final = self._inside(warc_file)
         if final.exists():
             return final
-        return final.with_name(final.name + OPEN_SUFFIX)
+        return _open_name(final)
 
     def _inside(self, warc_file: str) -> Path:
         path = (self.root / warc_file).resolve()
@@ -158,21 +188,27 @@ class WarcStore:
     def append(self, collection: str) -> Iterator[WarcAppender]:
         """Append a batch of records to ``collection``'s current file.
 
-        On success the batch is flushed and fsynced before the block exits; on
-        error the file is cut back to where the batch began, so a failed batch
-        leaves nothing behind.
+        On success the batch is flushed and fsynced before the block exits.
+        Commit the batch's catalog rows inside the block, after
+        :meth:`WarcAppender.sync`: the file may be closed when the block ends.
+
+        On error before anything of the batch was synced, the file is cut back
+        to where the batch began, so a failed batch leaves nothing behind.
+        After a sync its rows may already be committed, so nothing is cut:
+        the file is left ``.open`` for the next :meth:`recover`, which keeps and
+        catalogues whatever of it is complete.
         """
         check_collection(collection)
         with self._lock_for(collection):
             target = self._open.get(collection) or self._start_file(collection)
             start = target.fh.tell()
+            appender = WarcAppender(target)
             try:
-                appender = WarcAppender(target)
                 yield appender
                 appender.sync()
             except BaseException:
-                target.fh.truncate(start)
-                target.fh.seek(start)
+                if appender.synced or not _cut_back(target.fh, start):
+                    self._abandon(collection)
                 raise
             if target.fh.tell() >= self.max_size:
                 self._close_file(collection)
@@ -183,10 +219,12 @@ class WarcStore:
 
     def _start_file(self, collection: str) -> _OpenWarc:
         directory = self.root / collection
-        directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
-        name = f"vestige-{collection}-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{WARC_SUFFIX}"
-        target = _OpenWarc(directory / (name + OPEN_SUFFIX), f"{collection}/{name}")
+        _make_dirs(directory)
+        target = None
+        while target is None:
+            stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+            name = f"vestige-{collection}-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{WARC_SUFFIX}"
+            target = _OpenWarc.create(directory / (name + OPEN_SUFFIX), f"{collection}/{name}")
         info = WarcRecord(
             "warcinfo",
             None,
@@ -218,20 +256,39 @@ class WarcStore:
         _fsync_dir(final.parent)
         target.fh.close()  # releases the lock
 
+    def _abandon(self, collection: str) -> None:
+        """Stop writing to ``collection``'s file and leave it to :meth:`recover`."""
+        target = self._open.pop(collection)
+        # Closing releases the lock; an unflushed tail that cannot be written
+        # is what recovery cuts anyway.
+        with suppress(OSError):
+            target.fh.close()
+
     def close(self) -> None:
         """Close (rename) every file this store has open."""
         for collection in list(self._open):
             with self._lock_for(collection):
-                self._close_file(collection)
+                if collection in self._open:
+                    self._close_file(collection)
 
     # -- reading -----------------------------------------------------------
 
     @contextmanager
     def open_record(self, location: Location) -> Iterator[BinaryIO]:
         """The compressed bytes of one record, as a stream limited to it."""
-        with open(self.path(location.warc_file), "rb") as fh:
+        with self._open_file(location.warc_file) as fh:
             fh.seek(location.offset)
-            yield io.BytesIO(fh.read(location.length))
+            yield LimitReader(fh, location.length)
+
+    def _open_file(self, warc_file: str) -> BinaryIO:
+        final = self._inside(warc_file)
+        # The writer may rename the file between two of these attempts.
+        for path in (final, _open_name(final), final):
+            try:
+                return open(path, "rb")
+            except FileNotFoundError:
+                continue
+        raise FileNotFoundError(f"WARC file not found: {warc_file}")
 
     def read_record(self, location: Location) -> Iterator[ArcWarcRecord]:
         """Yield the record at ``location``, parsed by warcio (HTTP headers too)."""
@@ -240,29 +297,53 @@ class WarcStore:
 
     # -- crash repair ------------------------------------------------------
 
-    def recover(self) -> list[RepairReport]:
+    def recover(
+        self, catalogue: Callable[[RepairReport], None] | None = None
+    ) -> list[RepairReport]:
         """Repair and close every ``.open`` file no live process is writing.
 
-        Complete records are kept; a torn last record is cut off.
+        Complete records are kept; a torn last record is cut off; a file left
+        with no complete record is removed. ``catalogue`` is called with each
+        repaired file's report before the file is closed, so that a crash
+        during recovery leaves the file ``.open`` to be recovered again.
         """
         reports = []
         for path in sorted(self.root.glob(f"*/*{WARC_SUFFIX}{OPEN_SUFFIX}")):
-            with open(path, "rb+") as fh:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a live writer holds it
-                warc_file = f"{path.parent.name}/{path.name.removesuffix(OPEN_SUFFIX)}"
-                records = [Location(warc_file, start, end - start) for start, end in _members(fh)]
-                good_end = records[-1].offset + records[-1].length if records else 0
-                size = fh.seek(0, io.SEEK_END)
-                fh.truncate(good_end)
-                fh.flush()
-                os.fsync(fh.fileno())
-                os.rename(path, path.with_name(path.name.removesuffix(OPEN_SUFFIX)))
-                _fsync_dir(path.parent)
-            reports.append(RepairReport(warc_file, records, size - good_end))
+            report = _repair(path, catalogue)
+            if report is not None:
+                reports.append(report)
         return reports
+
+
+def _repair(path: Path, catalogue: Callable[[RepairReport], None] | None) -> RepairReport | None:
+    try:
+        fh = open(path, "rb+")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None  # closed by its writer since the directory was listed
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # a live writer holds it
+        if not _same_file(fh, path):
+            return None  # renamed or removed between opening and locking
+        warc_file = f"{path.parent.name}/{path.name.removesuffix(OPEN_SUFFIX)}"
+        records = [Location(warc_file, start, end - start) for start, end in _members(fh)]
+        good_end = records[-1].offset + records[-1].length if records else 0
+        size = fh.seek(0, io.SEEK_END)
+        report = RepairReport(warc_file, records, size - good_end)
+        if not records:
+            path.unlink()
+            _fsync_dir(path.parent)
+            return report
+        if good_end < size:
+            fh.truncate(good_end)
+            os.fsync(fh.fileno())
+        if catalogue is not None:
+            catalogue(report)
+        os.rename(path, path.with_name(path.name.removesuffix(OPEN_SUFFIX)))
+        _fsync_dir(path.parent)
+    return report
 
 
 def _members(fh: BinaryIO) -> Iterator[tuple[int, int]]:
@@ -273,39 +354,79 @@ def _members(fh: BinaryIO) -> Iterator[tuple[int, int]]:
     """
     fh.seek(0)
     start = 0
+    pending = b""  # bytes read past the end of the previous member
     while True:
-        fh.seek(start)
         decompressor = zlib.decompressobj(31)
-        data = bytearray()
         consumed = 0
-        while not decompressor.eof:
-            chunk = fh.read(_CHUNK)
-            if not chunk:
+        # Spooled, so a large record is checked without holding it in memory.
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as record:
+            while not decompressor.eof:
+                chunk = pending or fh.read(_CHUNK)
+                pending = b""
+                if not chunk:
+                    return
+                try:
+                    record.write(decompressor.decompress(chunk))
+                except zlib.error:
+                    return
+                consumed += len(chunk)
+            pending = decompressor.unused_data
+            end = start + consumed - len(pending)
+            record.seek(0)
+            if not _intact(record):
                 return
-            try:
-                data += decompressor.decompress(chunk)
-            except zlib.error:
-                return
-            consumed += len(chunk)
-        end = start + consumed - len(decompressor.unused_data)
-        if not _intact(bytes(data)):
-            return
         yield start, end
         start = end
 
 
-def _intact(raw: bytes) -> bool:
-    """Whether ``raw`` is one complete WARC record whose block digest matches."""
+def _intact(stream: BinaryIO) -> bool:
+    """Whether ``stream`` is one complete WARC record whose block digest matches."""
     try:
-        records = ArchiveIterator(io.BytesIO(raw), check_digests="raise")
+        records = ArchiveIterator(stream, check_digests="raise")
         record = next(records)
         while record.raw_stream.read(_CHUNK):
             pass
+        if record.raw_stream.limit > 0:
+            return False  # shorter than its Content-Length
         for _ in records:
-            pass
-    except Exception:
+            return False  # a member holds exactly one record
+    except Exception:  # warcio raises many kinds on damaged data
         return False
     return record.digest_checker.passed is not False
+
+
+def _cut_back(fh: BinaryIO, size: int) -> bool:
+    """Truncate ``fh`` to ``size``; whether that worked."""
+    try:
+        fh.truncate(size)
+        fh.seek(size)
+    except OSError:
+        return False
+    return True
+
+
+def _open_name(final: Path) -> Path:
+    return final.with_name(final.name + OPEN_SUFFIX)
+
+
+def _same_file(fh: BinaryIO, path: Path) -> bool:
+    """Whether ``path`` still names the file ``fh`` has open."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _make_dirs(directory: Path) -> None:
+    """Create ``directory`` and missing parents, making each new entry durable."""
+    if directory.is_dir():
+        return
+    _make_dirs(directory.parent)
+    try:
+        directory.mkdir()
+    except FileExistsError:
+        return  # another process or thread made it
+    _fsync_dir(directory.parent)
 
 
 def _fsync_dir(directory: Path) -> None:
