@@ -13,7 +13,7 @@ from datetime import UTC
 
 from archive.catalog import Record
 from archive.fetch import Fetcher, FetchError, Hop
-from archive.guard import RefusedURL
+from archive.guard import RefusedURL, check_scheme
 from archive.records import new_row
 from archive.repository import Repository
 from archive.store import Location, WarcAppender, check_collection
@@ -67,6 +67,7 @@ class Capturer:
         check_collection(collection)
         result = CaptureResult(url=url)
         try:
+            check_scheme(url)  # first: javascript: and data: URLs have no host to normalise
             result.url = normalise_url(url)
             with self.fetcher.fetch(result.url, truncate=truncate) as hops:
                 self._store(result, hops, collection=collection, note=note, trigger=trigger)

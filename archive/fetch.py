@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 import httpx
 
 from archive.config import Settings
-from archive.guard import RefusedURL, check_address, check_url
+from archive.guard import RefusedURL, check_address, check_scheme, check_url
 from archive.urls import normalise_url
 from archive.warc import Digest
 
@@ -83,6 +83,14 @@ class Fetcher:
     def close(self) -> None:
         self.client.close()
 
+    def allows_private(self, url: str) -> bool:
+        """Whether ``url`` may reach private addresses; asked on every hop.
+
+        Only ``VESTIGE_CAPTURE_ALLOW_PRIVATE`` decides; tests override this
+        to allow one hop and check that the next is still guarded.
+        """
+        return self.settings.capture_allow_private
+
     @contextmanager
     def fetch(self, url: str, *, truncate: bool = False) -> Iterator[list[Hop]]:
         """Fetch ``url`` following redirects; the hops' spool files close on exit."""
@@ -105,8 +113,12 @@ class Fetcher:
                 hop.close()
 
     def _exchange(self, url: str, *, truncate: bool) -> Hop:
-        check_url(url, allow_private=self.settings.capture_allow_private)
-        request = self.client.build_request("GET", url)
+        allow_private = self.allows_private(url)
+        check_url(url, allow_private=allow_private)
+        try:
+            request = self.client.build_request("GET", url)
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"invalid URL {url}: {exc}") from exc
         fetched_at = datetime.now(UTC)
         try:
             response = self.client.send(request, stream=True)
@@ -117,6 +129,11 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchError(f"HTTP error from {request.url.host}: {exc}") from exc
         try:
+            if not allow_private:
+                # The address actually connected to, in case DNS changed its mind.
+                address = _peer_address(response)
+                if address:
+                    check_address(request.url.host, address)
             return self._read(url, request, response, fetched_at, truncate=truncate)
         finally:
             response.close()
@@ -130,9 +147,6 @@ class Fetcher:
         *,
         truncate: bool,
     ) -> Hop:
-        ip_address = _peer_address(response)
-        if ip_address and not self.settings.capture_allow_private:
-            check_address(request.url.host, ip_address)
         limit = self.settings.max_body_size
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit and not truncate:
@@ -144,6 +158,14 @@ class Fetcher:
             f"{response.http_version} {response.status_code} {reason}".rstrip(),
             list(response.headers.raw),
         )
+        location = None
+        if response.is_redirect:
+            try:
+                location = urljoin(url, response.headers["Location"])
+            except ValueError as exc:
+                raise FetchError(f"{url} redirects to an invalid URL: {exc}") from exc
+            check_scheme(location)  # before normalising: javascript: and data: have no host
+            location = normalise_url(location)
         body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - owned by the Hop
         payload, block = Digest(), Digest(response_head)
         length, truncated = 0, False
@@ -172,9 +194,6 @@ class Fetcher:
         except BaseException:
             body.close()
             raise
-        location = None
-        if response.is_redirect and "Location" in response.headers:
-            location = normalise_url(urljoin(url, response.headers["Location"]))
         return Hop(
             url=url,
             fetched_at=fetched_at,
@@ -185,7 +204,7 @@ class Fetcher:
             body_length=length,
             payload_digest=str(payload),
             block_digest=str(block),
-            ip_address=ip_address,
+            ip_address=_peer_address(response),
             location=location,
             truncated=truncated,
             content_type=response.headers.get("Content-Type"),

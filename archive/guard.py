@@ -32,6 +32,8 @@ def forbidden_reason(address: str) -> str | None:
         ("unspecified", ip.is_unspecified),
         ("private", ip.is_private),
         ("reserved", ip.is_reserved),
+        # e.g. 100.64.0.0/10 (carrier-grade NAT) is neither private nor global
+        ("non-public", not ip.is_global),
     ):
         if hit:
             return reason
@@ -39,6 +41,7 @@ def forbidden_reason(address: str) -> str | None:
 
 
 def check_scheme(url: str) -> None:
+    """Refuse ``url`` unless it is http or https."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise RefusedURL(f"only http and https URLs can be captured, not {scheme or 'no scheme'!r}")

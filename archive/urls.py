@@ -8,6 +8,7 @@ percent-encoded path and query; any spelling of the same URL normalises to it.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
@@ -17,6 +18,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # percent-encoded. '%' is kept so existing escapes are not double-encoded.
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class InvalidURL(ValueError):
@@ -27,7 +30,11 @@ def _encode_host(host: str) -> str:
     host = host.strip().rstrip(".").lower()
     if not host:
         raise InvalidURL("URL has no host")
-    if host.startswith("[") or host.isascii():
+    try:
+        return ipaddress.ip_address(host).compressed  # one spelling of each address
+    except ValueError:
+        pass
+    if host.isascii():
         return host
     try:
         return idna.encode(host, uts46=True).decode("ascii")
@@ -35,15 +42,22 @@ def _encode_host(host: str) -> str:
         raise InvalidURL(f"invalid internationalised host name {host!r}: {exc}") from exc
 
 
+def _quote(text: str, safe: str) -> str:
+    """Percent-encode ``text`` as UTF-8, keeping valid ``%XX`` escapes (in
+    upper case, so either spelling of an escape finds the same URL)."""
+    text = _LONE_PERCENT.sub("%25", text)
+    return _ESCAPE.sub(lambda match: match[0].upper(), quote(text, safe=safe))
+
+
 def normalise_url(url: str) -> str:
     """Return the stored form of ``url``: lowercase scheme and host, punycode
     host, percent-encoded path and query, no default port, no fragment."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
     try:
+        parts = urlsplit(url.strip())
         port = parts.port
-    except ValueError as exc:
-        raise InvalidURL(f"invalid port in {url!r}") from exc
+    except ValueError as exc:  # bad port or unbalanced IPv6 brackets
+        raise InvalidURL(f"invalid URL {url!r}: {exc}") from exc
+    scheme = parts.scheme.lower()
     host = _encode_host(parts.hostname or "")
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
@@ -53,8 +67,8 @@ def normalise_url(url: str) -> str:
         if parts.password is not None:
             auth += ":" + quote(parts.password, safe="%")
         netloc = f"{auth}@{netloc}"
-    path = quote(parts.path, safe=_PATH_SAFE) or "/"
-    query = quote(parts.query, safe=_QUERY_SAFE)
+    path = _quote(parts.path, _PATH_SAFE) or "/"
+    query = _quote(parts.query, _QUERY_SAFE)
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
@@ -65,7 +79,7 @@ def surt(url: str) -> str:
     host = parts.hostname or ""
     try:
         ipaddress.ip_address(host)
-        key = host  # addresses are not reversed
+        key = f"[{host}]" if ":" in host else host  # addresses are not reversed
     except ValueError:
         labels = host.split(".")
         if labels[0] == "www":
