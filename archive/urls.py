@@ -18,6 +18,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # percent-encoded. '%' is kept so existing escapes are not double-encoded.
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
+_HOST_NAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
@@ -35,6 +36,8 @@ def _encode_host(host: str) -> str:
     except ValueError:
         pass
     if host.isascii():
+        if not _HOST_NAME.match(host):
+            raise InvalidURL(f"invalid host name {host!r}")
         return host
     try:
         return idna.encode(host, uts46=True).decode("ascii")
