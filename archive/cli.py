@@ -7,12 +7,21 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 
 from archive.capture import Capturer
 from archive.cdxj import cdxj_line
 from archive.config import get_settings
+from archive.importer import (
+    Importer,
+    ImportResult,
+    InputError,
+    Submission,
+    parse_published,
+    source_size,
+)
 from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
 from archive.verify import total_bytes
@@ -173,3 +182,92 @@ def verify(
     )
     if not report.ok:
         raise typer.Exit(1)
+
+
+# Files larger than this get a progress bar while they are imported.
+PROGRESS_FROM = 4 * 1024 * 1024
+
+
+@app.command("import")
+def import_(
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="WARC, WARC.GZ, ARC, ARC.GZ or WACZ files, or single documents "
+        "(.html, .htm, .pdf, .txt).",
+    ),
+    collection: str = typer.Option("default", help="Collection to store the records in."),
+    url: str | None = typer.Option(None, help="Where the single document was published."),
+    date: str | None = typer.Option(
+        None, help="When the single document was published (YYYY-MM-DD)."
+    ),
+    note: str | None = typer.Option(None, help="A note stored with a single document."),
+    submitter: str | None = typer.Option(
+        None, help="Who submitted the document (default: your user name)."
+    ),
+    ingest: bool = typer.Option(True, help="Ingest and index what was imported."),
+) -> None:
+    """Import web archives and documents people already have.
+
+    WARC records are copied exactly (their digests stay the original ones);
+    ARC records become WARC records. A document becomes a resource record plus
+    a metadata record (submitter, time, publication date, note); a .txt file
+    starting with a line 'date YYYY-MM-DD URL' needs no --url or --date.
+    Prints per file the records imported and those already present. A damaged
+    file keeps the intact records before the damage, says where it stopped,
+    and makes the command exit non-zero.
+    """
+    collection = _collection(collection)
+    sizes: dict[Path, int] = {}
+    for path in paths:
+        try:
+            sizes[path] = source_size(path)
+        except InputError as exc:
+            raise fail(str(exc), 2) from exc
+    try:
+        submission = Submission(url, parse_published(date) if date else None, note, submitter)
+    except InputError as exc:
+        raise fail(str(exc), 2) from exc
+    failed = False
+    record_ids: list[int] = []
+    with open_repository() as repository:
+        importer = Importer(repository)
+        for path in paths:
+            try:
+                if sizes[path] > PROGRESS_FROM:
+                    with typer.progressbar(
+                        length=sizes[path], label=f"importing {path.name}", file=sys.stderr
+                    ) as bar:
+                        results = importer.import_path(
+                            path, collection=collection, submission=submission, progress=bar.update
+                        )
+                else:
+                    results = importer.import_path(
+                        path, collection=collection, submission=submission
+                    )
+            except InputError as exc:
+                typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+                failed = True
+                continue
+            for result in results:
+                _report_import(result)
+                record_ids += result.record_ids
+                failed = failed or not result.ok
+        run_after_store(repository, record_ids, ingest)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _report_import(result: ImportResult) -> None:
+    for warning in result.warnings:
+        typer.secho(f"warning: {result.source}: {warning}", fg=typer.colors.YELLOW, err=True)
+    line = f"{result.source}: {result.imported} records imported, {result.skipped} already present"
+    if result.url:
+        line += f"  {result.url}  {result.payload_digest}"
+    typer.echo(line)
+    if result.stopped:
+        typer.secho(
+            f"error: {result.source}: stopped at {result.stopped} "
+            f"(the {result.imported} records before it are stored)",
+            fg=typer.colors.RED,
+            err=True,
+        )

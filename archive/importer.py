@@ -124,7 +124,9 @@ def source_kind(name: str) -> str:
 
 
 def source_size(path: Path) -> int:
-    """Bytes an import of ``path`` reads, for progress bars."""
+    """Bytes an import of ``path`` reads, for progress bars; checks it can be imported."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
     if source_kind(path.name) == "wacz":
         with _open_wacz(path) as package:
             return sum(package.getinfo(name).file_size for name in _wacz_warcs(package, path))
@@ -140,6 +142,14 @@ def parse_date_line(first_line: bytes) -> tuple[date, str] | None:
         return date.fromisoformat(match[1].decode()), match[2].decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def parse_published(value: str) -> date:
+    """A publication date given as ``YYYY-MM-DD``; else :class:`InputError`."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InputError(f"{value!r} is not a date in the form YYYY-MM-DD") from exc
 
 
 Progress = Callable[[int], None]
@@ -167,8 +177,7 @@ class Importer:
         file, an unknown type, a WACZ that is not one, or a document without URL.
         """
         check_collection(collection)
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
+        source_size(path)  # exists, and of a known type
         kind = source_kind(path.name)
         if kind == "document":
             with open(path, "rb") as fh:
@@ -296,18 +305,24 @@ class Importer:
 
     def _unknown(self, copies: Iterator[_Copy], result: ImportResult) -> Iterator[_Copy]:
         """The copies whose record id is not catalogued yet; counts the others."""
-        seen: set[str] = set()  # ids of this run, maybe not committed yet
+        seen: dict[str, str | None] = {}  # id -> block digest, this run (maybe uncommitted)
         for copy in copies:
-            if copy.record_id not in seen:
-                with self.repository.catalog.session() as session:
-                    known = session.scalar(
-                        select(Record.id).where(Record.record_id == copy.record_id)
+            if copy.record_id in seen:
+                if seen[copy.record_id] != copy.block_digest:
+                    # wget writes two of its resource records with one id; the
+                    # catalog keys records by id, so only the first is kept.
+                    result.warnings.append(
+                        f"{copy.record_id} is the id of two different records; kept the first"
                     )
-                if not known:
-                    seen.add(copy.record_id)
-                    yield copy
-                    continue
-            result.skipped += 1
+                result.skipped += 1
+                continue
+            with self.repository.catalog.session() as session:
+                known = session.scalar(select(Record.id).where(Record.record_id == copy.record_id))
+            if known:
+                result.skipped += 1
+                continue
+            seen[copy.record_id] = copy.block_digest
+            yield copy
 
     # -- reading sources -----------------------------------------------------
 
@@ -328,7 +343,6 @@ class Importer:
                 if copier is not None:
                     copier.next_member()
                 records = ArchiveIterator(parsed, check_digests=True, no_record_parse=kind == "arc")
-                stack.callback(records.close)
                 while True:
                     records.read_to_end()  # so that ``offset`` is where the next record starts
                     start = records.offset
@@ -380,6 +394,7 @@ class _Copy:
     record_id: str
     size: int
     write: Callable[[WarcAppender, str], Record]
+    block_digest: str | None = None
 
 
 class _Damage(Exception):
@@ -418,7 +433,7 @@ def _verified_copy(
         location = appender.write_raw(_with_end(copier.slice(offset, length)))
         return catalog_row(record, location, collection)
 
-    return _Copy(record_id, length, write)
+    return _Copy(record_id, length, write, record.rec_headers.get_header("WARC-Block-Digest"))
 
 
 def _with_end(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -494,7 +509,7 @@ def _converted_copy(record: ArcWarcRecord) -> _Copy:
             payload_digest=payload,
         )
 
-    return _Copy(record_id, length, write)
+    return _Copy(record_id, length, write, str(block))
 
 
 def _http_response(spool: BinaryIO) -> tuple[int | None, str | None]:
@@ -659,7 +674,8 @@ class _Source:
             return f"byte {offset}: {reason}"
         if offset == position:
             return f"byte {source_offset}: {reason}"
-        return f"byte {source_offset} (uncompressed byte {offset - position} of that gzip member): {reason}"
+        inside = offset - position
+        return f"byte {source_offset} (uncompressed byte {inside} of that gzip member): {reason}"
 
     def slice(self, offset: int, length: int) -> Iterator[bytes]:
         """The ``length`` bytes at ``offset`` (not before the current position)."""
