@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from api import commands as api_commands
 from archive import cli as archive_cli
+from search import cli as search_cli
 
 app = typer.Typer(
     name="vestige",
@@ -13,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(archive_cli.app)
+app.add_typer(api_commands.app)
+app.add_typer(search_cli.app)
 
 
 def main() -> None:

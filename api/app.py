@@ -1,0 +1,125 @@
+"""The Vestige web service: ``create_app(settings)`` builds the ASGI application.
+
+The repository is opened once, in the lifespan, with the capture workers;
+endpoints are async and run blocking work (catalog, WARC reads) in threads.
+JSON API under ``/api/v1`` (OpenAPI page at ``/api/v1/docs``), replay and
+Memento under ``/web``, ``/timemap`` and ``/timegate``, HTML pages elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import captures, errors, memento, pages, system, urls
+from api.errors import error_response
+from api.jobs import CaptureJobs
+from archive.config import Settings, get_settings
+from archive.repository import Repository, software_version
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_size`` (413) before anything reads them.
+
+    Bodies must declare their length (411 otherwise), which browsers and HTTP
+    clients do for forms and uploads; the server enforces the declared length.
+    """
+
+    def __init__(self, app: ASGIApp, max_size: int) -> None:
+        self.app = app
+        self.max_size = max_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length")
+            if length is None and b"transfer-encoding" in headers:
+                response = error_response(411, "send the request body with a Content-Length")
+                await response(scope, receive, send)
+                return
+            if length is not None and (not length.isdigit() or int(length) > self.max_size):
+                response = error_response(
+                    413,
+                    f"request body too large: the limit is {self.max_size:,} bytes "
+                    "(VESTIGE_MAX_UPLOAD_SIZE)",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Headers every response carries: no sniffing, no framing outside replay."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Replayed copies are framed by the archived-copy page (their CSP says who may).
+        framable = scope["path"].startswith("/web/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if not framable and b"x-frame-options" not in names:
+                    headers.append((b"x-frame-options", b"DENY"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service for the archive described by ``settings`` (default: the environment)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        repository = await to_thread.run_sync(Repository, settings)
+        jobs = CaptureJobs(
+            repository, workers=settings.capture_workers, queue_size=settings.capture_queue_size
+        )
+        await to_thread.run_sync(jobs.start)
+        app.state.repository = repository
+        app.state.jobs = jobs
+        try:
+            yield
+        finally:
+            await to_thread.run_sync(jobs.stop, settings.fetch_timeout)
+            await to_thread.run_sync(repository.close)
+
+    app = FastAPI(
+        title="Vestige",
+        summary="A multilingual web archive with full-text search.",
+        version=software_version().partition("/")[2],
+        lifespan=lifespan,
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_size=settings.max_upload_size)
+    app.add_middleware(SecurityHeaders)
+
+    api = APIRouter(prefix="/api/v1")
+    for area in (system, captures, urls):
+        api.include_router(area.router)
+    app.include_router(api)
+    app.include_router(memento.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+    return app

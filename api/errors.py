@@ -1,0 +1,59 @@
+"""Every error as JSON: ``{"error": {"status": ..., "message": ...}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from api.schemas import ErrorResponse
+
+log = logging.getLogger(__name__)
+
+# Documented on every JSON endpoint; FastAPI adds 422 itself.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413)
+}
+
+
+def error_response(
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: list[dict] | None = None,
+) -> JSONResponse:
+    body: dict = {"status": status, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _validation_message(errors: list[dict]) -> str:
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"invalid input: {where or 'body'}: {first.get('msg', 'invalid')}{more}"
+
+
+def install(app: FastAPI) -> None:
+    """Register the JSON error handlers on ``app``."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(
+            [{key: error.get(key) for key in ("loc", "msg", "type")} for error in exc.errors()]
+        )
+        return error_response(422, _validation_message(errors), details=errors)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("error serving %s", request.url.path, exc_info=exc)
+        return error_response(500, "internal error; see the server log")

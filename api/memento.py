@@ -1,0 +1,210 @@
+"""Replay and Memento (RFC 7089) on the paths web archives use.
+
+- ``/web/{timestamp}/{url}``: the archived copy closest to the timestamp
+  (redirecting to the exact timestamp first, as wayback machines do);
+  ``/web/{timestamp}id_/{url}`` is the same, the original bytes unmodified.
+- ``/timemap/link/{url}``: every capture, in ``application/link-format``.
+- ``/timegate/{url}``: redirects to the capture closest to ``Accept-Datetime``.
+
+The archived URL is read from the raw request path (and query), so
+percent-escapes are kept exactly; any spelling normalises to the stored form.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from string import ascii_letters, digits, punctuation
+from typing import Annotated
+from urllib.parse import quote, urljoin
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse, StreamingResponse
+
+from api.deps import RepositoryDep, require_reader
+from api.errors import ERROR_RESPONSES
+from api.replay import (
+    ARCHIVED_CSP,
+    MissingPayload,
+    closest,
+    http_date,
+    open_memento,
+    parse_timestamp,
+    timestamp14,
+    url_from_path,
+)
+from archive.catalog import Record
+from archive.repository import Repository
+
+router = APIRouter(
+    tags=["memento"], responses=ERROR_RESPONSES, dependencies=[Depends(require_reader)]
+)
+
+LINK_FORMAT = "application/link-format"
+_SPEC = re.compile(r"^(\d{4,14})(id_)?$")
+_PATH_BYTES_SAFE = ascii_letters + digits + punctuation
+
+
+def archived_url(request: Request, skip: int) -> str:
+    """The URL in the request path after ``skip`` slashes (and its query), stored form."""
+    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
+    root = request.scope.get("root_path", "").encode("utf-8")
+    if root and raw.startswith(root):
+        raw = raw[len(root) :]
+    # Bytes a client sent unescaped (UTF-8 IRIs) are escaped like a browser would.
+    target = quote(raw, safe=_PATH_BYTES_SAFE).split("/", skip)[-1]
+    query = request.scope.get("query_string", b"")
+    if query:
+        target += "?" + quote(query, safe=_PATH_BYTES_SAFE)
+    try:
+        return url_from_path(target)
+    except ValueError as exc:
+        raise HTTPException(400, f"invalid archived URL: {exc}") from exc
+
+
+async def versions_of(repository: Repository, url: str) -> list[Record]:
+    """Every capture of ``url``, oldest first; 404 if there is none."""
+    versions = await to_thread.run_sync(repository.catalog.versions, url)
+    if not versions:
+        raise HTTPException(404, f"{url} is not in the archive")
+    return versions
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def memento_path(row: Record, modifier: str = "") -> str:
+    return f"/web/{timestamp14(row.timestamp)}{modifier}/{row.url}"
+
+
+def _links(request: Request, url: str) -> list[str]:
+    base = _base(request)
+    return [
+        f'<{url}>; rel="original"',
+        f'<{base}/timegate/{url}>; rel="timegate"',
+        f'<{base}/timemap/link/{url}>; rel="timemap"; type="{LINK_FORMAT}"',
+    ]
+
+
+@router.api_route("/web/{spec}/{url:path}", methods=["GET", "HEAD"], response_class=Response)
+async def memento(
+    spec: str,
+    url: str,
+    request: Request,
+    repository: RepositoryDep,
+    accept_encoding: Annotated[str, Header()] = "",
+) -> Response:
+    """The archived copy of ``url`` closest to the timestamp (``{timestamp}id_``: same bytes).
+
+    Served sandboxed: ``Content-Security-Policy: sandbox`` without
+    ``allow-same-origin``, ``nosniff``, and no archived cookies or policies.
+    """
+    match = _SPEC.match(spec)
+    if match is None:
+        raise HTTPException(404, f"not found: {spec!r} is not a 4- to 14-digit timestamp")
+    stamp, modifier = match.group(1), match.group(2) or ""
+    target = archived_url(request, 3)
+    try:
+        moment = parse_timestamp(stamp)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    row = closest(await versions_of(repository, target), moment)
+    links = _links(request, row.url or target)
+    if timestamp14(row.timestamp) != stamp:
+        return RedirectResponse(
+            memento_path(row, modifier), 302, headers={"Link": ", ".join(links)}
+        )
+    try:
+        archived = await to_thread.run_sync(open_memento, repository, row, accept_encoding)
+    except MissingPayload as exc:
+        raise HTTPException(404, str(exc)) from exc
+    headers = [
+        *archived.headers,
+        ("Memento-Datetime", http_date(row.timestamp)),
+        ("Link", ", ".join([*links, f'<{_base(request)}{memento_path(row)}>; rel="memento"'])),
+        ("Content-Security-Policy", ARCHIVED_CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+    ]
+    if archived.location:
+        # Follow archived redirects inside the archive, never to the live web.
+        absolute = urljoin(row.url or target, archived.location)
+        headers.append(("Location", f"/web/{stamp}{modifier}/{absolute}"))
+    if request.method == "HEAD":
+        archived.close()
+        response: Response = Response(status_code=archived.status)
+    else:
+        response = StreamingResponse(archived.iter_body(), status_code=archived.status)
+    response.raw_headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1", "replace"))
+        for name, value in headers
+    )
+    return response
+
+
+@router.api_route(
+    "/timemap/link/{url:path}",
+    methods=["GET", "HEAD"],
+    response_class=Response,
+    responses={200: {"content": {LINK_FORMAT: {}}}},
+)
+async def timemap(url: str, request: Request, repository: RepositoryDep) -> Response:
+    """Every capture of ``url`` as a Memento TimeMap (``application/link-format``)."""
+    target = archived_url(request, 3)
+    versions = await versions_of(repository, target)
+    base = _base(request)
+    original = versions[0].url or target
+    lines = [
+        f'<{original}>; rel="original"',
+        f'<{base}/timegate/{original}>; rel="timegate"',
+        f'<{base}/timemap/link/{original}>; rel="self"; type="{LINK_FORMAT}"; '
+        f'from="{http_date(versions[0].timestamp)}"; until="{http_date(versions[-1].timestamp)}"',
+    ]
+    last = len(versions) - 1
+    for number, row in enumerate(versions):
+        rel = " ".join(
+            [*(["first"] if number == 0 else []), *(["last"] if number == last else []), "memento"]
+        )
+        lines.append(
+            f'<{base}{memento_path(row)}>; rel="{rel}"; datetime="{http_date(row.timestamp)}"'
+        )
+    return Response(",\n".join(lines) + "\n", media_type=LINK_FORMAT)
+
+
+@router.api_route("/timegate/{url:path}", methods=["GET", "HEAD"], response_class=Response)
+async def timegate(
+    url: str,
+    request: Request,
+    repository: RepositoryDep,
+    accept_datetime: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Redirect (302) to the capture of ``url`` closest to ``Accept-Datetime`` (default: newest)."""
+    target = archived_url(request, 2)
+    versions = await versions_of(repository, target)
+    if accept_datetime is None:
+        row = versions[-1]
+    else:
+        try:
+            wanted = parsedate_to_datetime(accept_datetime)
+        except (TypeError, ValueError) as exc:
+            raise HTTPException(
+                400, f"invalid Accept-Datetime {accept_datetime!r}: use an RFC 1123 date"
+            ) from exc
+        if wanted.tzinfo is not None:  # naive means "-0000": UTC already
+            wanted = wanted.astimezone(UTC).replace(tzinfo=None)
+        row = closest(versions, wanted)
+    original = row.url or target
+    base = _base(request)
+    return Response(
+        status_code=302,
+        headers={
+            "Location": f"{base}{memento_path(row)}",
+            "Vary": "accept-datetime",
+            "Link": f'<{original}>; rel="original", '
+            f'<{base}/timemap/link/{original}>; rel="timemap"; type="{LINK_FORMAT}"',
+        },
+    )

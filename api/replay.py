@@ -1,0 +1,217 @@
+"""Reading an archived response back out of its WARC record, safely.
+
+Archived content is hostile: it is served only from the replay paths, with a
+sandboxing Content-Security-Policy, and with none of the archived headers that
+could act on the application (cookies, security policies, framing, CORS...).
+Those are kept visible as ``X-Archive-Orig-*`` headers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
+from warcio.recordloader import ArcWarcRecord
+
+from archive.catalog import Record
+from archive.repository import Repository
+from archive.urls import normalise_url
+
+# Archived pages may not run scripts, reach the application with credentials,
+# load anything from the live web (which would tell the site who is looking),
+# or be framed by anything but the application's own archived-copy page.
+ARCHIVED_CSP = (
+    "sandbox; default-src 'self' data: blob: 'unsafe-inline'; script-src 'none'; "
+    "object-src 'none'; frame-ancestors 'self'"
+)
+# Headers that would act on the application or describe the original framing.
+_DROPPED = {
+    "connection",
+    "content-length",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "set-cookie",
+    "set-cookie2",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+# Headers that describe the body and are served as they were.
+_PASSED = {"content-type", "content-language"}
+_DECODERS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate", "br": "br"}
+_NO_BODY = {204, 304}
+_CHUNK = 1 << 16
+_SCHEME = re.compile(r"^(https?):/*", re.IGNORECASE)
+_TIMESTAMP = re.compile(r"^\d{4,14}$")
+
+
+class MissingPayload(LookupError):
+    """A revisit whose original record is not in the archive."""
+
+
+def timestamp14(moment: datetime) -> str:
+    """The 14-digit web-archive timestamp of a catalog time (naive UTC)."""
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+def parse_timestamp(value: str) -> datetime:
+    """A 4- to 14-digit timestamp as a naive UTC datetime; missing digits pad to the start."""
+    if not _TIMESTAMP.match(value):
+        raise ValueError(f"invalid timestamp {value!r}: use 4 to 14 digits, YYYYMMDDhhmmss")
+    try:
+        return datetime.strptime(value + "0101000000"[len(value) - 4 :], "%Y%m%d%H%M%S")
+    except ValueError as exc:
+        raise ValueError(f"invalid timestamp {value!r}: {exc}") from exc
+
+
+def http_date(moment: datetime) -> str:
+    """RFC 1123 date of a catalog time, as Memento headers carry it."""
+    return format_datetime(moment.replace(tzinfo=UTC), usegmt=True)
+
+
+def closest(versions: list[Record], target: datetime) -> Record:
+    """The version nearest to ``target``; on a tie, the earlier one."""
+    return min(versions, key=lambda row: (abs(row.timestamp - target), row.timestamp, row.id))
+
+
+def url_from_path(raw: str) -> str:
+    """The archived URL given in a replay path, in its stored form.
+
+    Clients collapse ``//`` and percent-encode IRIs (the host too), so the
+    scheme separator is repaired and the host decoded before normalising.
+    Raises ``archive.urls.InvalidURL`` (a ``ValueError``).
+    """
+    match = _SCHEME.match(raw)
+    raw = f"{match.group(1)}://{raw[match.end() :]}" if match else "http://" + raw
+    parts = urlsplit(raw)
+    parts = parts._replace(netloc=unquote(parts.netloc))
+    return normalise_url(urlunsplit(parts))
+
+
+def _accepts(accept_encoding: str, encoding: str) -> bool:
+    accepted = set()
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.partition(";")
+        if params.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            continue
+        accepted.add(name.strip())
+    return encoding in accepted or "*" in accepted or (encoding == "x-gzip" and "gzip" in accepted)
+
+
+@dataclass
+class Memento:
+    """An archived response ready to serve: status, safe headers, streamed body.
+
+    The WARC file stays open until the body is read to the end or ``close``d.
+    """
+
+    record: Record
+    status: int
+    headers: list[tuple[str, str]]
+    location: str | None
+    _file: BinaryIO
+    _reader: BinaryIO | None
+
+    def iter_body(self) -> Iterator[bytes]:
+        try:
+            while self._reader is not None and (chunk := self._reader.read(_CHUNK)):
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _first_record(fh: BinaryIO, offset: int) -> ArcWarcRecord:
+    fh.seek(offset)
+    return next(iter(ArchiveIterator(fh)))
+
+
+def _original(repository: Repository, row: Record) -> Record:
+    with repository.catalog.session() as session:
+        original = None
+        if row.refers_to:
+            original = session.scalars(
+                select(Record).where(Record.record_id == row.refers_to)
+            ).first()
+    if original is None and row.payload_digest and row.url:
+        original = repository.catalog.find_original(row.url, row.payload_digest)
+    if original is None:
+        raise MissingPayload(
+            f"the payload of this revisit ({row.refers_to or row.payload_digest}) "
+            "is not in the archive"
+        )
+    return original
+
+
+def open_memento(repository: Repository, row: Record, accept_encoding: str = "") -> Memento:
+    """Open the response stored in ``row`` (resolving revisits to their payload).
+
+    Chunked transfer coding is removed; a stored Content-Encoding is kept if the
+    client accepts it, otherwise the body is decoded and the header dropped.
+    """
+    payload_row = _original(repository, row) if row.record_type == "revisit" else row
+    fh = open(repository.store.path(row.warc_file), "rb")  # noqa: SIM115 - closed by Memento
+    try:
+        record = _first_record(fh, row.offset)
+        http = record.http_headers
+        if payload_row is not row:
+            fh.close()
+            fh = open(repository.store.path(payload_row.warc_file), "rb")  # noqa: SIM115
+            payload = _first_record(fh, payload_row.offset)
+        else:
+            payload = record
+    except BaseException:
+        fh.close()
+        raise
+    if http is None:  # a resource record: the block is the file itself
+        status = 200
+        original_headers = [("Content-Type", record.rec_headers.get_header("Content-Type"))]
+    else:
+        try:
+            status = int(http.get_statuscode())
+        except (TypeError, ValueError):
+            status = 200
+        original_headers = list(http.headers)
+    chunked = encoding = None
+    headers: list[tuple[str, str]] = []
+    location = None
+    for name, value in original_headers:
+        key = name.lower()
+        if key == "transfer-encoding":
+            chunked = "chunked" in value.lower()
+        elif key == "content-encoding":
+            encoding = value.strip().lower()
+        elif key == "location":
+            location = value.strip()
+        if key in _PASSED:
+            headers.append((name, value))
+        elif key not in _DROPPED and key not in ("content-encoding", "location"):
+            headers.append((f"X-Archive-Orig-{name}", value))
+    decode = None
+    if encoding in _DECODERS and not _accepts(accept_encoding, encoding):
+        decode = _DECODERS[encoding]
+    elif encoding and encoding != "identity":
+        headers.append(("Content-Encoding", encoding))
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/octet-stream"))
+    reader: BinaryIO = payload.raw_stream
+    if chunked:
+        reader = ChunkedDataReader(reader, decomp_type=decode)
+    elif decode:
+        reader = BufferedReader(reader, decomp_type=decode)
+    if status in _NO_BODY or status < 200:
+        return Memento(row, status, headers, location, fh, None)
+    return Memento(row, status, headers, location, fh, reader)

@@ -1,0 +1,156 @@
+"""Request and response bodies of the JSON API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer
+
+from api.models import JobState
+
+MAX_URLS_PER_JOB = 1000
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # The catalog keeps naive UTC; say so in every response.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+UTCDateTime = Annotated[
+    datetime,
+    AfterValidator(_as_utc),
+    PlainSerializer(lambda m: m.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), return_type=str),
+]
+
+
+class ErrorDetail(BaseModel):
+    status: int = Field(description="The HTTP status code.")
+    message: str = Field(description="What went wrong, in one line.")
+    details: list[dict] | None = Field(None, description="Per-field problems of invalid input.")
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: str = Field("ok", description="Always 'ok' when the service answers.")
+    version: str
+
+
+class ArchiveStatus(BaseModel):
+    records: int = Field(description="WARC records in the catalog.")
+    records_by_type: dict[str, int]
+    captures: int = Field(description="Captures (fetches of a URL, with every redirect hop).")
+    urls: int = Field(description="Distinct archived URLs.")
+    collections: list[str]
+    warc_files: int
+    storage_bytes: int = Field(description="Size of the WARC files on disk.")
+
+
+class JobCounts(BaseModel):
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    pending_urls: int = Field(0, description="URLs waiting for or being captured now.")
+
+
+class LastRuns(BaseModel):
+    capture: UTCDateTime | None = Field(None, description="When the newest record was stored.")
+    job_finished: UTCDateTime | None = None
+
+
+class Status(BaseModel):
+    """What the archive holds and what the service is doing."""
+
+    version: str
+    archive: ArchiveStatus
+    jobs: JobCounts
+    last_runs: LastRuns
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class CaptureRequest(BaseModel):
+    """URLs to capture in the background."""
+
+    urls: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+        min_length=1,
+        max_length=MAX_URLS_PER_JOB,
+        description="One URL or a list of http(s) URLs.",
+        examples=[["https://example.org/article"]],
+    )
+    collection: str = Field("default", description="Collection to store the captures in.")
+    note: str | None = Field(None, max_length=10_000, description="A note stored with each.")
+    truncate: bool = Field(
+        False, description="Keep the first VESTIGE_MAX_BODY_SIZE bytes of larger bodies."
+    )
+
+
+class JobAccepted(BaseModel):
+    id: str
+    state: JobState
+    href: str = Field(description="Where to follow the job.")
+
+
+class JobUrl(BaseModel):
+    """One URL of a job and what became of it."""
+
+    url: str
+    state: JobState
+    status: int | None = Field(None, description="HTTP status of the final response.")
+    final_url: str | None = Field(None, description="The URL after redirects.")
+    warc_file: str | None = None
+    offset: int | None = None
+    payload_digest: str | None = None
+    revisit: bool = False
+    truncated: bool = False
+    captured_at: UTCDateTime | None = None
+    replay: str | None = Field(None, description="The archived copy, once stored.")
+    error: str | None = None
+    after_store_error: str | None = Field(
+        None, description="Set when the capture is stored but ingesting or indexing it failed."
+    )
+
+
+class JobView(BaseModel):
+    """A capture job and its per-URL results."""
+
+    id: str
+    kind: str
+    state: JobState
+    collection: str
+    note: str | None
+    submitted_by: str | None
+    created: UTCDateTime
+    started: UTCDateTime | None
+    finished: UTCDateTime | None
+    urls: list[JobUrl]
+
+
+class Version(BaseModel):
+    """One stored version (capture) of a URL."""
+
+    timestamp: UTCDateTime
+    url: str
+    type: str = Field(description="response, resource or revisit.")
+    status: int | None
+    mime: str | None
+    payload_digest: str | None
+    length: int = Field(description="Size of the (compressed) WARC record.")
+    collection: str
+    warc_file: str
+    offset: int
+    memento: str = Field(description="The archived copy (Memento).")
+    view: str = Field(description="The archived copy with its banner, for people.")
+
+
+class Versions(BaseModel):
+    url: str = Field(description="The URL as stored (normalised).")
+    versions: list[Version]

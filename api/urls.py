@@ -1,0 +1,49 @@
+"""``/api/v1/urls/versions``: the stored versions of a URL."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.deps import RepositoryDep, require_reader
+from api.errors import ERROR_RESPONSES
+from api.memento import memento_path, versions_of
+from api.replay import timestamp14
+from api.schemas import Version, Versions
+from archive.urls import InvalidURL, normalise_url
+
+router = APIRouter(tags=["urls"], responses=ERROR_RESPONSES)
+
+
+@router.get("/urls/versions", response_model=Versions, dependencies=[Depends(require_reader)])
+async def url_versions(
+    repository: RepositoryDep,
+    url: Annotated[str, Query(description="The URL, in any spelling (IRI or percent-encoded).")],
+) -> Versions:
+    """Every stored version (capture) of a URL, oldest first."""
+    try:
+        key = normalise_url(url)
+    except InvalidURL as exc:
+        raise HTTPException(400, f"invalid URL: {exc}") from exc
+    rows = await versions_of(repository, key)
+    return Versions(
+        url=key,
+        versions=[
+            Version(
+                timestamp=row.timestamp,
+                url=row.url or key,
+                type=row.record_type,
+                status=row.status,
+                mime=row.mime,
+                payload_digest=row.payload_digest,
+                length=row.length,
+                collection=row.collection,
+                warc_file=row.warc_file,
+                offset=row.offset,
+                memento=memento_path(row),
+                view=f"/archive/{timestamp14(row.timestamp)}/{row.url or key}",
+            )
+            for row in rows
+        ],
+    )
