@@ -1,0 +1,401 @@
+"""Extracting a document from one payload: HTML, PDF or plain text.
+
+HTML goes through trafilatura (main text and metadata) after Vestige decodes
+the bytes itself (see :mod:`ingest.decode`); pages where trafilatura finds no
+main text keep their full visible text instead (``extraction="fallback"``).
+What trafilatura drops is taken from the page's own ``<meta>`` tags.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+import trafilatura
+from lxml.html import HtmlElement
+
+from archive.urls import InvalidURL, normalise_url
+from ingest.decode import Decoded, decode, http_charset
+from ingest.language import detect, to_simplified
+from ingest.text import content_hash, normalise_text, word_count
+
+
+class ExtractionError(Exception):
+    """A payload that cannot become a document; ``reason`` is a short category."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class NotText(Exception):
+    """A payload that is not a document (an image, a script...): skipped, not failed."""
+
+
+@dataclass(frozen=True)
+class Payload:
+    """What extraction needs: the decoded-transfer body and what is known about it."""
+
+    url: str
+    body: bytes
+    content_type: str | None  # the full header, charset included
+    metadata: dict[str, str] = field(default_factory=dict)  # submitter's metadata record
+
+
+@dataclass
+class Extraction:
+    """Text and metadata derived from one payload (the derived fields of a document)."""
+
+    text: str
+    extraction: str  # "trafilatura", "fallback", "pdf" or "text"
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    site: str | None = None
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    outlinks: list[str] = field(default_factory=list)
+    url: str | None = None  # set when the payload itself says where it was published
+    language: str | None = None
+    languages: dict[str, float] = field(default_factory=dict)
+    script: str | None = None
+    text_simplified: str | None = None
+    word_count: int = 0
+    content_hash: str = ""
+    encoding: str | None = None
+
+    def finish(self) -> Extraction:
+        """Normalise the text and derive language, script, folding, counts and hash."""
+        self.text = normalise_text(self.text)
+        found = detect(self.text or self.title or "")
+        self.language, self.languages, self.script = found.language, found.languages, found.script
+        if self.language == "zh":
+            self.text_simplified = to_simplified(self.text)
+        self.word_count = word_count(self.text)
+        self.content_hash = content_hash(self.text)
+        return self
+
+    def fields(self) -> dict[str, Any]:
+        """The fields stored on a :class:`~ingest.models.Document`."""
+        return {name: getattr(self, name) for name in _DOCUMENT_FIELDS}
+
+
+_DOCUMENT_FIELDS = (
+    "title",
+    "authors",
+    "published",
+    "site",
+    "description",
+    "tags",
+    "language",
+    "languages",
+    "script",
+    "text",
+    "text_simplified",
+    "word_count",
+    "outlinks",
+    "extraction",
+    "content_hash",
+)
+
+HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml+html"}
+TEXT_TYPES = {"text/plain", "text/markdown"}
+PDF_TYPES = {"application/pdf", "application/x-pdf"}
+_MAX_OUTLINKS = 1000
+# htmldate's extensive search (free-text date guessing) costs more than all the
+# rest of the metadata; the page's own <meta> dates are read anyway.
+_DATE_PARAMS = {"extensive_search": False, "original_date": True}
+# Share of control characters above which "text" is really binary data.
+_MAX_CONTROL_SHARE = 0.02
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def mime_of(content_type: str | None) -> str:
+    """The bare media type of a Content-Type header, lower case."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def kind_of(payload: Payload) -> str:
+    """``html``, ``pdf`` or ``text``; raises :class:`NotText` for anything else."""
+    mime = mime_of(payload.content_type)
+    if mime in HTML_TYPES:
+        return "html"
+    if mime in PDF_TYPES:
+        return "pdf"
+    if mime in TEXT_TYPES:
+        return "text"
+    if mime in ("", "application/octet-stream", "binary/octet-stream"):
+        head = payload.body[:1024].lstrip().lower()
+        if head.startswith(b"%pdf-"):
+            return "pdf"
+        if head.startswith((b"<!doctype html", b"<html")):
+            return "html"
+    raise NotText(mime or "unknown type")
+
+
+def extract(payload: Payload) -> Extraction:
+    """The document in ``payload``; raises :class:`ExtractionError` or :class:`NotText`."""
+    kind = kind_of(payload)
+    if kind == "pdf":
+        return extract_pdf(payload).finish()
+    decoded = _decode_text(payload, html=kind == "html")
+    if kind == "html":
+        return extract_html(payload, decoded).finish()
+    return extract_text(payload, decoded).finish()
+
+
+def _decode_text(payload: Payload, *, html: bool) -> Decoded:
+    body = payload.body
+    if b"\x00" in body[:65536] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ExtractionError("undecodable", "binary data (NUL bytes) in a text payload")
+    decoded = decode(body, http_charset(payload.content_type), html=html)
+    sample = decoded.text[:65536]
+    if sample and (
+        len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample)
+        or sample.count("\ufffd") > _MAX_CONTROL_SHARE * len(sample)
+    ):
+        raise ExtractionError("undecodable", f"not text in any encoding (tried {decoded.encoding})")
+    return decoded
+
+
+# -- HTML ---------------------------------------------------------------------
+
+
+def extract_html(payload: Payload, decoded: Decoded) -> Extraction:
+    """Main text and metadata of an HTML page, with full visible text as fallback."""
+    try:
+        # trafilatura rejects fragments that do not look like a whole page;
+        # lxml wraps them in <html><body> so their text is kept.
+        tree = trafilatura.load_html(decoded.text)
+        if tree is None:
+            tree = lxml.html.document_fromstring(decoded.text)
+    except Exception as exc:  # lxml raises many types on hostile markup
+        raise ExtractionError("parser error", f"{type(exc).__name__}: {exc}") from exc
+    page = _page_meta(tree)
+    found = trafilatura.bare_extraction(
+        tree,
+        url=payload.url,
+        with_metadata=True,
+        include_comments=True,
+        date_extraction_params=_DATE_PARAMS,
+    )
+    text = ""
+    if found is not None:
+        text = "\n".join(part for part in (found.text, found.comments) if part)
+    result = Extraction(text=text, extraction="trafilatura", encoding=decoded.encoding)
+    if not text.strip():
+        result.text, result.extraction = visible_text(tree), "fallback"
+    meta: dict[str, Any] = {} if found is None else found.as_dict()
+    result.title = meta.get("title") or page.get("title")
+    result.authors = _authors(meta.get("author")) or _authors(page.get("author"))
+    result.published = meta.get("date") or page.get("published")
+    result.site = meta.get("sitename") or page.get("site") or urlsplit(payload.url).hostname
+    result.description = meta.get("description") or page.get("description")
+    result.tags = _unique([*(meta.get("categories") or []), *(meta.get("tags") or [])])
+    result.outlinks = outlinks(tree, payload.url)
+    return result
+
+
+def _page_meta(tree: HtmlElement) -> dict[str, str]:
+    """Metadata straight from ``<title>`` and ``<meta>`` tags, first value wins."""
+    names = {
+        "author": "author",
+        "article:author": "author",
+        "dc.creator": "author",
+        "byl": "author",
+        "og:title": "title",
+        "description": "description",
+        "og:description": "description",
+        "og:site_name": "site",
+        "article:published_time": "published",
+        "pubdate": "published",
+        "publishdate": "published",
+        "date": "published",
+        "dc.date": "published",
+    }
+    found: dict[str, str] = {}
+    for meta in tree.iterfind(".//meta"):
+        key = (meta.get("name") or meta.get("property") or "").strip().lower()
+        value = " ".join((meta.get("content") or "").split())
+        field_name = names.get(key)
+        if field_name and value and field_name not in found:
+            if field_name == "author" and value.startswith(("http://", "https://")):
+                continue  # a profile link, not a name
+            found[field_name] = value
+    title = tree.find(".//title")
+    if "title" not in found and title is not None and title.text_content().strip():
+        found["title"] = " ".join(title.text_content().split())
+    return found
+
+
+def _authors(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return _unique(part.strip() for part in re.split(r"\s*[;\uff1b\u3001]\s*|\s+and\s+", value))
+
+
+def _unique(values: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value and value not in seen:
+            seen[value] = None
+    return list(seen)
+
+
+_INVISIBLE = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
+_BLOCKS = {
+    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+    "header", "footer", "blockquote", "pre", "table", "ul", "ol", "dd", "dt", "title", "td",
+}  # fmt: skip
+
+
+def visible_text(tree: HtmlElement) -> str:
+    """Every piece of text a reader would see, one block per line."""
+    parts: list[str] = []
+
+    def walk(element: HtmlElement) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag in _INVISIBLE:
+            if element.tail:
+                parts.append(element.tail)
+            return
+        if tag in _BLOCKS:
+            parts.append("\n")
+        if element.text and tag:
+            parts.append(element.text)
+        for child in element:
+            walk(child)
+        if tag in _BLOCKS:
+            parts.append("\n")
+        if element.tail:
+            parts.append(element.tail)
+
+    body = tree.find(".//body")
+    walk(body if body is not None else tree)
+    return "".join(parts)
+
+
+def outlinks(tree: HtmlElement, base: str) -> list[str]:
+    """Absolute http(s) links of the page, without fragments, in order, without repeats."""
+    found: dict[str, None] = {}
+    for href in tree.xpath(".//a/@href"):
+        href = href.strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+            continue
+        if not href.startswith(("http://", "https://")):
+            try:
+                href = urljoin(base, href)
+            except ValueError:
+                continue
+            if not href.startswith(("http://", "https://")):
+                continue
+        found.setdefault(href.split("#", 1)[0], None)
+        if len(found) >= _MAX_OUTLINKS:
+            break
+    return list(found)
+
+
+# -- PDF ----------------------------------------------------------------------
+
+
+def extract_pdf(payload: Payload) -> Extraction:
+    """Text of every page and the document information (title, author, dates)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(payload.body))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ExtractionError("undecodable", "encrypted PDF")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except ExtractionError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ExtractionError("parser error", f"PDF: {type(exc).__name__}: {exc}") from exc
+    result = Extraction(text="\n\n".join(pages), extraction="pdf")
+    title = info.get("/Title")
+    result.title = str(title).strip() or None if title else None
+    result.authors = _authors(str(info.get("/Author") or ""))
+    created = _pdf_date(str(info.get("/CreationDate") or ""))
+    result.published = payload.metadata.get("published") or created
+    result.site = urlsplit(payload.url).hostname
+    result.tags = _authors(str(info.get("/Keywords") or "").replace(",", ";"))
+    return result
+
+
+def _pdf_date(value: str) -> str | None:
+    match = re.match(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?", value)
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2] or 1), int(match[3] or 1)).isoformat()
+    except ValueError:
+        return None
+
+
+# -- plain text ---------------------------------------------------------------
+
+_DATE_LINE = re.compile(r"^\ufeff?\s*date\s+(\d{4}-\d{2}-\d{2})\s+(\S+)\s*$")
+# Full stops, exclamation and question marks, colons, ASCII and full-width.
+_SENTENCE_END = (".", "!", "?", ":", "\u2026", "\u3002", "\uff01", "\uff1f", "\uff1a")
+_MAX_TITLE = 200
+# Words kept lower case in a title made from a URL slug (headline style).
+_SMALL_WORDS = {"a", "an", "the", "and", "but", "or", "nor", "for", "of", "in", "on", "at", "to",
+                "by", "as", "up", "vs"}  # fmt: skip
+
+
+def extract_text(payload: Payload, decoded: Decoded) -> Extraction:
+    """A plain-text file as it is; a submitted article's own header is read.
+
+    Submitted articles start with an optional ``date YYYY-MM-DD URL`` line and
+    then, when it is there, a title line (short, not ending like a sentence).
+    """
+    lines = decoded.text.splitlines()
+    published = payload.metadata.get("published") or None
+    url = None
+    if lines and (dated := _DATE_LINE.match(lines[0])):
+        published = published or dated[1]
+        url = dated[2]
+        lines = lines[1:]
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    title = None
+    if lines and _looks_like_title(lines[0]):
+        title = lines[0].strip()
+        lines = lines[1:]
+    result = Extraction(text="\n".join(lines), extraction="text", encoding=decoded.encoding)
+    result.title = title or _title_from_url(url or payload.url)
+    result.published = published
+    result.site = urlsplit(url or payload.url).hostname
+    if url:
+        try:
+            result.url = normalise_url(url)
+        except (InvalidURL, ValueError):
+            result.url = None
+    return result
+
+
+def _looks_like_title(line: str) -> bool:
+    line = line.strip()
+    return bool(line) and len(line) <= _MAX_TITLE and not line.endswith(_SENTENCE_END)
+
+
+def _title_from_url(url: str) -> str | None:
+    """``/relative-of-a-doctor_3682420.html`` -> ``Relative of a Doctor``."""
+    segment = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    slug = re.sub(r"\.\w{1,5}$", "", segment)
+    slug = re.sub(r"[_-]\d+$", "", slug)
+    words = [word for word in re.split(r"[-_+]+", slug) if word]
+    if len(words) < 2 or any(word.isdigit() for word in words[:1]):
+        return None
+    return " ".join(
+        word if i and word.lower() in _SMALL_WORDS else word[:1].upper() + word[1:]
+        for i, word in enumerate(words)
+    )
