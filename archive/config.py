@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most URLs waiting in the service's capture queue."
     )
     max_upload_size: int = Field(50 * MiB, description="Largest request body the service accepts.")
+    ingest_max_size: int = Field(
+        20 * MiB, description="Largest payload ingest extracts text from; larger ones fail."
+    )
+    ingest_timeout: float = Field(
+        60.0, description="Seconds ingest may spend on one document before it fails."
+    )
 
     @field_validator("home")
     @classmethod
