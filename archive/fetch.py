@@ -71,17 +71,25 @@ class Fetcher:
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
+        # Requests go straight to the transport: the client would parse each
+        # Location itself (and fail on javascript: or malformed ones) before
+        # the guard and normalise_url see it. No proxies from the environment:
+        # they would hide the peer the guard checks.
+        self.transport = transport or httpx.HTTPTransport()
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.fetch_timeout),
-            follow_redirects=False,
-            headers={"User-Agent": settings.user_agent},
-            # Proxies from the environment would hide the peer the guard checks.
+            headers={
+                "User-Agent": settings.user_agent,
+                # Not br: warcio cannot read brotli bodies with the current
+                # brotli package (warcio issue #73), so neither could replay.
+                "Accept-Encoding": "gzip, deflate",
+            },
             trust_env=False,
-            transport=transport,
         )
 
     def close(self) -> None:
         self.client.close()
+        self.transport.close()
 
     def allows_private(self, url: str) -> bool:
         """Whether ``url`` may reach private addresses; asked on every hop.
@@ -121,7 +129,7 @@ class Fetcher:
             raise FetchError(f"invalid URL {url}: {exc}") from exc
         fetched_at = datetime.now(UTC)
         try:
-            response = self.client.send(request, stream=True)
+            response = self.transport.handle_request(request)
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out connecting to {request.url.host}") from exc
         except httpx.ConnectError as exc:
@@ -129,12 +137,11 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchError(f"HTTP error from {request.url.host}: {exc}") from exc
         try:
-            if not allow_private:
+            address = _peer_address(response)
+            if address and not allow_private:
                 # The address actually connected to, in case DNS changed its mind.
-                address = _peer_address(response)
-                if address:
-                    check_address(request.url.host, address)
-            return self._read(url, request, response, fetched_at, truncate=truncate)
+                check_address(request.url.host, address)
+            return self._read(url, request, response, fetched_at, address, truncate=truncate)
         finally:
             response.close()
 
@@ -144,6 +151,7 @@ class Fetcher:
         request: httpx.Request,
         response: httpx.Response,
         fetched_at: datetime,
+        ip_address: str | None,
         *,
         truncate: bool,
     ) -> Hop:
@@ -204,7 +212,7 @@ class Fetcher:
             body_length=length,
             payload_digest=str(payload),
             block_digest=str(block),
-            ip_address=_peer_address(response),
+            ip_address=ip_address,
             location=location,
             truncated=truncated,
             content_type=response.headers.get("Content-Type"),
