@@ -42,9 +42,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeadersParserException
 from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Record
@@ -354,7 +352,7 @@ class Importer:
                             copy = _verified_copy(record, records, copier, parsed)
                     except StopIteration:
                         break
-                    except (_Damage, ArchiveLoadFailed, StatusAndHeadersParserException) as exc:
+                    except Exception as exc:  # any failure to parse untrusted input is damage
                         result.stopped = parsed.where(start, parsed.damage or _reason(exc))
                         return
                     yield copy

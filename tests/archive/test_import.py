@@ -133,6 +133,11 @@ def test_every_corpus_archive_imports_its_intact_records(corpus: Path, tmp_path:
                 assert stops[0].startswith("byte ") and reason in stops[0], (name, stops)
             else:
                 assert not stops, (name, stops)
+                warnings = [w for result in results for w in result.warnings]
+                # wget 1.14 gave two of its resource records one id; the first is kept.
+                reused = any("id of two different records" in w for w in warnings)
+                if entry["format"].startswith("warc"):
+                    assert reused == (skipped == 1), (name, warnings)
                 if name not in INTACT_ANYWAY and entry.get("records_read_by_warcio"):
                     assert imported + skipped == entry["records_read_by_warcio"], name
             if imported and entry["format"].startswith("warc"):
