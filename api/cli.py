@@ -6,6 +6,7 @@ import typer
 
 from api import commands as api_commands
 from archive import cli as archive_cli
+from ingest import cli as ingest_cli
 from search import cli as search_cli
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(archive_cli.app)
+app.add_typer(ingest_cli.app)
 app.add_typer(api_commands.app)
 app.add_typer(search_cli.app)
 

@@ -1,0 +1,177 @@
+"""Command-line interface of the ingest stage: ingest, show, versions.
+
+Importing this module also registers ingest as an ``after_store`` hook, so
+``vestige capture`` and ``vestige import`` ingest what they stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from archive.cli import after_store, fail, open_repository
+from archive.repository import Repository
+from archive.store import InvalidCollection, check_collection
+from ingest import documents
+from ingest.pipeline import Ingester, IngestSummary
+
+app = typer.Typer(no_args_is_help=True)
+_err = Console(stderr=True)
+# Lines of text `show` prints before cutting off.
+_SHOW_LINES = 12
+
+
+@app.command()
+def ingest(
+    collection: str | None = typer.Option(None, help="Ingest only this collection."),
+    workers: int = typer.Option(
+        os.cpu_count() or 1, min=1, help="Processes extracting text (default: one per CPU)."
+    ),
+    retry_failed: bool = typer.Option(False, help="Also retry records that failed before."),
+    rebuild: bool = typer.Option(
+        False, help="Re-derive every document from the WARCs (indexes follow the changes)."
+    ),
+) -> None:
+    """Turn archived records not yet ingested into documents (text, metadata, language).
+
+    Prints a summary: documents created, records skipped (not text) and failed (with reasons).
+    """
+    if collection is not None:
+        try:
+            collection = check_collection(collection)
+        except InvalidCollection as exc:
+            raise fail(str(exc), 2) from exc
+    with open_repository() as repository:
+        ingester = Ingester(repository, workers=workers)
+        options = {"collection": collection, "retry_failed": retry_failed, "rebuild": rebuild}
+        total = ingester.count(record_ids=None, **options)
+        with Progress(
+            TextColumn("ingesting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]} records/s"),
+            TimeRemainingColumn(),
+            console=_err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("ingest", total=total, rate="-")
+
+            def advance(count: int) -> None:
+                bar.advance(task, count)
+                speed = bar.tasks[task].speed
+                bar.update(task, rate=f"{speed:,.1f}" if speed else "-")
+
+            summary = ingester.run(progress=advance, **options)
+    _print_summary(summary)
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    line = f"{summary.created} documents created"
+    if summary.updated or summary.unchanged:
+        line += f", {summary.updated} updated, {summary.unchanged} unchanged"
+    if summary.deleted:
+        line += f", {summary.deleted} deleted"
+    skipped, failed = sum(summary.skipped.values()), sum(summary.failed.values())
+    typer.echo(f"{line}, {skipped} skipped, {failed} failed")
+    for reason, count in summary.skipped.most_common():
+        typer.echo(f"  skipped {count:>6}  {reason}")
+    for reason, count in summary.failed.most_common():
+        typer.echo(f"  failed  {count:>6}  {reason}")
+    for failure in summary.failures[:20]:
+        typer.secho(
+            f"  FAILED {failure.url}  {failure.reason}: {failure.detail or ''}".rstrip(": "),
+            fg=typer.colors.RED,
+        )
+    if len(summary.failures) > 20:
+        typer.echo(f"  ... and {len(summary.failures) - 20} more failures")
+
+
+@app.command()
+def show(
+    document: str = typer.Argument(..., help="Document id, or a URL (its latest version)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Print a document: metadata, language, the start of its text, where its bytes live."""
+    with open_repository() as repository:
+        found = documents.get(repository.catalog, document)
+    if found is None:
+        raise fail(f"no document {document}")
+    data = documents.to_dict(found)
+    if json_output:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    languages = ", ".join(f"{lang} {share:.0%}" for lang, share in data["languages"].items())
+    rows = [
+        ("id", data["id"] + (" (deleted)" if data["deleted"] else "")),
+        ("url", data["url"]),
+        ("captured", f"{data['captured']}  status {data['status'] or '-'}  {data['mime'] or ''}"),
+        ("title", data["title"]),
+        ("authors", ", ".join(data["authors"])),
+        ("published", data["published"]),
+        ("site", data["site"]),
+        ("language", f"{data['language'] or '-'} ({languages})" if languages else None),
+        ("script", data["script"]),
+        ("words", f"{data['word_count']:,}  ({len(data['outlinks']):,} outlinks)"),
+        ("extraction", data["extraction"]),
+        ("warc", f"{data['warc_file']}:{data['warc_offset']}"),
+        ("digest", data["payload_digest"]),
+        ("revisit of", data["revisit_of"]),
+    ]
+    for name, value in rows:
+        if value:
+            typer.echo(f"{name + ':':<12}{value}")
+    lines = data["text"].splitlines()
+    typer.echo("")
+    for line in lines[:_SHOW_LINES]:
+        typer.echo(f"  {line}")
+    if len(lines) > _SHOW_LINES:
+        typer.echo(f"  ... ({len(lines) - _SHOW_LINES} more lines)")
+
+
+@app.command()
+def versions(
+    url: str = typer.Argument(..., help="URL, in any spelling."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object per version."),
+) -> None:
+    """List every capture of a URL and what changed from one version to the next."""
+    with open_repository() as repository:
+        found = documents.versions(repository.catalog, url)
+    if not found:
+        raise fail(f"no captures of {url}")
+    for version in found:
+        if json_output:
+            typer.echo(json.dumps(version.to_dict(), ensure_ascii=False))
+            continue
+        change = version.change
+        if version.similarity is not None:
+            change += f" (similarity {version.similarity:.0%})"
+        if version.redirect_to:
+            change += f" -> {version.redirect_to}"
+        typer.echo(
+            f"{version.captured[:19].replace('T', ' ')}  {version.status or '-':>3}  "
+            f"{version.document_id or '-':<16}  {change}"
+            + (f"  {version.title}" if version.title else "")
+        )
+
+
+def ingest_stored(repository: Repository, record_ids: Sequence[int]) -> None:
+    """``after_store`` hook: ingest what a capture or import just stored (in this process)."""
+    summary = Ingester(repository, workers=1).run(record_ids=record_ids)
+    for failure in summary.failures:
+        typer.secho(f"warning: {failure.url} not ingested: {failure.reason}", fg="yellow", err=True)
+
+
+after_store.append(ingest_stored)
