@@ -50,6 +50,11 @@ class CaptureJobs:
         self._threads: list[threading.Thread] = []
 
     @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping.is_set()
+
+    @property
     def pending(self) -> int:
         """URLs queued or being captured in this process."""
         return self._pending
