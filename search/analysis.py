@@ -1,0 +1,114 @@
+"""Text analysis shared by the engines: Simplified folding, script runs, Chinese words, stems.
+
+English text is analysed by the engines themselves (tantivy's analyzer registered here, the
+``english`` analyzer in Elasticsearch/OpenSearch); Chinese is folded to Simplified with
+OpenCC and matched two ways: whole words from rjieba for ranking, and single characters
+(as a phrase) so a word is never unfindable where segmentation disagrees.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import opencc
+import rjieba
+import tantivy
+
+# CJK Unified Ideographs and extensions, plus compatibility ideographs.
+_HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN = re.compile(f"[{_HAN_CLASS}]")
+_RUNS = re.compile(f"[{_HAN_CLASS}]+|[^{_HAN_CLASS}]+")
+_WORD = re.compile(f"[^\\W_{_HAN_CLASS}]+")
+
+# One stop list for both engines' English fields in tantivy (Lucene's English set).
+STOP_WORDS = [
+    *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into"),
+    *("is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then"),
+    *("there", "these", "they", "this", "to", "was", "will", "with"),
+]
+_converter = opencc.OpenCC("t2s")
+
+
+def has_han(text: str) -> bool:
+    """Does the text contain a Han (Chinese) character?"""
+    return _HAN.search(text) is not None
+
+
+def fold(text: str) -> str:
+    """Traditional Chinese folded to Simplified (other text unchanged)."""
+    return _converter.convert(text) if has_han(text) else text
+
+
+def runs(text: str) -> list[tuple[bool, str]]:
+    """Split text into runs of Han and of other characters: ``[(is_han, run), ...]``."""
+    return [(bool(_HAN.match(m.group())), m.group()) for m in _RUNS.finditer(text)]
+
+
+def chinese_words(text: str) -> list[str]:
+    """rjieba's word segmentation of (Simplified) text, keeping words with Han characters."""
+    return [word for word in rjieba.cut(text) if has_han(word)]
+
+
+def english_analyzer(stop_words: bool = True) -> tantivy.TextAnalyzer:
+    """Tantivy's analyzer for English text: letters/digits (not Han), lowercased, stemmed."""
+    builder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(r"[\p{L}\p{N}--\p{Han}]+"))
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+    )
+    if stop_words:
+        builder = builder.filter(tantivy.Filter.custom_stopword(STOP_WORDS))
+    return builder.filter(tantivy.Filter.stemmer("english")).build()
+
+
+def han_analyzer() -> tantivy.TextAnalyzer:
+    """One token per Han character; other text stays as tokens so phrases cannot bridge it."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(r"\p{Han}|[^\p{Han}\s]+"))
+        .filter(tantivy.Filter.lowercase())
+        .build()
+    )
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> tantivy.TextAnalyzer:
+    return english_analyzer(stop_words=False)
+
+
+@lru_cache(maxsize=1)
+def _english() -> tantivy.TextAnalyzer:
+    return english_analyzer()
+
+
+def english_terms(text: str) -> list[str]:
+    """The indexed English terms of ``text`` (stop words removed, stemmed)."""
+    return _english().analyze(text)
+
+
+def stems(words: list[str]) -> list[str]:
+    """The stem of each word, one for one (for highlighting)."""
+    stemmer = _stemmer()
+    joined = stemmer.analyze(" ".join(words))
+    if len(joined) == len(words):
+        return joined
+    # A word the engine splits differently: fall back to one call per word.
+    return [(stemmer.analyze(word) or [word.lower()])[0] for word in words]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the non-Han words in ``text``."""
+    return [m.span() for m in _WORD.finditer(text)]
+
+
+def english_positions(text: str) -> list[tuple[int, str]]:
+    """``(position, term)`` for each indexed term, positions counting removed stop words.
+
+    Phrase queries need these offsets: "rule of law" matches terms rule@0 and law@2.
+    """
+    analyzer = _english()
+    return [
+        (position, term)
+        for position, (start, end) in enumerate(word_spans(text))
+        for term in analyzer.analyze(text[start:end])
+    ]

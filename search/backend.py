@@ -1,0 +1,94 @@
+"""The one interface every search engine implements, used by the CLI and the API."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from enum import StrEnum
+from typing import Any
+
+from search.models import IndexDocument, SearchResult
+from search.query import Node
+
+FACETS = ("language", "site", "year", "collection")
+
+
+class SearchError(RuntimeError):
+    """The engine failed or is unreachable; the message is meant for the user."""
+
+
+class Sort(StrEnum):
+    relevance = "relevance"
+    date = "date"  # newest first, by publication date (else capture time)
+
+
+class SearchBackend(ABC):
+    """A full-text index of documents, kept up to date from the catalog's change sequence.
+
+    Changes become visible and durable at :meth:`commit`, together with the checkpoint
+    (the last catalog change applied), so a crash between commits replays changes that
+    are idempotent (index by id, delete by id) and nothing is missed or duplicated.
+    """
+
+    name: str
+
+    @abstractmethod
+    def index(self, documents: Iterable[IndexDocument]) -> int:
+        """Add or replace documents (by id); deleted ones are removed. Returns the count."""
+
+    @abstractmethod
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove documents by id. Returns the count of ids given."""
+
+    @abstractmethod
+    def commit(self, checkpoint: int | None = None) -> None:
+        """Make changes durable and searchable, storing ``checkpoint`` with them."""
+
+    @abstractmethod
+    def checkpoint(self) -> int:
+        """The last catalog change sequence number committed (0 for an empty index)."""
+
+    @abstractmethod
+    def search(
+        self,
+        query: Node,
+        *,
+        sort: Sort = Sort.relevance,
+        limit: int = 10,
+        offset: int = 0,
+        facets: bool = True,
+    ) -> SearchResult:
+        """Ranked hits for a parsed query (filters are part of the query tree), with facets."""
+
+    @abstractmethod
+    def status(self) -> dict[str, Any]:
+        """What the engine is, where, how many documents, its analyzers and checkpoint."""
+
+    @abstractmethod
+    def rebuild(self) -> AbstractContextManager[SearchBackend]:
+        """A fresh, empty index to fill; on success it replaces this one atomically.
+
+        Searches keep using the old index until the new one is complete.
+        """
+
+    def close(self) -> None:  # noqa: B027 - most engines hold nothing to release
+        """Release files, locks or connections."""
+
+    def __enter__(self) -> SearchBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def batched(items: Iterable[IndexDocument], size: int) -> Iterator[list[IndexDocument]]:
+    """Items in lists of at most ``size`` (bounded memory for bulk indexing)."""
+    batch: list[IndexDocument] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,162 @@
+"""Command-line interface of the search stage: search, index, reindex, search-status."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from archive.cli import after_store, fail, open_repository
+from archive.config import get_settings
+from archive.repository import Repository
+from search import indexer
+from search.backend import SearchBackend, SearchError, Sort
+from search.engine import open_backend
+from search.query import QuerySyntaxError, conjoin, filters, parse
+
+app = typer.Typer(no_args_is_help=True)
+
+_MARK = re.compile(r"<mark>(.*?)</mark>")
+
+
+@contextmanager
+def open_search() -> Iterator[SearchBackend]:
+    """The configured engine; engine failures become one-line errors."""
+    try:
+        backend = open_backend(get_settings())
+    except SearchError as exc:
+        raise fail(str(exc)) from exc
+    try:
+        yield backend
+    except SearchError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        backend.close()
+
+
+def _snippet(marked: str) -> Text:
+    """``<mark>`` spans in bold for the terminal."""
+    out = Text()
+    cursor = 0
+    for match in _MARK.finditer(marked):
+        out.append(html.unescape(marked[cursor : match.start()]))
+        out.append(html.unescape(match.group(1)), style="bold yellow")
+        cursor = match.end()
+    out.append(html.unescape(marked[cursor:]))
+    return out
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(
+        "", help='Words (all must match), "phrases", -excluded, a OR b, lang:/site:/title:/after:'
+    ),
+    lang: str | None = typer.Option(None, help="Only documents in this language (en, zh)."),
+    site: str | None = typer.Option(None, help="Only documents from this domain (and subdomains)."),
+    after: str | None = typer.Option(None, help="Only documents dated on or after YYYY[-MM[-DD]]."),
+    before: str | None = typer.Option(None, help="Only documents dated before YYYY[-MM[-DD]]."),
+    collection: str | None = typer.Option(None, help="Only documents in this collection."),
+    sort: Sort = typer.Option(Sort.relevance, help="relevance, or date (newest first)."),
+    limit: int = typer.Option(10, min=1, max=1000, help="How many hits to show."),
+    offset: int = typer.Option(0, min=0, help="Skip this many hits (paging)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
+) -> None:
+    """Search the archive's documents; prints ranked hits with highlighted snippets and facets."""
+    try:
+        tree = conjoin(
+            parse(query),
+            filters(language=lang, site=site, collection=collection, after=after, before=before),
+        )
+    except QuerySyntaxError as exc:
+        raise fail(f"bad query: {exc}", 2) from exc
+    with open_search() as backend:
+        result = backend.search(tree, sort=sort, limit=limit, offset=offset)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"{result.total} documents match", style="bold")
+    for number, hit in enumerate(result.hits, start=offset + 1):
+        console.print()
+        console.print(Text(f"{number}. {hit.title or hit.url}", style="bold"))
+        console.print(Text(hit.url, style="cyan"))
+        published = f"  published {hit.published}" if hit.published else ""
+        dates = f"captured {hit.captured:%Y-%m-%d}{published}"
+        console.print(Text(f"{dates}  [{hit.language}]  {hit.collection}"), style="dim")
+        console.print(_snippet(hit.snippet))
+    if result.total:
+        console.print()
+        for name, counts in result.facets.items():
+            shown = ", ".join(f"{value} ({count})" for value, count in counts[:8])
+            console.print(Text(f"{name}: {shown}", style="dim"))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    )
+
+
+@app.command()
+def index() -> None:
+    """Bring the search engine up to date with the catalog, resuming from the last change."""
+    with open_repository() as repository, open_search() as backend, _progress() as progress:
+        task = progress.add_task("indexing", total=None)
+        applied = indexer.sync(
+            backend,
+            repository.catalog,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+        progress.update(task, total=max(applied, 1), completed=max(applied, 1))
+    typer.echo(f"applied {applied} changes; index at change {backend.checkpoint()}")
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search index from scratch; searches use the old one until it is done."""
+    with open_repository() as repository, open_search() as backend, _progress() as progress:
+        task = progress.add_task("reindexing", total=None)
+        applied = indexer.rebuild(
+            backend,
+            repository.catalog,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    typer.echo(f"reindexed {applied} changes")
+
+
+@app.command("search-status")
+def search_status(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
+) -> None:
+    """Which search engine is configured, its analyzers, document count and checkpoint."""
+    with open_search() as backend:
+        status = backend.status()
+    if as_json:
+        typer.echo(json.dumps(status, ensure_ascii=False))
+        return
+    for key, value in status.items():
+        typer.echo(f"{key}: {value}")
+
+
+def index_after_store(repository: Repository, record_ids: Sequence[int]) -> None:
+    """``after_store`` hook: make what ingest just derived searchable."""
+    try:
+        with open_search() as backend:
+            indexer.sync(backend, repository.catalog)
+    except typer.Exit:
+        # The capture itself succeeded; the error was printed and `vestige index` catches up.
+        pass
+
+
+after_store.append(index_after_store)

@@ -1,0 +1,435 @@
+"""The embedded search engine: a tantivy index on disk under ``$VESTIGE_HOME/index``.
+
+Layout: ``index/CURRENT`` names the live generation folder (``gen-000001``...); a rebuild
+fills a new generation and then replaces ``CURRENT`` atomically, so searches never see a
+half-built index. One writer at a time (``index/write.lock``, an flock held while
+writing); readers reload after commits and follow ``CURRENT`` when it changes.
+
+Fields: English text (``title``, ``text``) with the stemming analyzer; Chinese words
+(``*_zh``, rjieba on the Simplified text, space-joined into a whitespace-tokenized field);
+Chinese characters (``*_han``, one token per character, so a word is always findable as a
+character phrase); keyword fields for filters and facets; ``date`` for ranges and sorting.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import tantivy
+from tantivy import Occur, Query
+
+from search.analysis import (
+    chinese_words,
+    english_analyzer,
+    english_positions,
+    fold,
+    han_analyzer,
+    runs,
+)
+from search.backend import FACETS, SearchBackend, SearchError, Sort
+from search.models import Hit, IndexDocument, SearchResult, to_utc_naive
+from search.query import All, And, DateRange, Filter, Node, Not, Or, Text
+from search.ranking import TITLE_BOOST, WORD_BOOST, proximity_phrase
+from search.snippets import snippet
+
+CHECKPOINT_ID = "__vestige_checkpoint__"
+FACET_SIZES = {"language": 50, "site": 20, "year": 100, "collection": 50}
+_FILTER_FIELDS = {"lang": "language", "site": "domain", "collection": "collection"}
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    for name in ("id", "language", "collection", "site"):
+        builder.add_text_field(name, stored=True, tokenizer_name="raw", fast=name != "id")
+    builder.add_text_field("domain", tokenizer_name="raw")
+    for name in ("url", "script", "published"):
+        builder.add_text_field(name, stored=True, tokenizer_name="raw", index_option="basic")
+    for name in ("title", "text"):
+        builder.add_text_field(name, stored=True, tokenizer_name="vestige_en")
+        builder.add_text_field(f"{name}_zh", tokenizer_name="whitespace")
+        builder.add_text_field(f"{name}_han", tokenizer_name="vestige_han")
+    builder.add_bytes_field("text_simplified", stored=True)
+    builder.add_date_field("captured", stored=True)
+    builder.add_date_field("date", indexed=True, fast=True)
+    builder.add_integer_field("year", indexed=True, fast=True)
+    builder.add_integer_field("seq", stored=True)
+    return builder.build()
+
+
+SCHEMA = _schema()
+
+
+def _open(path: Path) -> tantivy.Index:
+    path.mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(SCHEMA, path=str(path), reuse=True)
+    # Tantivy does not persist custom analyzers: register them on every open.
+    index.register_tokenizer("vestige_en", english_analyzer())
+    index.register_tokenizer("vestige_han", han_analyzer())
+    return index
+
+
+def _document(doc: IndexDocument) -> tantivy.Document:
+    out = tantivy.Document()
+    out.add_text("id", doc.id)
+    out.add_text("url", doc.url)
+    out.add_text("language", doc.language or "und")
+    out.add_text("collection", doc.collection)
+    out.add_text("site", doc.host)
+    for domain in doc.domains:
+        out.add_text("domain", domain)
+    if doc.script:
+        out.add_text("script", doc.script)
+    if doc.published:
+        out.add_text("published", doc.published)
+    out.add_text("title", doc.title)
+    out.add_text("text", doc.text)
+    for name, simplified in (("title", doc.simplified_title), ("text", doc.simplified_text)):
+        if simplified is not None:
+            out.add_text(f"{name}_zh", " ".join(chinese_words(simplified)))
+            out.add_text(f"{name}_han", simplified)
+    if doc.simplified_text is not None:
+        out.add_bytes("text_simplified", doc.simplified_text.encode())
+    out.add_date("captured", to_utc_naive(doc.captured))
+    when = doc.date
+    out.add_date("date", when)
+    out.add_integer("year", when.year)
+    out.add_integer("seq", doc.seq)
+    return out
+
+
+def _boolean(clauses: list[tuple[Occur, Query]]) -> Query:
+    return (
+        clauses[0][1]
+        if len(clauses) == 1 and clauses[0][0] is Occur.Must
+        else (Query.boolean_query(clauses))
+    )
+
+
+def _any(queries: list[Query]) -> Query:
+    return (
+        queries[0]
+        if len(queries) == 1
+        else Query.boolean_query([(Occur.Should, q) for q in queries])
+    )
+
+
+class _Compiler:
+    """Translates the query tree into tantivy queries."""
+
+    def __init__(self, schema: tantivy.Schema) -> None:
+        self.schema = schema
+
+    def _terms(self, field: str, terms: list[Any]) -> Query:
+        if len(terms) == 1:
+            term = terms[0][1] if isinstance(terms[0], tuple) else terms[0]
+            return Query.term_query(self.schema, field, term)
+        return Query.phrase_query(self.schema, field, terms)
+
+    def _scoped(self, fields: list[str], terms: list[Any]) -> Query:
+        # Title matches weigh more than body matches.
+        return _any(
+            [
+                Query.boost_query(self._terms(f, terms), TITLE_BOOST)
+                if f.startswith("title")
+                else self._terms(f, terms)
+                for f in fields
+            ]
+        )
+
+    def text(self, node: Text) -> Query | None:
+        bases = ["title"] if node.field == "title" else ["title", "text"]
+        clauses: list[Query] = []
+        for is_han, run in runs(node.text):
+            if is_han:
+                simplified = fold(run)
+                chars = [(i, c) for i, c in enumerate(simplified)]
+                words = [(i, w) for i, w in enumerate(chinese_words(simplified))]
+                must = self._scoped([f"{b}_han" for b in bases], chars)
+                ranked = Query.boost_query(
+                    self._scoped([f"{b}_zh" for b in bases], words), WORD_BOOST
+                )
+                clauses.append(Query.boolean_query([(Occur.Must, must), (Occur.Should, ranked)]))
+            else:
+                terms = english_positions(run)
+                if terms:  # only stop words: no constraint
+                    clauses.append(self._scoped(bases, terms))
+        if not clauses:
+            return None
+        return _boolean([(Occur.Must, c) for c in clauses])
+
+    def compile(self, node: Node, top: bool = False) -> Query | None:
+        if isinstance(node, All):
+            return None
+        if isinstance(node, Text):
+            return self.text(node)
+        if isinstance(node, Filter):
+            term = Query.term_query(self.schema, _FILTER_FIELDS[node.field], node.value)
+            return Query.const_score_query(term, 0.0)
+        if isinstance(node, DateRange):
+            start = datetime.combine(node.start, datetime.min.time()) if node.start else None
+            end = datetime.combine(node.end, datetime.min.time()) if node.end else None
+            return Query.const_score_query(
+                Query.range_query(
+                    self.schema,
+                    "date",
+                    tantivy.FieldType.Date,
+                    start,
+                    end,
+                    include_upper=end is None,
+                ),
+                0.0,
+            )
+        if isinstance(node, Not):
+            inner = self.compile(node.node)
+            if inner is None:
+                return Query.empty_query()
+            return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
+        if isinstance(node, Or):
+            parts = [self.compile(child) for child in node.nodes]
+            if any(part is None for part in parts):
+                return None  # one side matches everything
+            return Query.boolean_query([(Occur.Should, part) for part in parts if part])
+        assert isinstance(node, And)
+        clauses: list[tuple[Occur, Query]] = []
+        for child in node.nodes:
+            if isinstance(child, Not):
+                inner = self.compile(child.node)
+                if inner is not None:
+                    clauses.append((Occur.MustNot, inner))
+                else:
+                    return Query.empty_query()
+            else:
+                part = self.compile(child)
+                if part is not None:
+                    clauses.append((Occur.Must, part))
+        phrase = proximity_phrase(node) if top else None
+        if phrase is not None and (boost := self.text(phrase)) is not None:
+            # Words next to each other outrank the same words scattered.
+            clauses.append((Occur.Should, Query.boost_query(boost, WORD_BOOST)))
+        if not any(occur is Occur.Must for occur, _ in clauses):
+            if not clauses:
+                return None
+            clauses.append((Occur.Must, Query.all_query()))
+        return _boolean(clauses)
+
+
+class EmbeddedBackend(SearchBackend):
+    """The tantivy index in ``root`` (``$VESTIGE_HOME/index``)."""
+
+    name = "embedded"
+
+    def __init__(self, root: Path, *, generation: str | None = None, locked: bool = False):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._pointer = root / "CURRENT"
+        self._lock_file: int | None = None
+        self._owns_lock = not locked
+        if locked:
+            self._lock_file = -1  # the parent holds the lock
+        self.generation = generation or self._current()
+        self._index = _open(root / self.generation)
+        self._compiler = _Compiler(SCHEMA)
+        self._writer: tantivy.IndexWriter | None = None
+        self._pointer_mtime = self._pointer_stamp()
+
+    # -- generations -------------------------------------------------------------------
+
+    def _current(self) -> str:
+        if self._pointer.is_file():
+            return self._pointer.read_text().strip()
+        first = "gen-000001"
+        self._point_to(first)
+        return first
+
+    def _point_to(self, generation: str) -> None:
+        temp = self.root / "CURRENT.tmp"
+        temp.write_text(generation + "\n")
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, self._pointer)
+
+    def _pointer_stamp(self) -> int:
+        try:
+            return self._pointer.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def _follow(self) -> None:
+        """Reopen when another process switched generations (a rebuild finished)."""
+        stamp = self._pointer_stamp()
+        if stamp != self._pointer_mtime:
+            self._pointer_mtime = stamp
+            generation = self._current()
+            if generation != self.generation and self._writer is None:
+                self.generation = generation
+                self._index = _open(self.root / generation)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _lock(self) -> None:
+        if self._lock_file is None:
+            fd = os.open(self.root / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # wait for another writer to finish
+            self._lock_file = fd
+
+    def _writer_for_changes(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            self._lock()
+            self._follow()
+            self._writer = self._index.writer(heap_size=256_000_000, num_threads=2)
+        return self._writer
+
+    def index(self, documents: Iterable[IndexDocument]) -> int:
+        writer = self._writer_for_changes()
+        count = 0
+        for doc in documents:
+            writer.delete_documents_by_term("id", doc.id)
+            if not doc.deleted:
+                writer.add_document(_document(doc))
+            count += 1
+        return count
+
+    def delete(self, ids: Iterable[str]) -> int:
+        writer = self._writer_for_changes()
+        count = 0
+        for doc_id in ids:
+            writer.delete_documents_by_term("id", doc_id)
+            count += 1
+        return count
+
+    def commit(self, checkpoint: int | None = None) -> None:
+        writer = self._writer_for_changes()
+        if checkpoint is not None:
+            # The checkpoint lives in the index itself, committed atomically with the changes.
+            writer.delete_documents_by_term("id", CHECKPOINT_ID)
+            marker = tantivy.Document()
+            marker.add_text("id", CHECKPOINT_ID)
+            marker.add_integer("seq", checkpoint)
+            writer.add_document(marker)
+        writer.commit()
+        self._index.reload()
+
+    def checkpoint(self) -> int:
+        self._follow()
+        searcher = self._index.searcher()
+        found = searcher.search(Query.term_query(SCHEMA, "id", CHECKPOINT_ID), 1).hits
+        if not found:
+            return 0
+        return searcher.doc(found[0][1]).get_first("seq") or 0
+
+    @contextmanager
+    def rebuild(self) -> Iterator[SearchBackend]:
+        self._lock()
+        self._release_writer()
+        numbers = [int(p.name.removeprefix("gen-")) for p in self.root.glob("gen-*") if p.is_dir()]
+        generation = f"gen-{max(numbers, default=0) + 1:06d}"
+        fresh = EmbeddedBackend(self.root, generation=generation, locked=True)
+        try:
+            yield fresh
+            fresh.commit()
+        except BaseException:
+            fresh.close()
+            shutil.rmtree(self.root / generation, ignore_errors=True)
+            raise
+        fresh.close()
+        old = self.generation
+        self._point_to(generation)
+        self.generation = generation
+        self._pointer_mtime = self._pointer_stamp()
+        self._index = _open(self.root / generation)
+        shutil.rmtree(self.root / old, ignore_errors=True)
+
+    def _release_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.rollback()  # uncommitted changes are dropped, like a crash
+            self._writer.wait_merging_threads()
+            self._writer = None
+
+    def close(self) -> None:
+        self._release_writer()
+        if self._lock_file is not None and self._owns_lock:
+            os.close(self._lock_file)  # releases the flock
+        self._lock_file = None
+
+    # -- reading -----------------------------------------------------------------------
+
+    def search(
+        self,
+        query: Node,
+        *,
+        sort: Sort = Sort.relevance,
+        limit: int = 10,
+        offset: int = 0,
+        facets: bool = True,
+    ) -> SearchResult:
+        self._follow()
+        compiled = self._compiler.compile(query, top=True) or Query.all_query()
+        full = Query.boolean_query(
+            [
+                (Occur.Must, compiled),
+                (Occur.MustNot, Query.term_query(SCHEMA, "id", CHECKPOINT_ID)),
+            ]
+        )
+        searcher = self._index.searcher()
+        try:
+            found = searcher.search(
+                full,
+                limit=limit,
+                offset=offset,
+                order_by_field="date" if sort is Sort.date else None,
+            )
+        except ValueError as exc:
+            raise SearchError(f"search failed: {exc}") from exc
+        hits = []
+        for key, address in found.hits:
+            stored = searcher.doc(address)
+            text = stored.get_first("text") or ""
+            simplified = stored.get_first("text_simplified")
+            simplified = bytes(simplified).decode() if simplified else None
+            hits.append(
+                Hit(
+                    id=stored.get_first("id"),
+                    url=stored.get_first("url"),
+                    title=stored.get_first("title") or "",
+                    language=stored.get_first("language"),
+                    script=stored.get_first("script"),
+                    published=stored.get_first("published"),
+                    captured=to_utc_naive(stored.get_first("captured")),
+                    collection=stored.get_first("collection"),
+                    score=float(key) if sort is Sort.relevance else 0.0,
+                    snippet=snippet(text, simplified, query),
+                )
+            )
+        return SearchResult(
+            total=found.count or 0,
+            hits=hits,
+            facets=self._facets(searcher, full) if facets else {},
+        )
+
+    def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, list[tuple[str, int]]]:
+        spec = {name: {"terms": {"field": name, "size": FACET_SIZES[name]}} for name in FACETS}
+        buckets = searcher.aggregate(query, spec)
+        return {
+            name: [(str(b["key"]), int(b["doc_count"])) for b in buckets[name]["buckets"]]
+            for name in FACETS
+        }
+
+    def status(self) -> dict[str, Any]:
+        self._follow()
+        searcher = self._index.searcher()
+        has_marker = bool(searcher.search(Query.term_query(SCHEMA, "id", CHECKPOINT_ID), 1).hits)
+        return {
+            "engine": "embedded (tantivy)",
+            "location": str(self.root / self.generation),
+            "documents": searcher.num_docs - int(has_marker),
+            "checkpoint": self.checkpoint(),
+            "english_analyzer": "vestige_en (stop words, English stemmer)",
+            "chinese_analyzer": "rjieba words + Han characters, OpenCC t2s folding",
+        }

@@ -1,0 +1,293 @@
+"""The search query language, parsed into a small typed tree shared by every backend.
+
+Syntax::
+
+    organ transplant          every word must match
+    "organ harvesting"        an exact phrase
+    -rumour                   must not match
+    Falun OR 法轮功            either side matches (binds tighter than the implicit AND)
+    lang:zh site:bbc.com collection:reports title:tribunal title:"china tribunal"
+    after:2020-01-01 before:2021  dates: after is inclusive, before is exclusive
+
+Malformed queries raise :class:`QuerySyntaxError` with a message meant for the user.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+__all__ = [
+    "FIELDS",
+    "All",
+    "And",
+    "DateRange",
+    "Filter",
+    "Node",
+    "Not",
+    "Or",
+    "QuerySyntaxError",
+    "Text",
+    "conjoin",
+    "filters",
+    "parse",
+]
+
+
+class QuerySyntaxError(ValueError):
+    """The query cannot be parsed; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """A word, or an exact phrase, that must match; ``field`` is None (anywhere) or 'title'."""
+
+    text: str
+    phrase: bool = False
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Filter:
+    """An exact-value restriction: ``lang``, ``site`` or ``collection``."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Documents dated on or after ``start`` and before ``end`` (either may be open)."""
+
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class Not:
+    node: Node
+
+
+@dataclass(frozen=True)
+class And:
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class All:
+    """Every document (the empty query)."""
+
+
+Node = Text | Filter | DateRange | Not | And | Or | All
+
+# field name -> what it restricts; ``title`` searches text, the others are exact filters.
+FIELDS = {
+    "lang": "language code such as en or zh",
+    "site": "domain such as bbc.com (subdomains included)",
+    "collection": "collection name",
+    "title": "words or a quoted phrase in the title",
+    "after": "date YYYY[-MM[-DD]], inclusive",
+    "before": "date YYYY[-MM[-DD]], exclusive",
+}
+
+_FIELD = re.compile(r"([A-Za-z_]+):")
+_DATE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+_LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]+)*")
+_COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SITE = re.compile(r"[^\s/:@]+")
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # 'term', 'phrase', 'or', 'not'
+    text: str = ""
+    field: str | None = None
+    position: int = 0
+
+
+def _tokens(query: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(query)
+    while i < n:
+        char = query[i]
+        if char.isspace():
+            i += 1
+            continue
+        start = i
+        negated = char == "-" and i + 1 < n and not query[i + 1].isspace()
+        if char == "-" and not negated:
+            raise QuerySyntaxError(f"'-' at position {i + 1} must be followed by a word or phrase")
+        if negated:
+            tokens.append(_Token("not", position=i))
+            i += 1
+        field = None
+        match = _FIELD.match(query, i)
+        if match and query[i] != '"':
+            field = match.group(1).lower()
+            if field not in FIELDS:
+                known = ", ".join(sorted(FIELDS))
+                raise QuerySyntaxError(
+                    f"unknown field {match.group(1)!r} (known: {known}); "
+                    'put the text in "quotes" to search for it literally'
+                )
+            i = match.end()
+            if i >= n or query[i].isspace():
+                raise QuerySyntaxError(f"{field}: needs a value")
+        if i < n and query[i] == '"':
+            close = query.find('"', i + 1)
+            if close < 0:
+                raise QuerySyntaxError(f"unbalanced quote at position {i + 1}")
+            text = query[i + 1 : close].strip()
+            if not text:
+                raise QuerySyntaxError(f"empty phrase at position {i + 1}")
+            tokens.append(_Token("phrase", " ".join(text.split()), field, start))
+            i = close + 1
+            continue
+        end = i
+        while end < n and not query[end].isspace():
+            if query[end] == '"':
+                raise QuerySyntaxError(f"unbalanced quote at position {end + 1}")
+            end += 1
+        word = query[i:end]
+        i = end
+        if word == "OR" and field is None and not negated:
+            tokens.append(_Token("or", position=start))
+        else:
+            tokens.append(_Token("term", word, field, start))
+    return tokens
+
+
+def _parse_date(field: str, value: str) -> date:
+    match = _DATE.fullmatch(value)
+    if not match:
+        raise QuerySyntaxError(f"{field}:{value} is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
+    year, month, day = int(match.group(1)), int(match.group(2) or 1), int(match.group(3) or 1)
+    try:
+        start = date(year, month, day)
+    except ValueError as exc:
+        raise QuerySyntaxError(f"{field}:{value} is not a valid date ({exc})") from None
+    # A partial date means its first day: after:2020 is from 2020-01-01, before:2020 ends 2019.
+    return start
+
+
+def _leaf(token: _Token) -> Node:
+    field, value = token.field, token.text
+    if field is None or field == "title":
+        return Text(value, phrase=token.kind == "phrase", field=field)
+    if field in ("after", "before"):
+        day = _parse_date(field, value)
+        return DateRange(start=day) if field == "after" else DateRange(end=day)
+    if field == "lang":
+        value = value.lower()
+        if not _LANG.fullmatch(value):
+            raise QuerySyntaxError(f"lang:{token.text} is not a language code such as en or zh")
+    elif field == "site":
+        value = value.lower().removeprefix("www.")
+        if not _SITE.fullmatch(value) or "." not in value.strip("."):
+            raise QuerySyntaxError(f"site:{token.text} is not a domain such as bbc.com")
+    elif field == "collection" and not _COLLECTION.fullmatch(value):
+        raise QuerySyntaxError(f"collection:{token.text} is not a collection name")
+    return Filter(field, value)
+
+
+def parse(query: str) -> Node:
+    """Parse a query string into a tree; raise :class:`QuerySyntaxError` if it is malformed.
+
+    The empty query means every document (useful with filters or a date sort).
+    """
+    tokens = _tokens(query)
+    clauses: list[list[Node]] = []  # a list of OR groups, ANDed together
+    pending_or = False  # an OR was read and its right-hand side is still to come
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.kind == "or":
+            if not clauses or pending_or:
+                raise QuerySyntaxError(
+                    f"OR at position {token.position + 1} needs a word or phrase on each side"
+                )
+            pending_or = True
+            i += 1
+            continue
+        negate = token.kind == "not"
+        if negate:
+            i += 1
+            token = tokens[i]
+        node: Node = _leaf(token)
+        if negate:
+            node = Not(node)
+        if pending_or:
+            clauses[-1].append(node)
+            pending_or = False
+        else:
+            clauses.append([node])
+        i += 1
+    if pending_or:
+        raise QuerySyntaxError("OR at the end of the query needs a word or phrase after it")
+    nodes = [group[0] if len(group) == 1 else Or(tuple(group)) for group in clauses]
+    return _simplify(nodes)
+
+
+def _simplify(nodes: list[Node]) -> Node:
+    # Fold all date bounds into one range so backends see a single interval.
+    start: date | None = None
+    end: date | None = None
+    rest: list[Node] = []
+    for node in nodes:
+        if isinstance(node, DateRange):
+            if node.start is not None:
+                start = node.start if start is None else max(start, node.start)
+            if node.end is not None:
+                end = node.end if end is None else min(end, node.end)
+        else:
+            rest.append(node)
+    if start is not None or end is not None:
+        rest.append(DateRange(start, end))
+    if not rest:
+        return All()
+    return rest[0] if len(rest) == 1 else And(tuple(rest))
+
+
+def conjoin(*nodes: Node) -> Node:
+    """AND several trees together (e.g. a parsed query and command-line filters)."""
+    flat: list[Node] = []
+    for node in nodes:
+        if isinstance(node, And):
+            flat.extend(node.nodes)
+        elif not isinstance(node, All):
+            flat.append(node)
+    return _simplify(flat)
+
+
+def filters(
+    *,
+    language: str | None = None,
+    site: str | None = None,
+    collection: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+) -> Node:
+    """The tree for command-line/API filter options, validated like the query syntax."""
+    parts = [
+        f"{name}:{value}"
+        for name, value in (
+            ("lang", language),
+            ("site", site),
+            ("collection", collection),
+            ("after", after),
+            ("before", before),
+        )
+        if value
+    ]
+    nodes = []
+    for part in parts:
+        if any(c.isspace() or c == '"' for c in part):
+            raise QuerySyntaxError(f"{part!r} is not a valid filter value")
+        nodes.append(parse(part))
+    return conjoin(*nodes)

@@ -1,0 +1,106 @@
+"""Highlighted snippets in the document's own language, the same for every backend.
+
+Chinese matches are found in the Simplified-folded text and shown at the same place in the
+original (Traditional stays Traditional), each matched word highlighted whole; English
+matches are words whose stem equals a query stem.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+from search.analysis import english_terms, fold, runs, stems, word_spans
+from search.query import And, Node, Or, Text
+
+SCAN_LIMIT = 50_000  # characters searched for matches; enough for any lead paragraph
+
+
+@dataclass
+class Targets:
+    """What to highlight: Simplified Han strings, and English stems."""
+
+    han: set[str] = field(default_factory=set)
+    stems: set[str] = field(default_factory=set)
+
+
+def targets(query: Node) -> Targets:
+    """The positive words and phrases of a query (negated ones are never highlighted)."""
+    found = Targets()
+
+    def visit(node: Node) -> None:
+        if isinstance(node, And | Or):
+            for child in node.nodes:
+                visit(child)
+        elif isinstance(node, Text):
+            for is_han, run in runs(node.text):
+                if is_han:
+                    found.han.add(fold(run))
+                else:
+                    found.stems.update(english_terms(run))
+
+    visit(query)
+    return found
+
+
+def _matches(display: str, haystack: str, wanted: Targets) -> list[tuple[int, int, str]]:
+    spans: list[tuple[int, int, str]] = []
+    for word in wanted.han:
+        start = haystack.find(word)
+        while start >= 0 and len(spans) < 500:
+            spans.append((start, start + len(word), word))
+            start = haystack.find(word, start + len(word))
+    if wanted.stems:
+        word_at = word_spans(display[:SCAN_LIMIT])
+        words = [display[a:b] for a, b in word_at]
+        stem_of = dict(zip(set(words), stems(list(set(words))), strict=True))
+        spans.extend(
+            (a, b, stem_of[w])
+            for (a, b), w in zip(word_at, words, strict=True)
+            if stem_of[w] in wanted.stems
+        )
+    return sorted(spans)
+
+
+def _window(spans: list[tuple[int, int, str]], width: int) -> int:
+    """The start of the window holding the most distinct matched terms."""
+    best, best_start = (-1, -1), 0
+    for i, (start, _, _) in enumerate(spans[:200]):
+        lead = max(0, start - width // 4)
+        inside = [s for s in spans[i:] if s[1] <= lead + width]
+        score = (len({s[2] for s in inside}), len(inside))
+        if score > best:
+            best, best_start = score, lead
+    return best_start
+
+
+def snippet(text: str, simplified: str | None, query: Node, width: int = 220) -> str:
+    """An HTML-escaped excerpt of ``text`` around the best matches, matches in ``<mark>``."""
+    display = text
+    haystack = text[:SCAN_LIMIT]
+    if simplified is not None:
+        # t2s nearly always maps one character to one; if not, show the Simplified text.
+        if len(simplified) != len(text):
+            display = simplified
+        haystack = simplified[:SCAN_LIMIT]
+    spans = _matches(display, haystack, targets(query))
+    start = _window(spans, width) if spans else 0
+    end = min(len(display), start + width)
+    if start > 0:
+        # Begin at a word boundary in spaced scripts.
+        first = min((a for a, _, _ in spans if a >= start), default=end)
+        space = display.find(" ", start, min(first, start + 20))
+        if space >= 0:
+            start = space + 1
+    parts = ["…"] if start > 0 else []
+    cursor = start
+    for a, b, _ in spans:
+        if a < cursor or b > end:
+            continue
+        parts.append(html.escape(display[cursor:a]))
+        parts.append(f"<mark>{html.escape(display[a:b])}</mark>")
+        cursor = b
+    parts.append(html.escape(display[cursor:end]))
+    if end < len(display):
+        parts.append("…")
+    return " ".join("".join(parts).split())
