@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import captures, errors, memento, pages, system, urls
+from api import captures, errors, imports, memento, pages, system, urls
 from api.errors import error_response
 from api.jobs import CaptureJobs
 from archive.config import Settings, get_settings
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix="/api/v1")
-    for area in (system, captures, urls):
+    for area in (system, captures, imports, urls):
         api.include_router(area.router)
     app.include_router(api)
     app.include_router(memento.router)

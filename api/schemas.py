@@ -154,3 +154,26 @@ class Version(BaseModel):
 class Versions(BaseModel):
     url: str = Field(description="The URL as stored (normalised).")
     versions: list[Version]
+
+
+class ImportedSource(BaseModel):
+    """What importing one source did (a WACZ has one per WARC inside it)."""
+
+    source: str
+    imported: int = Field(description="Records stored.")
+    skipped: int = Field(description="Records already in the archive.")
+    stopped: str | None = Field(
+        None, description="Where and why damaged input stopped (records before it are stored)."
+    )
+    warnings: list[str] = []
+    url: str | None = Field(None, description="A single document's URL (normalised).")
+    payload_digest: str | None = None
+    versions: str | None = Field(None, description="The document's stored versions.")
+
+
+class ImportResponse(BaseModel):
+    filename: str
+    sources: list[ImportedSource]
+    after_store_error: str | None = Field(
+        None, description="Set when the upload is stored but ingesting or indexing it failed."
+    )

@@ -1,0 +1,118 @@
+"""``/api/v1/imports``: uploading WARC/ARC/WACZ files and single documents."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import Annotated, BinaryIO
+from urllib.parse import quote
+
+from anyio import to_thread
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+
+from api.deps import RepositoryDep, Writer
+from api.errors import ERROR_RESPONSES
+from api.jobs import after_store_lock
+from api.schemas import ImportedSource, ImportResponse
+from archive.cli import run_after_store
+from archive.importer import (
+    Importer,
+    ImportResult,
+    InputError,
+    Submission,
+    source_kind,
+)
+from archive.repository import Repository
+from archive.store import InvalidCollection
+
+router = APIRouter(tags=["imports"], responses=ERROR_RESPONSES)
+
+
+def _import(
+    repository: Repository,
+    upload: BinaryIO,
+    filename: str,
+    collection: str,
+    submission: Submission,
+) -> list[ImportResult]:
+    """Store the upload (blocking); archives go through a temporary file named like it."""
+    importer = Importer(repository)
+    if source_kind(filename) == "document":
+        return [
+            importer.import_document(upload, filename, collection=collection, submission=submission)
+        ]
+    with tempfile.TemporaryDirectory(prefix="vestige-upload-") as directory:
+        path = Path(directory) / filename
+        with open(path, "wb") as copy:
+            shutil.copyfileobj(upload, copy)
+        results = importer.import_path(path, collection=collection, submission=submission)
+    for result in results:
+        result.source = result.source.replace(directory + "/", "", 1)
+    return results
+
+
+def _after_store(repository: Repository, record_ids: list[int]) -> str | None:
+    try:
+        with after_store_lock:
+            run_after_store(repository, record_ids, enabled=True)
+    except Exception as exc:
+        return f"stored, but ingest or indexing failed: {exc}"
+    return None
+
+
+@router.post("/imports", status_code=201, response_model=ImportResponse)
+async def create_import(
+    repository: RepositoryDep,
+    submitter: Writer,
+    file: Annotated[
+        UploadFile,
+        File(description="A WARC, WARC.GZ, ARC, ARC.GZ or WACZ file, or an .html/.pdf/.txt."),
+    ],
+    url: Annotated[str | None, Form(description="Where the document was published.")] = None,
+    published: Annotated[
+        date | None, Form(alias="date", description="When it was published (YYYY-MM-DD).")
+    ] = None,
+    note: Annotated[str | None, Form(max_length=10_000)] = None,
+    collection: Annotated[str, Form()] = "default",
+) -> ImportResponse:
+    """Import an uploaded archive or document; it is stored (fsynced, catalogued) and
+    ingested before the response. Archives keep their records byte for byte."""
+    filename = PurePosixPath((file.filename or "").replace("\\", "/")).name
+    if not filename:
+        raise HTTPException(422, "the upload needs a file name (its type comes from it)")
+    submission = Submission(url or None, published, note or None, submitter)
+    try:
+        source_kind(filename)
+        results = await to_thread.run_sync(
+            _import, repository, file.file, filename, collection, submission
+        )
+    except (InputError, InvalidCollection) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    finally:
+        await file.close()
+    record_ids = [row for result in results for row in result.record_ids]
+    if results and not any(result.imported or result.skipped for result in results):
+        stopped = "; ".join(result.stopped or "" for result in results)
+        raise HTTPException(422, f"nothing could be imported from {filename}: {stopped}")
+    after_store_error = None
+    if record_ids:
+        after_store_error = await to_thread.run_sync(_after_store, repository, record_ids)
+    return ImportResponse(
+        filename=filename,
+        sources=[
+            ImportedSource(
+                source=result.source,
+                imported=result.imported,
+                skipped=result.skipped,
+                stopped=result.stopped,
+                warnings=result.warnings,
+                url=result.url,
+                payload_digest=result.payload_digest,
+                versions=f"/api/v1/urls/versions?url={quote(result.url)}" if result.url else None,
+            )
+            for result in results
+        ],
+        after_store_error=after_store_error,
+    )

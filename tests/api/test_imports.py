@@ -1,0 +1,129 @@
+"""``POST /api/v1/imports``: uploaded documents and web archives."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from servicetools import auth, new_token, service
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archive.config import Settings
+
+
+@pytest.fixture
+def client(home: Settings) -> Iterator[TestClient]:
+    with service(home.model_copy(update={"max_upload_size": 200_000})) as client:
+        yield client
+
+
+@pytest.fixture
+def token(client: TestClient) -> str:
+    return new_token(client, "uploader")
+
+
+def warc_file(url: str, body: bytes) -> bytes:
+    """A WARC (gzip per record) holding one response, as another crawler would write it."""
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    headers = StatusAndHeaders(
+        "200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))], "HTTP/1.1"
+    )
+    writer.write_record(
+        writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers)
+    )
+    return out.getvalue()
+
+
+def test_document_upload_is_stored_and_replayed(client: TestClient, token: str) -> None:
+    page = "<html><title>声明</title><p>Statement</p></html>".encode()
+    form = {"url": "https://gov.example/声明", "date": "2024-05-01", "note": "from a source"}
+    response = client.post(
+        "/api/v1/imports",
+        files={"file": ("statement.html", page, "text/html")},
+        data=form,
+        headers=auth(token),
+    )
+    assert response.status_code == 201, response.text
+    (source,) = response.json()["sources"]
+    assert source["imported"] == 2 and source["skipped"] == 0  # resource + metadata
+    assert source["url"] == "https://gov.example/%E5%A3%B0%E6%98%8E"
+    versions = client.get(source["versions"]).json()["versions"]
+    assert [v["type"] for v in versions] == ["resource"]
+    assert versions[0]["payload_digest"] == source["payload_digest"]
+    replay = client.get(versions[0]["memento"])
+    assert replay.content == page and replay.headers["content-type"] == "text/html"
+    assert replay.headers["content-security-policy"].startswith("sandbox;")
+
+    again = client.post(
+        "/api/v1/imports",
+        files={"file": ("statement.html", page, "text/html")},
+        data=form,
+        headers=auth(token),
+    )
+    assert again.json()["sources"][0]["skipped"] == 1
+
+
+def test_text_upload_takes_url_and_date_from_its_first_line(client, token) -> None:
+    text = b"date 2023-02-03 https://news.example/item\nThe text.\n"
+    response = client.post(
+        "/api/v1/imports", files={"file": ("item.txt", text)}, headers=auth(token)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["sources"][0]["url"] == "https://news.example/item"
+
+
+def test_warc_upload_keeps_records(client: TestClient, token: str) -> None:
+    body = b"<p>crawled elsewhere</p>"
+    response = client.post(
+        "/api/v1/imports",
+        files={"file": ("../../crawl.warc.gz", warc_file("http://other.example/", body))},
+        headers=auth(token),
+    )
+    assert response.status_code == 201, response.text
+    payload = response.json()
+    assert payload["filename"] == "crawl.warc.gz"
+    assert payload["sources"][0]["imported"] >= 1 and payload["sources"][0]["stopped"] is None
+    memento = client.get("/timegate/http://other.example/", follow_redirects=True)
+    assert memento.status_code == 200 and memento.content == body
+
+
+def test_upload_errors(client: TestClient, token: str) -> None:
+    html = {"file": ("a.html", b"<p>x</p>")}
+    assert client.post("/api/v1/imports", files=html).status_code == 401
+    assert client.post("/api/v1/imports", files=html, headers=auth("vst_x")).status_code == 403
+    no_url = client.post("/api/v1/imports", files=html, headers=auth(token))
+    assert no_url.status_code == 422 and "where was it published" in no_url.text
+    bad_date = client.post(
+        "/api/v1/imports",
+        files=html,
+        data={"url": "https://a.example/", "date": "May 1st"},
+        headers=auth(token),
+    )
+    assert bad_date.status_code == 422 and bad_date.json()["error"]["message"].startswith(
+        "invalid input: date"
+    )
+    unknown = client.post(
+        "/api/v1/imports", files={"file": ("tool.exe", b"MZ")}, headers=auth(token)
+    )
+    assert unknown.status_code == 422 and "unknown file type" in unknown.text
+    damaged = client.post(
+        "/api/v1/imports", files={"file": ("x.warc.gz", b"not a warc at all")}, headers=auth(token)
+    )
+    assert damaged.status_code == 422 and "nothing could be imported" in damaged.text
+    assert client.post("/api/v1/imports", headers=auth(token)).status_code == 422
+    too_large = client.post(
+        "/api/v1/imports",
+        files={"file": ("big.html", b"x" * 300_000)},
+        data={"url": "https://a.example/big"},
+        headers=auth(token),
+    )
+    assert too_large.status_code == 413
+    assert too_large.json()["error"]["status"] == 413
+    assert (
+        client.get("/api/v1/urls/versions", params={"url": "https://a.example/big"}).status_code
+        == 404
+    )
