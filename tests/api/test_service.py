@@ -143,3 +143,16 @@ def test_too_large_request_is_413(home: Settings) -> None:
         )
     assert response.status_code == 413
     assert "too large" in response.json()["error"]["message"]
+
+
+def test_full_queue_is_503(home: Settings, web: WebServer) -> None:
+    settings = home.model_copy(update={"capture_queue_size": 2})
+    url = web.route("/q", Route(body=b"q"))
+    with service(settings) as client:
+        headers = auth(new_token(client))
+        refused = client.post("/api/v1/captures", json={"urls": [url] * 3}, headers=headers)
+        assert refused.status_code == 503 and refused.headers["retry-after"]
+        assert "queue is full" in refused.json()["error"]["message"]
+        accepted = client.post("/api/v1/captures", json={"urls": [url] * 2}, headers=headers)
+        assert accepted.status_code == 202
+        assert wait_for_job(client, accepted.json()["id"])["state"] == "done"
