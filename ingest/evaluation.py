@@ -57,7 +57,12 @@ class CorpusPage:
     @property
     def url(self) -> str:
         """The page's original URL, or a made-up one under example.org."""
-        return self.entry.get("url") or f"https://corpus.example.org/{self.path}"
+        url = self.entry.get("url") or ""
+        return url if url.startswith(("http://", "https://")) else self._made_up_url
+
+    @property
+    def _made_up_url(self) -> str:
+        return f"https://corpus.example.org/{self.path}"
 
     def body(self) -> bytes:
         """The page's bytes as a server would send them (gunzipped)."""
