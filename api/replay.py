@@ -81,8 +81,16 @@ def http_date(moment: datetime) -> str:
 
 
 def closest(versions: list[Record], target: datetime) -> Record:
-    """The version nearest to ``target``; on a tie, the earlier one."""
-    return min(versions, key=lambda row: (abs(row.timestamp - target), row.timestamp, row.id))
+    """The version nearest to ``target``; on a tie, the earlier one.
+
+    Distances are in whole seconds, as timestamps are, so every capture's own
+    14-digit timestamp finds it (or the first capture of that second).
+    """
+
+    def distance(row: Record) -> tuple:
+        return (abs(row.timestamp.replace(microsecond=0) - target), row.timestamp, row.id)
+
+    return min(versions, key=distance)
 
 
 def url_from_path(raw: str) -> str:

@@ -210,3 +210,13 @@ def test_head_requests(client: TestClient) -> None:
     response = client.head(f"/web/20210301120000/{URL}")
     assert response.status_code == 200 and response.content == b""
     assert response.headers["memento-datetime"] == "Mon, 01 Mar 2021 12:00:00 GMT"
+
+
+def test_each_capture_is_found_by_its_own_timestamp(client: TestClient) -> None:
+    # The early capture is 0.1 s nearer to 00:00:10 than the late one, made at 00:00:10.9.
+    url = "http://example.net/close"
+    repository = client.app.state.repository
+    store_response(repository, url, datetime(2020, 1, 1, 0, 0, 9, 900_000), b"early")
+    store_response(repository, url, datetime(2020, 1, 1, 0, 0, 10, 900_000), b"late")
+    assert memento_body(client, f"/web/20200101000010/{url}") == b"late"
+    assert memento_body(client, f"/web/20200101000009/{url}") == b"early"
