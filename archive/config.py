@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     search_url: str | None = Field(
         None, description="Elasticsearch/OpenSearch URL; unset means the embedded engine."
     )
+    search_index: str = Field(
+        "vestige", description="Alias (and index name prefix) used on Elasticsearch/OpenSearch."
+    )
     public_read: bool = Field(True, description="Allow reading the API without a token.")
     capture_workers: int = Field(
         2, ge=1, description="Worker threads running the service's capture jobs."

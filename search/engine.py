@@ -33,4 +33,6 @@ def open_backend(settings: Settings) -> SearchBackend:
         raise SearchError(f"VESTIGE_SEARCH_URL must be an http(s):// URL, not {url!r}")
     from search.cluster import ClusterBackend
 
-    return ClusterBackend.connect(url, distribution=detect_distribution(url))
+    return ClusterBackend.connect(
+        url, distribution=detect_distribution(url), alias=settings.search_index
+    )

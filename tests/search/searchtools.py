@@ -2,10 +2,13 @@
 
 The cluster is a real OpenSearch node started from Maven Central artifacts (see
 ``opensearch_node/``), or the Elasticsearch/OpenSearch at ``VESTIGE_TEST_SEARCH_URL``.
+Test modules import the fixtures they use from here (no conftest.py, whose module name
+would shadow ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import uuid
@@ -23,22 +26,27 @@ sys.path.insert(0, str(Path(__file__).parent / "opensearch_node"))
 
 from node import NodeError, OpenSearchNode
 
+_nodes: list[OpenSearchNode] = []
 
-@pytest.fixture(scope="session")
-def cluster_url() -> Iterator[str]:
-    """A running Elasticsearch/OpenSearch: VESTIGE_TEST_SEARCH_URL, or a node we start."""
+
+@pytest.fixture
+def cluster_url() -> str:
+    """A running Elasticsearch/OpenSearch: VESTIGE_TEST_SEARCH_URL, or a node we start.
+
+    The node is started once per test session (several modules use it) and stopped at exit.
+    """
     url = os.environ.get("VESTIGE_TEST_SEARCH_URL")
     if url:
-        yield url.rstrip("/")
-        return
-    try:
-        node = OpenSearchNode()
-    except NodeError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the OpenSearch tests: {exc}")
-        pytest.skip(f"no OpenSearch node (needs Java 17 and Maven): {exc}")
-    yield node.url
-    node.stop()
+        return url.rstrip("/")
+    if not _nodes:
+        try:
+            _nodes.append(OpenSearchNode())
+        except NodeError as exc:
+            if os.environ.get("CI"):
+                pytest.fail(f"CI must run the OpenSearch tests: {exc}")
+            pytest.skip(f"no OpenSearch node (needs Java 17 and Maven): {exc}")
+        atexit.register(_nodes[0].stop)
+    return _nodes[0].url
 
 
 BackendFactory = Callable[[], SearchBackend]

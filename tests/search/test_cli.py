@@ -1,0 +1,155 @@
+"""End to end: capture real pages, ingest them, index them, search from the command line."""
+
+# ruff: noqa: RUF001 - Chinese text has full-width punctuation
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from searchtools import cluster_url  # noqa: F401 - fixture
+from typer.testing import CliRunner
+
+from api.cli import app
+from archive.config import get_settings
+from archive.repository import Repository
+from conftest import Route
+from search import indexer
+from search.engine import open_backend
+from search.query import parse
+
+ENGLISH = b"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Tribunal finds forced organ harvesting</title>
+<meta property="article:published_time" content="2019-06-17T10:00:00Z"></head>
+<body><article><h1>Tribunal finds forced organ harvesting</h1>
+<p>The independent tribunal concluded that forced organ harvesting from prisoners of
+conscience has been committed in China for years, on a significant scale.</p>
+<p>Campaigners welcomed the judgment and called on governments to act on its findings,
+saying that the evidence heard by the tribunal over many months was overwhelming.</p>
+</article></body></html>"""
+
+CHINESE = """<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8">
+<title>器官移植調查報告</title></head>
+<body><article><h1>器官移植調查報告</h1>
+<p>獨立調查指出，中共強制摘取法輪功學員器官，規模龐大，持續多年。律師要求國際社會關注此事。</p>
+<p>報告說，證人證詞和醫院記錄顯示，器官移植的等待時間異常短暫，這與強制摘取的指控相符。</p>
+</article></body></html>""".encode()
+
+
+@pytest.fixture(params=["embedded", "opensearch"])
+def search_home(request, home, monkeypatch):
+    """An archive home using the embedded engine, or a fresh alias on the test cluster."""
+    if request.param == "opensearch":
+        monkeypatch.setenv("VESTIGE_SEARCH_URL", request.getfixturevalue("cluster_url"))
+        monkeypatch.setenv("VESTIGE_SEARCH_INDEX", f"vestige-cli-{uuid.uuid4().hex[:12]}")
+    get_settings.cache_clear()
+    settings = get_settings()
+    yield settings
+    if request.param == "opensearch":
+        backend = open_backend(settings)
+        for index in backend.client.indices.get(index=f"{settings.search_index}-*"):
+            backend.client.indices.delete(index=index)
+        backend.close()
+    get_settings.cache_clear()
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def search_json(*args: str) -> dict:
+    result = run("search", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_capture_makes_pages_searchable(search_home, web):
+    english = web.route("/tribunal", html(ENGLISH))
+    chinese = web.route("/zh/report", html(CHINESE))
+    captured = run("capture", english, chinese)
+    assert captured.exit_code == 0, captured.output
+
+    found = search_json("organ harvesting")
+    assert found["total"] == 1
+    [hit] = found["hits"]
+    assert hit["url"] == english
+    assert hit["language"] == "en"
+    assert "<mark>harvesting</mark>" in hit["snippet"]
+    assert set(hit) >= {"id", "url", "title", "language", "script", "published", "score"}
+    assert {"language", "site", "year", "collection"} <= set(found["facets"])
+
+    # Simplified query, Traditional page, highlighted in Traditional.
+    [zh] = search_json("法轮功")["hits"]
+    assert zh["url"] == chinese
+    assert "<mark>法輪功</mark>" in zh["snippet"]
+    assert search_json("器官移植", "--lang", "en")["total"] == 0
+    assert search_json("", "--lang", "zh")["total"] == 1
+
+    text = run("search", "tribunal")
+    assert text.exit_code == 0
+    assert "1 documents match" in text.stdout
+    assert "Tribunal finds forced organ harvesting" in text.stdout
+    assert english in text.stdout
+
+    again = run("index")
+    assert again.exit_code == 0
+    assert "applied 0 changes" in again.stdout
+
+    rebuilt = run("reindex")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert search_json("")["total"] == 2
+    status = run("search-status", "--json")
+    assert json.loads(status.stdout)["documents"] == 2
+
+
+def test_index_resumes_after_a_crash(search_home, web):
+    urls = [web.route(f"/page/{n}", html(page(n))) for n in range(5)]
+    assert run("capture", "--no-ingest", *urls).exit_code == 0
+    assert run("ingest").exit_code == 0
+
+    repository = Repository(get_settings())
+    backend = open_backend(get_settings())
+
+    def crash(done: int, total: int) -> None:
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        indexer.sync(backend, repository.catalog, batch=2, progress=crash)
+    backend.close()
+
+    backend = open_backend(get_settings())
+    checkpoint = backend.checkpoint()
+    assert checkpoint > 0
+    assert indexer.sync(backend, repository.catalog, batch=2) == 3
+    assert backend.search(parse("hearing")).total == 5
+    backend.close()
+    repository.close()
+
+
+def test_bad_queries_and_engines_fail_cleanly(search_home, monkeypatch):
+    result = run("search", '"organ harvesting')
+    assert result.exit_code == 2
+    assert "error: bad query: unbalanced quote" in result.output
+    result = run("search", "x", "--after", "2020-13")
+    assert result.exit_code == 2
+    monkeypatch.setenv("VESTIGE_SEARCH_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    result = run("search", "x")
+    assert result.exit_code == 1
+    assert "error: cannot reach the search engine at http://127.0.0.1:9" in result.output
+
+
+def page(number: int) -> bytes:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Hearing day {number}</title></head><body><article><h1>Hearing day {number}</h1>
+<p>On day {number} of the hearing, witness {number} described the detention centre, the
+interrogations and the medical examinations that prisoners were made to undergo there.</p>
+<p>The panel asked witness {number} about dates, names and places, and the answers were
+recorded in full in the transcript published by the tribunal after the hearing.</p>
+</article></body></html>""".encode()
+
+
+def html(body: bytes) -> Route:
+    return Route(200, body, [("Content-Type", "text/html; charset=utf-8")])
