@@ -28,7 +28,6 @@ from ingest import documents
 from ingest.pipeline import Ingester, IngestSummary
 
 app = typer.Typer(no_args_is_help=True)
-_err = Console(stderr=True)
 # Lines of text `show` prints before cutting off.
 _SHOW_LINES = 12
 
@@ -64,7 +63,7 @@ def ingest(
             TaskProgressColumn(),
             TextColumn("{task.fields[rate]} records/s"),
             TimeRemainingColumn(),
-            console=_err,
+            console=Console(stderr=True),
             transient=True,
         ) as bar:
             task = bar.add_task("ingest", total=total, rate="-")

@@ -28,9 +28,10 @@ DetectorFactory.seed = 0
 _SCRIPT_SAMPLE = 500
 # langdetect is unreliable on less alphabetic text than this.
 _MIN_LETTERS = 20
-# About how many characters make a word in Chinese, to weigh Han characters
-# against alphabetic words when a page mixes both.
-_HAN_PER_WORD = 1.5
+# How many Han characters weigh as much as one alphabetic word when a page
+# mixes both. Chinese words are one or two characters; counting each character
+# as a word keeps a Chinese sentence quoting an English phrase Chinese.
+_HAN_PER_WORD = 1.0
 
 _SCRIPTS = {
     "LATIN": "Latn",

@@ -1,0 +1,243 @@
+"""Ingest through the CLI over real captures from a loopback server."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from api.cli import app
+from archive.config import get_settings
+from archive.importer import Importer, Submission
+from archive.repository import Repository
+from conftest import Route, WebServer
+from ingest import documents
+from ingest.language import detect
+from ingest.models import Document, IngestOutcome
+
+runner = CliRunner()
+
+ARTICLE = """<html><head><title>{title}</title></head><body>
+<nav><a href="/">Home</a> <a href="/about">About</a></nav>
+<article><h1>{title}</h1>
+<p>{body}</p>
+<p>Witnesses described the events of that night in detail to the reporters who met them.
+The account was later confirmed by two further sources and by documents seen by the paper.</p>
+</article><footer>Copyright</footer></body></html>"""
+
+
+def page(title: str, body: str) -> bytes:
+    return ARTICLE.format(title=title, body=body).encode("utf-8")
+
+
+def html(body: bytes, charset: str | None = None) -> Route:
+    content_type = "text/html" + (f"; charset={charset}" if charset else "")
+    return Route(body=body, headers=[("Content-Type", content_type)])
+
+
+def vestige(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def show(url_or_id: str) -> dict:
+    return json.loads(vestige("show", "--json", url_or_id))
+
+
+def repository() -> Repository:
+    return Repository(get_settings())
+
+
+def test_capture_leaves_a_document(home, web: WebServer) -> None:
+    body = page("Court hears testimony", "The tribunal heard three survivors on Monday.")
+    url = web.route("/report.html", html(body, "utf-8"))
+    vestige("capture", url)
+    data = show(url)
+    for key in ("id", "url", "title", "authors", "published", "language", "script", "text",
+                "text_simplified", "warc_file", "warc_offset", "payload_digest"):  # fmt: skip
+        assert key in data
+    assert data["title"] == "Court hears testimony"
+    assert "three survivors" in data["text"] and "Copyright" not in data["text"]
+    assert (data["language"], data["script"], data["text_simplified"]) == ("en", "Latn", None)
+    assert data["warc_file"].startswith("default/") and data["payload_digest"].startswith("sha1:")
+    assert show(data["id"]) == data
+    text = vestige("show", url)
+    assert "Court hears testimony" in text and data["warc_file"] in text
+
+
+def test_versions_unchanged_changed_gone_redirected(home, web: WebServer) -> None:
+    first = page("Statement", "The ministry denied that any arrests took place in the city.")
+    url = web.route("/statement", html(first, "utf-8"))
+    vestige("capture", "--no-ingest", url)
+    vestige("capture", "--no-ingest", url)  # same payload: a revisit
+    changed = page("Statement", "The ministry admitted that forty arrests took place in the city.")
+    web.route("/statement", html(changed, "utf-8"))
+    vestige("capture", "--no-ingest", url)
+    web.route("/statement", Route(404, b"<html><body>Not found</body></html>"))
+    result = runner.invoke(app, ["capture", "--no-ingest", url])
+    assert "404" in result.output
+    target = web.route("/new-home", html(page("Moved", "This statement moved here."), "utf-8"))
+    old = web.route("/old-home", Route(301, b"", [("Location", target)]))
+    vestige("capture", "--no-ingest", old)
+    vestige("ingest", "--workers", "1")
+
+    found = documents.versions(repository().catalog, url)
+    assert [v.changes for v in found] == [
+        [documents.FIRST],
+        [documents.UNCHANGED],
+        [documents.TEXT_CHANGED],
+        [documents.PAGE_GONE],
+    ]
+    assert found[1].record_type == "revisit" and found[1].document_id != found[0].document_id
+    assert found[1].content_hash == found[0].content_hash
+    assert 0.5 < found[2].similarity < 1.0
+    assert show(found[1].document_id)["captured"] > show(found[0].document_id)["captured"]
+    listing = vestige("versions", url).splitlines()
+    assert len(listing) == 4
+    assert "unchanged" in listing[1] and "text changed (similarity" in listing[2]
+    assert "page gone" in listing[3]
+    redirect = documents.versions(repository().catalog, old)
+    assert redirect[0].changes == [documents.REDIRECTED] and redirect[0].redirect_to == target
+    assert "redirected elsewhere -> " + target in vestige("versions", old)
+
+
+def test_bad_records_fail_with_reasons_and_the_run_goes_on(
+    home, web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VESTIGE_INGEST_MAX_SIZE", "20000")
+    get_settings.cache_clear()
+    junk = bytes(range(256)) * 40
+    bad = web.route("/junk.html", html(junk))
+    huge = web.route("/huge.html", html(page("Huge", "word " * 10_000), "utf-8"))
+    good = web.route("/good.html", html(page("Good", "A perfectly ordinary report."), "utf-8"))
+    image = web.route("/photo.png", Route(body=b"\x89PNG\r\n\x1a\n" + junk,
+                                          headers=[("Content-Type", "image/png")]))  # fmt: skip
+    vestige("capture", "--no-ingest", bad, huge, good, image)
+    output = vestige("ingest", "--workers", "1")
+    assert output.splitlines()[0] == "1 documents created, 1 skipped, 2 failed"
+    assert "undecodable" in output and "too large" in output and "not text (image/png)" in output
+    assert show(good)["title"] == "Good"
+    with repository().catalog.session() as session:
+        outcomes = {o.reason: o for o in session.scalars(select(IngestOutcome))}
+    assert outcomes["too large"].outcome == "failed" and outcomes["too large"].attempts == 1
+    assert vestige("ingest").splitlines()[0] == "0 documents created, 0 skipped, 0 failed"
+    retried = vestige("ingest", "--retry-failed")
+    assert retried.splitlines()[0] == "0 documents created, 0 skipped, 2 failed"
+    with repository().catalog.session() as session:
+        assert session.get(IngestOutcome, outcomes["too large"].record_id).attempts == 2
+
+
+def test_timeout_fails_then_retry_failed_ingests(
+    home, web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = web.route("/slow.html", html(page("Slow", "Text " * 2000), "utf-8"))
+    vestige("capture", "--no-ingest", url)
+    monkeypatch.setenv("VESTIGE_INGEST_TIMEOUT", "0.000001")
+    get_settings.cache_clear()
+    assert "failed       1  timeout" in vestige("ingest", "--workers", "1")
+    assert vestige("ingest").splitlines()[0] == "0 documents created, 0 skipped, 0 failed"
+    monkeypatch.delenv("VESTIGE_INGEST_TIMEOUT")
+    get_settings.cache_clear()
+    assert vestige("ingest", "--retry-failed").startswith("1 documents created")
+    with repository().catalog.session() as session:
+        assert session.scalars(select(IngestOutcome)).first() is None
+    assert show(url)["title"] == "Slow"
+
+
+def test_rebuild_rederives_and_the_change_feed_follows(home, web: WebServer) -> None:
+    urls = [
+        web.route(f"/n{i}.html", html(page(f"Report {i}", f"Report number {i} in full."), "utf-8"))
+        for i in range(3)
+    ]
+    vestige("capture", "--no-ingest", *urls)
+    vestige("ingest", "--workers", "2")
+    catalog = repository().catalog
+    feed = documents.changes(catalog, 0, 2) + documents.changes(catalog, 2, 10)
+    assert [d.seq for d in feed] == [1, 2, 3]
+    assert documents.latest_seq(catalog) == 3
+    tampered = show(urls[1])
+    with catalog.session() as session:
+        session.execute(update(Document).where(Document.id == tampered["id"]).values(text="x"))
+    output = vestige("ingest", "--rebuild", "--workers", "1")
+    assert (
+        output.splitlines()[0] == "0 documents created, 1 updated, 2 unchanged, 0 skipped, 0 failed"
+    )
+    assert [d.id for d in documents.changes(catalog, 3, 10)] == [tampered["id"]]
+    assert show(urls[1])["text"] == tampered["text"] and show(urls[1])["seq"] == 4
+    assert show(urls[0])["seq"] == 1
+
+
+def test_chinese_pages_big5_and_gbk_fold_and_keep_meta_authors(home, web: WebServer) -> None:
+    traditional = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=big5">'
+        '<meta name="author" content="李明"><title>法輪功學員在臺灣集會</title></head><body>'
+        "<article><p>法輪功學員星期日在臺北舉行集會。紀念四二五和平上訪二十五週年。"
+        "參加者表示。他們希望國際社會關注中國大陸的人權狀況。並呼籲停止迫害。</p>"
+        "<p>主辦單位說。這次活動吸引了來自全臺各地的數千名學員參與。</p></article></body></html>"
+    ).encode("big5")
+    simplified = (
+        "<html><head><title>人权报告发布</title></head><body><article>"
+        "<p>该组织星期一在北京发布年度人权报告。记录了过去一年的多起案件。</p>"
+        "<p>报告说。许多家属仍在等待有关部门的答复。</p></article></body></html>"
+    ).encode("gbk")
+    hant = web.route("/tw.html", html(traditional))  # charset only in the page's <meta>
+    hans = web.route("/cn.html", html(simplified, "gbk"))
+    vestige("capture", "--no-ingest", hant, hans)
+    vestige("ingest", "--workers", "1")
+    tw, cn = show(hant), show(hans)
+    assert (tw["language"], tw["script"]) == ("zh", "Hant")
+    assert "法輪功" in tw["text"] and "法轮功" in tw["text_simplified"]
+    assert tw["authors"] == ["李明"]
+    assert (cn["language"], cn["script"]) == ("zh", "Hans")
+    assert "人权报告" in cn["text"] and "\ufffd" not in cn["text"]
+
+
+def test_language_checks_script_before_langdetect() -> None:
+    traditional = detect("法輪功學員星期日在臺北舉行集會。紀念和平上訪。")
+    assert (traditional.language, traditional.script) == ("zh", "Hant")
+    # langdetect alone says "ko" for the first and "en" for the second.
+    mixed = detect("我们讨论 the new housing policy proposal 在北京")
+    assert mixed.language == "zh" and set(mixed.languages) == {"zh", "en"}
+    english = detect("The court heard from three witnesses, and 北京 was mentioned once.")
+    assert english.language == "en" and "zh" in english.languages
+    assert detect("").language is None
+
+
+def test_seed_articles_import_and_ingest(home, corpus: Path) -> None:
+    seeds = corpus / "seeds"
+    repo = repository()
+    importer = Importer(repo)
+    importer.import_path(seeds / "000_d0831179beb6aade.txt")
+    url_004 = (
+        "https://www.theepochtimes.com/doctor-reveals-details-of-forced-organ-harvesting-"
+        "in-military-concentration-camps_2884164.html"
+    )
+    importer.import_path(
+        seeds / "004_a3ca7efba8b2f82d.txt",
+        submission=Submission(url=url_004, published=date(2019, 4, 10)),
+    )
+    repo.close()
+    vestige("ingest", "--workers", "1")
+    first = show(
+        "https://www.theepochtimes.com/relative-of-shanghai-doctor-reveals-details-about-"
+        "forced-organ-harvesting_3682420.html"
+    )
+    assert (
+        first["title"]
+        == "Relative of Shanghai Doctor Reveals Details About Forced Organ Harvesting"
+    )
+    assert first["published"] == "2021-02-02"
+    assert first["text"].startswith("A California resident said")
+    assert (first["extraction"], first["language"]) == ("text", "en")
+    second = show(url_004)
+    assert (
+        second["title"]
+        == "Doctor Reveals Details of Forced Organ Harvesting in Military Concentration Camps"
+    )
+    assert second["published"] == "2019-04-10" and second["url"] == url_004
+    assert not second["text"].startswith("Doctor Reveals")
