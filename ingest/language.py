@@ -83,7 +83,7 @@ def _converter(config: str) -> OpenCC:
 
 def to_simplified(text: str) -> str:
     """Traditional characters folded to Simplified (OpenCC ``t2s``)."""
-    return _converter("t2s.json").convert(text)
+    return _converter("t2s").convert(text)
 
 
 def sample(text: str, size: int = SAMPLE_CHARS) -> str:
@@ -98,7 +98,7 @@ def sample(text: str, size: int = SAMPLE_CHARS) -> str:
 def chinese_script(han: str) -> str:
     """``Hant`` if more of these Han characters are Traditional-only than Simplified-only."""
     traditional = sum(a != b for a, b in zip(han, to_simplified(han), strict=False))
-    simplified = sum(a != b for a, b in zip(han, _converter("s2t.json").convert(han), strict=False))
+    simplified = sum(a != b for a, b in zip(han, _converter("s2t").convert(han), strict=False))
     return "Hant" if traditional > simplified else "Hans"
 
 
