@@ -238,6 +238,7 @@ class EmbeddedBackend(SearchBackend):
         self._compiler = _Compiler(SCHEMA)
         self._writer: tantivy.IndexWriter | None = None
         self._pointer_mtime = self._pointer_stamp()
+        self._committed = 0  # meta.json's mtime when the reader last reloaded
 
     # -- generations -------------------------------------------------------------------
 
@@ -262,7 +263,7 @@ class EmbeddedBackend(SearchBackend):
             return 0
 
     def _follow(self) -> None:
-        """Reopen when another process switched generations (a rebuild finished)."""
+        """See other processes' work: a finished rebuild, or a commit (reload at once)."""
         stamp = self._pointer_stamp()
         if stamp != self._pointer_mtime:
             self._pointer_mtime = stamp
@@ -270,6 +271,13 @@ class EmbeddedBackend(SearchBackend):
             if generation != self.generation and self._writer is None:
                 self.generation = generation
                 self._index = _open(self.root / generation)
+        try:
+            committed = (self.root / self.generation / "meta.json").stat().st_mtime_ns
+        except FileNotFoundError:
+            committed = 0
+        if committed != self._committed:
+            self._committed = committed
+            self._index.reload()
 
     # -- writing -----------------------------------------------------------------------
 
