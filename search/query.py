@@ -96,6 +96,9 @@ FIELDS = {
     "before": "date YYYY[-MM[-DD]], exclusive",
 }
 
+MAX_LENGTH = 2000  # characters; longer input is not a query a person typed
+MAX_TERMS = 64
+
 _FIELD = re.compile(r"([A-Za-z_]+):")
 _DATE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 _LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]+)*")
@@ -201,7 +204,11 @@ def parse(query: str) -> Node:
 
     The empty query means every document (useful with filters or a date sort).
     """
+    if len(query) > MAX_LENGTH:
+        raise QuerySyntaxError(f"query too long ({len(query)} characters, at most {MAX_LENGTH})")
     tokens = _tokens(query)
+    if len(tokens) > MAX_TERMS:
+        raise QuerySyntaxError(f"too many terms ({len(tokens)}, at most {MAX_TERMS})")
     clauses: list[list[Node]] = []  # a list of OR groups, ANDed together
     pending_or = False  # an OR was read and its right-hand side is still to come
     i = 0

@@ -110,6 +110,8 @@ def test_hyphenated_words_and_times_are_words():
         ("lang:chinese!", "not a language code"),
         ("site:localhost", "not a domain"),
         ("collection:../etc", "not a collection name"),
+        ("word " * 65, "too many terms"),
+        ("x" * 2001, "query too long"),
     ],
 )
 def test_malformed_queries_get_clear_errors(query, message):
