@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -25,7 +26,9 @@ from archive.cli import after_store, fail, open_repository
 from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
 from ingest import documents
-from ingest.pipeline import Ingester, IngestSummary
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestSummary
 
 app = typer.Typer(no_args_is_help=True)
 # Lines of text `show` prints before cutting off.
@@ -47,6 +50,8 @@ def ingest(
 
     Prints a summary: documents created, records skipped (not text) and failed (with reasons).
     """
+    from ingest.pipeline import Ingester  # trafilatura is slow to import: only when used
+
     if collection is not None:
         try:
             collection = check_collection(collection)
@@ -168,6 +173,8 @@ def versions(
 
 def ingest_stored(repository: Repository, record_ids: Sequence[int]) -> None:
     """``after_store`` hook: ingest what a capture or import just stored (in this process)."""
+    from ingest.pipeline import Ingester
+
     summary = Ingester(repository, workers=1).run(record_ids=record_ids)
     for failure in summary.failures:
         typer.secho(f"warning: {failure.url} not ingested: {failure.reason}", fg="yellow", err=True)
