@@ -8,15 +8,17 @@ written as one batch, fsynced, then catalogued. Only then is it reported done.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import partial
 
 from archive.catalog import Record
 from archive.fetch import Fetcher, FetchError, Hop
 from archive.guard import RefusedURL, check_scheme
 from archive.records import new_row
 from archive.repository import Repository
-from archive.store import Location, WarcAppender, check_collection
+from archive.store import Location, check_collection, gzip_member
 from archive.urls import InvalidURL, normalise_url
 from archive.warc import WarcRecord, warc_datetime, warc_fields
 
@@ -61,16 +63,30 @@ class Capturer:
         note: str | None = None,
         trigger: str = "cli",
         truncate: bool = False,
+        capture_id: str | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> CaptureResult:
         """Fetch and store ``url``. Errors come back in the result, never raised,
-        except an invalid collection name, which is the caller's mistake."""
+        except an invalid collection name, which is the caller's mistake.
+
+        ``capture_id`` (default: a new one) lets a caller find the capture in
+        the catalog after a crash; ``metadata`` adds fields to its metadata record.
+        """
         check_collection(collection)
         result = CaptureResult(url=url)
         try:
             check_scheme(url)  # first: javascript: and data: URLs have no host to normalise
             result.url = normalise_url(url)
             with self.fetcher.fetch(result.url, truncate=truncate) as hops:
-                self._store(result, hops, collection=collection, note=note, trigger=trigger)
+                self._store(
+                    result,
+                    hops,
+                    collection=collection,
+                    note=note,
+                    trigger=trigger,
+                    capture_id=capture_id or uuid.uuid4().hex,
+                    metadata=metadata,
+                )
         except (FetchError, RefusedURL, InvalidURL) as exc:
             result.error = str(exc)
         return result
@@ -83,49 +99,58 @@ class Capturer:
         collection: str,
         note: str | None,
         trigger: str,
+        capture_id: str,
+        metadata: Sequence[tuple[str, str]],
     ) -> None:
         repository = self.repository
-        capture_id = uuid.uuid4().hex
         originals = [repository.catalog.find_original(hop.url, hop.payload_digest) for hop in hops]
-        rows: list[Record] = []
-        with repository.store.append(collection) as appender:
-            for hop, original in zip(hops, originals, strict=True):
-                response = _response_record(hop, original)
-                rows.append(_write(appender, response, collection, capture_id, hop))
-                request = WarcRecord(
-                    "request",
-                    hop.url,
-                    hop.fetched_at,
-                    "application/http; msgtype=request",
-                    head=hop.request_head,
-                    headers=[("WARC-Concurrent-To", response.record_id)],
-                )
-                rows.append(_write(appender, request, collection, capture_id))
-            final = hops[-1]
-            metadata = WarcRecord(
-                "metadata",
-                final.url,
-                final.fetched_at,
-                "application/warc-fields",
-                head=warc_fields(
-                    [
-                        ("collection", collection),
-                        ("note", note or ""),
-                        ("trigger", trigger),
-                        ("user-agent", repository.settings.user_agent),
-                        ("requested-url", result.url),
-                        *(("via", hop.url) for hop in hops[:-1]),
-                        ("truncated", "length" if final.truncated else ""),
-                    ]
-                ),
-                headers=[("WARC-Concurrent-To", rows[-2].record_id)],
+        records: list[tuple[WarcRecord, Hop | None]] = []
+        for hop, original in zip(hops, originals, strict=True):
+            response = _response_record(hop, original)
+            request = WarcRecord(
+                "request",
+                hop.url,
+                hop.fetched_at,
+                "application/http; msgtype=request",
+                head=hop.request_head,
+                headers=[("WARC-Concurrent-To", response.record_id)],
             )
-            rows.append(_write(appender, metadata, collection, capture_id))
-            appender.sync()
-            with repository.catalog.session() as session:
-                session.add_all(rows)
-                session.flush()
-                result.record_ids = [row.id for row in rows]
+            records += [(response, hop), (request, None)]
+        final = hops[-1]
+        metadata_record = WarcRecord(
+            "metadata",
+            final.url,
+            final.fetched_at,
+            "application/warc-fields",
+            head=warc_fields(
+                [
+                    ("collection", collection),
+                    ("note", note or ""),
+                    ("trigger", trigger),
+                    ("user-agent", repository.settings.user_agent),
+                    ("requested-url", result.url),
+                    *(("via", hop.url) for hop in hops[:-1]),
+                    ("truncated", "length" if final.truncated else ""),
+                    *metadata,
+                ]
+            ),
+            headers=[("WARC-Concurrent-To", records[-2][0].record_id)],
+        )
+        records.append((metadata_record, None))
+        # Compressed before taking the collection's lock, so that concurrent
+        # captures compress in parallel and the lock only covers copying bytes.
+        members = [gzip_member(record.serialise()) for record, _ in records]
+        try:
+            with repository.store.append(collection) as appender:
+                rows = [
+                    _row(record, appender.write_member(member), collection, capture_id, hop)
+                    for (record, hop), member in zip(records, members, strict=True)
+                ]
+                appender.after_sync(partial(repository.catalog.add, rows))
+        finally:
+            for member in members:
+                member.close()
+        result.record_ids = [row.id for row in rows]
         last = rows[-3]  # the final hop's response or revisit
         result.final_url = final.url
         result.status = final.status
@@ -171,14 +196,13 @@ def _response_record(hop: Hop, original: Record | None) -> WarcRecord:
     )
 
 
-def _write(
-    appender: WarcAppender,
+def _row(
     record: WarcRecord,
+    location: Location,
     collection: str,
     capture_id: str,
     hop: Hop | None = None,
 ) -> Record:
-    location = appender.write_raw(record.serialise())
     return new_row(
         record_id=record.record_id,
         record_type=record.record_type,

@@ -7,8 +7,10 @@ add their own tables to the same metadata (``Base``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, create_engine, event, select
@@ -51,6 +53,15 @@ class Record(Base):
     )
 
 
+@dataclass
+class _PendingRows:
+    """Rows waiting for a group commit, and how it went."""
+
+    rows: Sequence[Base]
+    done: bool = False
+    error: BaseException | None = None
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers work during a write; FULL sync makes a commit durable,
@@ -71,12 +82,50 @@ class Catalog:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._pending: list[_PendingRows] = []
+        self._pending_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session committed on success and rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def add(self, rows: Sequence[Base]) -> None:
+        """Insert ``rows`` durably; on return they are committed and have ids.
+
+        Group commit: rows that threads hand in while another commit is running
+        are committed together in the next transaction, so concurrent captures
+        share one durable commit instead of queueing for one each.
+        """
+        mine = _PendingRows(rows)
+        with self._pending_lock:
+            self._pending.append(mine)
+        with self._commit_lock:
+            if not mine.done:
+                with self._pending_lock:
+                    group, self._pending = self._pending, []
+                self._commit_group(group)
+        if mine.error is not None:
+            raise mine.error
+
+    def _commit_group(self, group: list[_PendingRows]) -> None:
+        try:
+            with self.session() as session:
+                for pending in group:
+                    session.add_all(pending.rows)
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].error = exc
+                group[0].done = True
+                return
+            # One caller's bad rows must not fail the others: commit each alone.
+            for pending in group:
+                self._commit_group([pending])
+            return
+        for pending in group:
+            pending.done = True
 
     def versions(self, url: str) -> list[Record]:
         """Every stored response, resource or revisit of ``url``, oldest first."""

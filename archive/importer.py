@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -294,11 +295,8 @@ class Importer:
                     size += copy.size
                     if len(rows) >= BATCH_RECORDS or size >= BATCH_BYTES:
                         break
-                appender.sync()
-                with self.repository.catalog.session() as session:
-                    session.add_all(rows)
-                    session.flush()
-                    result.record_ids += [row.id for row in rows]
+                appender.after_sync(partial(self.repository.catalog.add, rows))
+            result.record_ids += [row.id for row in rows]
             result.imported += len(rows)
 
     def _unknown(self, copies: Iterator[_Copy], result: ImportResult) -> Iterator[_Copy]:

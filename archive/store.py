@@ -8,11 +8,12 @@ whatever the caller acknowledges afterwards is on disk. A crashed writer leaves
 an ``.open`` file nobody holds a lock on: :meth:`WarcStore.recover` keeps its
 complete records, cuts the torn tail and closes it.
 
-Callers commit their catalog rows inside the :meth:`WarcStore.append` block,
-after :meth:`WarcAppender.sync`. A file is only closed (renamed) after that,
-so every record in a closed file is catalogued, and a record that is on disk
-but not in the catalog can only be in an ``.open`` file, where recovery finds
-it.
+Callers commit their catalog rows once the batch is durable (an
+:meth:`WarcAppender.after_sync` callback, or inside the block after
+:meth:`WarcAppender.sync`). A file is only closed (renamed) when every batch in
+it has finished, so every record in a closed file is catalogued, and a record
+that is on disk but not in the catalog can only be in an ``.open`` file, where
+recovery finds it. Concurrent batches share fsyncs (group commit).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import io
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,6 +92,12 @@ class _OpenWarc:
         self.path = path
         self.warc_file = warc_file
         self.fh = fh
+        self.written = 0  # bytes handed to the OS (flushed)
+        self.synced = 0  # bytes known durable
+        self.inflight = 0  # batches written but not yet finished (synced, catalogued)
+        self.full = False  # over the size limit: no new batches; close when idle
+        self.broken = False  # a batch failed after its bytes were kept: leave to recover()
+        self._sync_lock = threading.Lock()
 
     @classmethod
     def create(cls, path: Path, warc_file: str) -> _OpenWarc | None:
@@ -103,6 +111,30 @@ class _OpenWarc:
             return None
         return cls(path, warc_file, fh)
 
+    def sync_to(self, end: int) -> None:
+        """Make the first ``end`` bytes durable. Group commit: one fsync serves
+        every batch flushed before it, so concurrent captures share the cost."""
+        if self.synced >= end:
+            return
+        with self._sync_lock:
+            if self.synced >= end:
+                return
+            covered = self.written  # everything flushed so far is covered by this fsync
+            os.fsync(self.fh.fileno())
+            self.synced = max(self.synced, covered)
+
+
+def gzip_member(raw: Iterable[bytes]) -> BinaryIO:
+    """One serialised record compressed as a gzip member, ready for
+    :meth:`WarcAppender.write_member`; spooled to disk past a few MiB."""
+    member = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - returned
+    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 31)
+    for chunk in raw:
+        member.write(compressor.compress(chunk))
+    member.write(compressor.flush())
+    member.seek(0)
+    return member
+
 
 class WarcAppender:
     """Writes records into one open WARC file during :meth:`WarcStore.append`."""
@@ -110,8 +142,9 @@ class WarcAppender:
     def __init__(self, target: _OpenWarc) -> None:
         self._target = target
         self._writer = WARCWriter(target.fh, gzip=True, warc_version="1.1")
-        self.dirty = False  # written since the last sync
+        self.start = target.fh.tell()
         self.synced = False  # part of the batch is durable (and may be catalogued)
+        self._after_sync: list[Callable[[], None]] = []
 
     @property
     def writer(self) -> WARCWriter:
@@ -122,7 +155,6 @@ class WarcAppender:
         """Append ``record`` as its own gzip member and return where it went."""
         fh = self._target.fh
         start = fh.tell()
-        self.dirty = True
         self._writer.write_record(record)
         return Location(self._target.warc_file, start, fh.tell() - start)
 
@@ -130,20 +162,35 @@ class WarcAppender:
         """Append an already serialised, uncompressed WARC record as-is (gzipped)."""
         fh = self._target.fh
         start = fh.tell()
-        self.dirty = True
         compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 31)
         for chunk in [raw] if isinstance(raw, bytes) else raw:
             fh.write(compressor.compress(chunk))
         fh.write(compressor.flush())
         return Location(self._target.warc_file, start, fh.tell() - start)
 
+    def write_member(self, member: BinaryIO) -> Location:
+        """Append a record already compressed by :func:`gzip_member`."""
+        fh = self._target.fh
+        start = fh.tell()
+        shutil.copyfileobj(member, fh, _CHUNK)
+        return Location(self._target.warc_file, start, fh.tell() - start)
+
     def sync(self) -> None:
-        """Make everything written so far durable (flush and fsync)."""
-        if self.dirty:
-            self._target.fh.flush()
-            os.fsync(self._target.fh.fileno())
-            self.dirty = False
+        """Make everything written so far durable (flush and fsync), now."""
+        target = self._target
+        target.fh.flush()
+        target.written = target.fh.tell()
+        if target.written > self.start:
+            target.sync_to(target.written)
             self.synced = True
+
+    def after_sync(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the batch is durable, outside the collection lock.
+
+        This is where a batch's catalog rows are committed: concurrent batches
+        then share fsyncs, and a failing callback leaves the file to recovery.
+        """
+        self._after_sync.append(callback)
 
 
 class WarcStore:
@@ -192,9 +239,12 @@ class WarcStore:
     def append(self, collection: str) -> Iterator[WarcAppender]:
         """Append a batch of records to ``collection``'s current file.
 
-        On success the batch is flushed and fsynced before the block exits.
-        Commit the batch's catalog rows inside the block, after
-        :meth:`WarcAppender.sync`: the file may be closed when the block ends.
+        Records are written under the collection's lock. When the block ends,
+        the lock is released, the batch is made durable (an fsync shared with
+        concurrent batches) and then its :meth:`WarcAppender.after_sync`
+        callbacks run: commit catalog rows there (or inside the block, after
+        :meth:`WarcAppender.sync`). A file is closed only when no batch in it
+        is unfinished, so every record in a closed file is catalogued.
 
         On error before anything of the batch was synced, the file is cut back
         to where the batch began, so a failed batch leaves nothing behind.
@@ -203,19 +253,45 @@ class WarcStore:
         catalogues whatever of it is complete.
         """
         check_collection(collection)
-        with self._lock_for(collection):
+        lock = self._lock_for(collection)
+        lock.acquire()
+        try:
             target = self._open.get(collection) or self._start_file(collection)
-            start = target.fh.tell()
             appender = WarcAppender(target)
+            target.inflight += 1
+        except BaseException:
+            lock.release()
+            raise
+        try:
             try:
                 yield appender
-                appender.sync()
+                target.fh.flush()
+                target.written = target.fh.tell()
             except BaseException:
-                if appender.synced or not _cut_back(target.fh, start):
-                    self._abandon(collection)
+                if appender.synced or not _cut_back(target.fh, appender.start):
+                    target.broken = True
                 raise
-            if target.fh.tell() >= self.max_size:
-                self._close_file(collection)
+            finally:
+                if target.written >= self.max_size:
+                    target.full = True
+                if (target.full or target.broken) and self._open.get(collection) is target:
+                    del self._open[collection]  # later batches start a new file
+                lock.release()
+            try:
+                target.sync_to(target.written)
+                appender.synced = True
+                for callback in appender._after_sync:
+                    callback()
+            except BaseException:
+                target.broken = True
+                raise
+        finally:
+            with lock:
+                if target.broken and self._open.get(collection) is target:
+                    del self._open[collection]
+                target.inflight -= 1
+                if not target.inflight and (target.full or target.broken):
+                    self._close(target)
 
     def _lock_for(self, collection: str) -> threading.Lock:
         with self._guard:
@@ -244,15 +320,23 @@ class WarcStore:
                 ]
             ),
         )
-        appender = WarcAppender(target)
-        appender.write_raw(info.serialise())
-        appender.sync()
+        WarcAppender(target).write_raw(info.serialise())
+        target.fh.flush()
+        target.written = target.fh.tell()
+        target.sync_to(target.written)
         _fsync_dir(directory)
         self._open[collection] = target
         return target
 
-    def _close_file(self, collection: str) -> None:
-        target = self._open.pop(collection)
+    def _close(self, target: _OpenWarc) -> None:
+        """Close ``target``: renamed to its final name, or, if a batch in it
+        failed after being kept, left ``.open`` for :meth:`recover`."""
+        if target.broken:
+            # Closing releases the lock; an unflushed tail that cannot be
+            # written is what recovery cuts anyway.
+            with suppress(OSError):
+                target.fh.close()
+            return
         final = target.path.with_name(target.path.name.removesuffix(OPEN_SUFFIX))
         target.fh.flush()
         os.fsync(target.fh.fileno())
@@ -260,20 +344,17 @@ class WarcStore:
         _fsync_dir(final.parent)
         target.fh.close()  # releases the lock
 
-    def _abandon(self, collection: str) -> None:
-        """Stop writing to ``collection``'s file and leave it to :meth:`recover`."""
-        target = self._open.pop(collection)
-        # Closing releases the lock; an unflushed tail that cannot be written
-        # is what recovery cuts anyway.
-        with suppress(OSError):
-            target.fh.close()
-
     def close(self) -> None:
-        """Close (rename) every file this store has open."""
+        """Close (rename) every file this store has open; files with batches
+        still in flight are closed when their last batch finishes."""
         for collection in list(self._open):
             with self._lock_for(collection):
-                if collection in self._open:
-                    self._close_file(collection)
+                target = self._open.pop(collection, None)
+                if target is None:
+                    continue
+                target.full = True
+                if not target.inflight:
+                    self._close(target)
 
     # -- reading -----------------------------------------------------------
 

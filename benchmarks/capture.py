@@ -20,6 +20,7 @@ import resource
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="pages per pass (default 2,000)")
     parser.add_argument("--passes", type=int, default=2, help="passes over the pages")
     parser.add_argument("--block", type=int, default=50, help="pages per alternating block")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="pages fetched at once, the same for both (as the service's and crawler's worker "
+        "pools do); concurrent captures share fsyncs and catalog commits (default 8)",
+    )
     parser.add_argument("--profile", action="store_true", help="print a profile of capturing")
     args = parser.parse_args()
 
@@ -45,7 +53,8 @@ def main() -> None:
 
         repository = Repository(get_settings())
         capturer = Capturer(repository)
-        client = httpx.Client()
+        client = httpx.Client(limits=httpx.Limits(max_connections=args.concurrency))
+        pool = ThreadPoolExecutor(args.concurrency)
         profile = cProfile.Profile() if args.profile else None
         paths = sample(args.n)
 
@@ -72,10 +81,11 @@ def main() -> None:
                 block = list(enumerate(paths[start : start + args.block], start))
                 order = (plain, capture) if (start // args.block + pass_) % 2 else (capture, plain)
                 for fetch in order:
+                    urls = [f"{base}/{fetch.__name__}-{pass_}-{n}/{path}" for n, path in block]
                     began = time.perf_counter()
-                    for n, path in block:
-                        sizes[fetch] += fetch(f"{base}/{fetch.__name__}-{pass_}-{n}/{path}")
+                    sizes[fetch] += sum(pool.map(fetch, urls))
                     timings[fetch] += time.perf_counter() - began
+        pool.shutdown()
         capturer.close()
         client.close()
         repository.close()
@@ -84,7 +94,10 @@ def main() -> None:
     pages = args.n * args.passes
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     plain_rate, capture_rate = pages / timings[plain], pages / timings[capture]
-    print(f"pages:            {pages:,} ({sizes[plain] / pages / 1024:,.1f} KiB mean on the wire)")
+    print(
+        f"pages:            {pages:,} ({sizes[plain] / pages / 1024:,.1f} KiB mean on the wire), "
+        f"{args.concurrency} at a time"
+    )
     print(f"plain httpx:      {plain_rate:8.1f} pages/s")
     print(f"capture (fsync):  {capture_rate:8.1f} pages/s  ({warc_bytes / 2**20:,.1f} MiB of WARC)")
     print(f"ratio:            {capture_rate / plain_rate:8.2f}x of plain fetching (goal >= 0.70x)")
