@@ -1,0 +1,195 @@
+"""Followed feeds and sites: captured again at an interval, new entries only.
+
+A follow is a row of ``follows``. Each run is a crawl of depth 1 from the
+followed URL (a feed's entries, or a site's front page links, sitemaps and
+feeds) that skips pages already in the archive, so a run stores what appeared
+since the last one. :func:`run_due_follows` is what a scheduler calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from trafilatura.feeds import LINK_VALIDATION_RE
+
+from archive.crawl import Crawler, CrawlError, CrawlOptions, CrawlStatus, crawl_status
+from archive.frontier import Follow, utcnow
+from archive.repository import Repository
+from archive.scope import Scope
+from archive.store import InvalidCollection, check_collection
+from archive.urls import InvalidURL, normalise_url
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MIN_INTERVAL = 60
+_JSON_FEED = re.compile(r"feed[^/]*\.json$")
+
+
+def parse_interval(text: str) -> int:
+    """Seconds in ``30m``, ``1h``, ``2d``, ``1w`` or plain seconds. Raises ValueError."""
+    match = _INTERVAL.match(text.lower())
+    if not match:
+        raise ValueError(f"invalid interval {text!r}: use a number with s, m, h, d or w (1h)")
+    seconds = int(match[1]) * _UNIT[match[2]]
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"invalid interval {text!r}: follow at most once a minute")
+    return seconds
+
+
+def looks_like_feed(url: str) -> bool:
+    """Whether a URL names a feed rather than a site (trafilatura's feed URL patterns)."""
+    url = url.rstrip("/")
+    return bool(LINK_VALIDATION_RE.search(url) or _JSON_FEED.search(url))
+
+
+@dataclass
+class FollowInfo:
+    """A followed source and what its runs brought in."""
+
+    id: int
+    url: str
+    collection: str
+    every: int
+    sitemaps: bool
+    ignore_robots: bool
+    note: str | None
+    created: datetime
+    last_run: datetime | None
+    next_run: datetime
+    last_crawl: CrawlStatus | None
+
+
+def add_follow(
+    repository: Repository,
+    url: str,
+    *,
+    every: int = 3600,
+    collection: str = "default",
+    sitemaps: bool | None = None,
+    ignore_robots: bool = False,
+    note: str | None = None,
+) -> FollowInfo:
+    """Follow ``url`` (a feed, or a site's front page), or update its follow.
+    ``sitemaps`` defaults to True for sites, False for feeds. The first run is due now."""
+    try:
+        url = normalise_url(url)
+        check_collection(collection)
+    except (InvalidURL, InvalidCollection) as exc:
+        raise CrawlError(str(exc)) from exc
+    if not url.startswith(("http://", "https://")):
+        raise CrawlError(f"invalid URL {url!r}: only http and https URLs can be followed")
+    with repository.catalog.session() as session:
+        follow = session.scalars(
+            select(Follow).where(Follow.url == url, Follow.collection == collection)
+        ).first()
+        if follow is None:
+            follow = Follow(url=url, collection=collection, created=utcnow(), next_run=utcnow())
+            session.add(follow)
+        follow.every = every
+        follow.sitemaps = not looks_like_feed(url) if sitemaps is None else sitemaps
+        follow.ignore_robots = ignore_robots
+        follow.note = note
+        session.flush()
+        follow_id = follow.id
+    return follow_info(repository, follow_id)
+
+
+def remove_follow(repository: Repository, follow_id: int) -> None:
+    """Stop following; what its runs captured stays in the archive."""
+    with repository.catalog.session() as session:
+        follow = session.get(Follow, follow_id)
+        if follow is None:
+            raise CrawlError(f"no follow with id {follow_id}")
+        session.delete(follow)
+
+
+def follow_info(repository: Repository, follow_id: int) -> FollowInfo:
+    with repository.catalog.session() as session:
+        follow = session.get(Follow, follow_id)
+    if follow is None:
+        raise CrawlError(f"no follow with id {follow_id}")
+    return _info(repository, follow)
+
+
+def list_follows(repository: Repository) -> list[FollowInfo]:
+    """Every followed source, oldest first."""
+    with repository.catalog.session() as session:
+        follows = list(session.scalars(select(Follow).order_by(Follow.id)))
+    return [_info(repository, follow) for follow in follows]
+
+
+def _info(repository: Repository, follow: Follow) -> FollowInfo:
+    last = crawl_status(repository, follow.last_crawl_id) if follow.last_crawl_id else None
+    return FollowInfo(
+        id=follow.id,
+        url=follow.url,
+        collection=follow.collection,
+        every=follow.every,
+        sitemaps=follow.sitemaps,
+        ignore_robots=follow.ignore_robots,
+        note=follow.note,
+        created=follow.created,
+        last_run=follow.last_run,
+        next_run=follow.next_run,
+        last_crawl=last,
+    )
+
+
+def follow_options(follow: Follow | FollowInfo, delay: float | None = None) -> CrawlOptions:
+    """The crawl one run of a follow is: depth 1, within the source's domain,
+    pages already archived skipped."""
+    return CrawlOptions(
+        seeds=[follow.url],
+        scope=Scope.domain,
+        depth=1,
+        collection=follow.collection,
+        note=follow.note,
+        ignore_robots=follow.ignore_robots,
+        sitemaps=follow.sitemaps,
+        skip_archived=True,
+        delay=delay,
+    )
+
+
+def run_due_follows(
+    repository: Repository,
+    now: datetime | None = None,
+    *,
+    every: bool = False,
+    on_stored: Callable[[Sequence[int]], None] | None = None,
+    progress: Callable[[FollowInfo, CrawlStatus], None] | None = None,
+    delay: float | None = None,
+) -> list[tuple[FollowInfo, CrawlStatus]]:
+    """Run every follow due at ``now`` (naive UTC; default: now), or all of them
+    with ``every``; return each follow with its run's final status.
+
+    ``on_stored`` gets the catalog ids of what each capture stored (ingest it).
+    """
+    now = now or utcnow()
+    with repository.catalog.session() as session:
+        query = select(Follow).order_by(Follow.next_run, Follow.id)
+        if not every:
+            query = query.where(Follow.next_run <= now)
+        due = list(session.scalars(query))
+    results = []
+    for follow in due:
+        crawler = Crawler(
+            repository,
+            follow_options(follow, delay),
+            follow_id=follow.id,
+            on_stored=on_stored,
+        )
+        info = _info(repository, follow)
+        status = crawler.run(progress=(lambda s, i=info: progress(i, s)) if progress else None)
+        with repository.catalog.session() as session:
+            row = session.get(Follow, follow.id)
+            if row is not None:
+                row.last_run = utcnow()
+                row.next_run = max(now, row.last_run) + timedelta(seconds=row.every)
+                row.last_crawl_id = crawler.id
+        results.append((follow_info(repository, follow.id), status))
+    return results

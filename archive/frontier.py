@@ -1,0 +1,321 @@
+"""The crawl frontier and followed sources, kept in the catalog.
+
+A crawl is a row of ``crawls``; every URL it discovered is a row of
+``crawl_urls`` (unique per crawl), with its depth, state and, once done, why it
+was skipped or failed. Because the frontier lives in the catalog, a crawl that
+was interrupted (even by ``kill -9``) continues where it stopped. A followed
+feed or site is a row of ``follows``; each run of it is a crawl.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archive.catalog import Base, Catalog
+
+
+class CrawlState(StrEnum):
+    """Where a crawl is. A ``running`` crawl whose process died shows as interrupted."""
+
+    running = "running"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class URLState(StrEnum):
+    """Where one URL of a crawl is. ``claimed``: taken by a running crawl, not yet stored."""
+
+    queued = "queued"
+    claimed = "claimed"
+    captured = "captured"
+    skipped = "skipped"
+    failed = "failed"
+
+
+class URLKind(StrEnum):
+    """What a URL is to the crawl, which decides how its capture is read."""
+
+    page = "page"
+    robots = "robots"
+    sitemap = "sitemap"
+    feed = "feed"
+
+
+class Crawl(Base):
+    """One crawl: its seeds and options (JSON), state and when it ran."""
+
+    __tablename__ = "crawls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Hash of seeds and options: running the same command again finds the crawl.
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    seeds: Mapped[str] = mapped_column(Text)
+    options: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default=CrawlState.running, index=True)
+    follow_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    started: Mapped[datetime | None] = mapped_column(DateTime)
+    finished: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class CrawlURL(Base):
+    """One URL of a crawl (normalised), how it was found and what became of it."""
+
+    __tablename__ = "crawl_urls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crawl_id: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(4096))
+    # sha1 of the URL without its query, to count query variants of one path.
+    path_key: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(10), default=URLKind.page)
+    depth: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), default=URLState.queued)
+    reason: Mapped[str | None] = mapped_column(Text)
+    discovered_from: Mapped[str | None] = mapped_column(String(4096))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[float | None] = mapped_column(Float)  # epoch seconds
+    status: Mapped[int | None] = mapped_column(Integer)
+    final_url: Mapped[str | None] = mapped_column(String(4096))
+    capture_id: Mapped[str | None] = mapped_column(String(40))
+    captured: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("crawl_id", "url", name="uq_crawl_urls_crawl_url"),
+        Index("ix_crawl_urls_next", "crawl_id", "state", "depth", "id"),
+        Index("ix_crawl_urls_path", "crawl_id", "path_key"),
+    )
+
+
+class Follow(Base):
+    """A feed or site kept under watch: captured again every ``every`` seconds."""
+
+    __tablename__ = "follows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(4096))
+    collection: Mapped[str] = mapped_column(String(200))
+    every: Mapped[int] = mapped_column(Integer)  # seconds
+    sitemaps: Mapped[bool] = mapped_column(Boolean)
+    ignore_robots: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_run: Mapped[datetime | None] = mapped_column(DateTime)
+    next_run: Mapped[datetime] = mapped_column(DateTime, index=True)
+    last_crawl_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("url", "collection", name="uq_follows_url_collection"),)
+
+
+def path_key(url: str) -> str:
+    """The key grouping the query variants of one path."""
+    return hashlib.sha1(url.split("?", 1)[0].encode()).hexdigest()[:16]
+
+
+def capture_id_for(crawl_id: str, url_id: int, attempt: int) -> str:
+    """The capture id of one attempt at one URL, known before the capture runs.
+
+    After a crash, the catalog tells from it whether the capture was stored.
+    """
+    return hashlib.sha1(f"{crawl_id}:{url_id}:{attempt}".encode()).hexdigest()[:32]
+
+
+@dataclass
+class Entry:
+    """A frontier URL taken by a running crawl."""
+
+    id: int
+    url: str
+    kind: URLKind
+    depth: int
+    attempts: int = 0
+    not_before: float = 0.0
+    discovered_from: str | None = None
+    capture_id: str | None = None
+    state: str = URLState.claimed
+
+
+@dataclass(frozen=True)
+class NewURL:
+    """A URL to add to the frontier; ``reason`` set means it is recorded as skipped."""
+
+    url: str
+    kind: URLKind
+    depth: int
+    discovered_from: str | None
+    reason: str | None = None
+
+
+class Frontier:
+    """The URLs of one crawl in the catalog: add, claim in batches, finish."""
+
+    def __init__(self, catalog: Catalog, crawl_id: str) -> None:
+        self.catalog = catalog
+        self.crawl_id = crawl_id
+        if catalog.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self._insert = insert
+
+    def add(self, urls: Sequence[NewURL]) -> int:
+        """Add the URLs the frontier does not have yet; return how many were new."""
+        if not urls:
+            return 0
+        rows = [
+            {
+                "crawl_id": self.crawl_id,
+                "url": new.url,
+                "path_key": path_key(new.url),
+                "kind": new.kind,
+                "depth": new.depth,
+                "state": URLState.skipped if new.reason else URLState.queued,
+                "reason": new.reason,
+                "discovered_from": new.discovered_from,
+                "attempts": 0,
+            }
+            for new in {new.url: new for new in urls}.values()
+        ]
+        statement = self._insert(CrawlURL).on_conflict_do_nothing(
+            index_elements=["crawl_id", "url"]
+        )
+        with self.catalog.session() as session:
+            return session.execute(statement, rows).rowcount or 0
+
+    def query_variants(self, urls: Sequence[str]) -> dict[str, int]:
+        """How many URLs the frontier has under each path of ``urls`` (by path key)."""
+        keys = {path_key(url) for url in urls}
+        if not keys:
+            return {}
+        with self.catalog.session() as session:
+            return dict(
+                session.execute(
+                    select(CrawlURL.path_key, func.count())
+                    .where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.path_key.in_(keys))
+                    .group_by(CrawlURL.path_key)
+                ).all()
+            )
+
+    def known(self, urls: Sequence[str]) -> set[str]:
+        """Which of ``urls`` the frontier already has."""
+        with self.catalog.session() as session:
+            return set(
+                session.scalars(
+                    select(CrawlURL.url).where(
+                        CrawlURL.crawl_id == self.crawl_id, CrawlURL.url.in_(set(urls))
+                    )
+                )
+            )
+
+    def get_or_add(self, new: NewURL) -> Entry:
+        """The frontier row of ``new.url``, added if missing."""
+        self.add([new])
+        with self.catalog.session() as session:
+            row = session.scalars(
+                select(CrawlURL).where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.url == new.url)
+            ).one()
+            return _entry(row)
+
+    def claim(self, limit: int) -> list[Entry]:
+        """Take up to ``limit`` queued URLs, shallowest first (breadth-first)."""
+        with self.catalog.session() as session:
+            rows = list(
+                session.scalars(
+                    select(CrawlURL)
+                    .where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.state == URLState.queued)
+                    .order_by(CrawlURL.depth, CrawlURL.id)
+                    .limit(limit)
+                )
+            )
+            for row in rows:
+                row.state = URLState.claimed
+            return [_entry(row) for row in rows]
+
+    def claimed(self) -> list[Entry]:
+        """URLs a previous run had taken but not finished (it was interrupted)."""
+        with self.catalog.session() as session:
+            rows = session.scalars(
+                select(CrawlURL).where(
+                    CrawlURL.crawl_id == self.crawl_id, CrawlURL.state == URLState.claimed
+                )
+            )
+            return [_entry(row) for row in rows]
+
+    def finish(self, entry: Entry, **values: object) -> None:
+        """Update one URL: state, reason, status, attempts, not_before..."""
+        with self.catalog.session() as session:
+            session.execute(update(CrawlURL).where(CrawlURL.id == entry.id).values(**values))
+
+    def mark_captured(self, url: str, *, depth: int, reason: str) -> None:
+        """Record ``url`` as captured on the way to another (a redirect target),
+        so that the crawl does not capture it again."""
+        self.add([NewURL(url, URLKind.page, depth, None)])
+        with self.catalog.session() as session:
+            session.execute(
+                update(CrawlURL)
+                .where(
+                    CrawlURL.crawl_id == self.crawl_id,
+                    CrawlURL.url == url,
+                    CrawlURL.state == URLState.queued,
+                )
+                .values(state=URLState.captured, reason=reason, captured=utcnow())
+            )
+
+    def release(self) -> None:
+        """Put URLs taken but not started back in the queue (the crawl is stopping)."""
+        with self.catalog.session() as session:
+            session.execute(
+                update(CrawlURL)
+                .where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.state == URLState.claimed)
+                .values(state=URLState.queued)
+            )
+
+    def counts(self) -> dict[tuple[str, str, str | None], int]:
+        """Number of URLs by (state, kind, reason)."""
+        with self.catalog.session() as session:
+            return {
+                (state, kind, reason): count
+                for state, kind, reason, count in session.execute(
+                    select(CrawlURL.state, CrawlURL.kind, CrawlURL.reason, func.count())
+                    .where(CrawlURL.crawl_id == self.crawl_id)
+                    .group_by(CrawlURL.state, CrawlURL.kind, CrawlURL.reason)
+                )
+            }
+
+
+def _entry(row: CrawlURL) -> Entry:
+    return Entry(
+        id=row.id,
+        url=row.url,
+        kind=URLKind(row.kind),
+        depth=row.depth,
+        attempts=row.attempts,
+        not_before=row.not_before or 0.0,
+        discovered_from=row.discovered_from,
+        capture_id=row.capture_id,
+        state=row.state,
+    )
+
+
+def utcnow() -> datetime:
+    """Now, as the catalog stores time: naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
