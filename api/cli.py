@@ -6,6 +6,7 @@ import typer
 
 from api import commands as api_commands
 from archive import cli as archive_cli
+from archive import crawl_cli
 from ingest import cli as ingest_cli
 from search import cli as search_cli
 
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(archive_cli.app)
+app.add_typer(crawl_cli.app)
 app.add_typer(ingest_cli.app)
 app.add_typer(api_commands.app)
 app.add_typer(search_cli.app)

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     ingest_timeout: float = Field(
         60.0, description="Seconds ingest may spend on one document before it fails."
     )
+    crawl_delay: float = Field(
+        1.0, ge=0, description="Seconds a crawl waits between two requests to one host."
+    )
 
     @field_validator("home")
     @classmethod
