@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from api import commands as api_commands
+from api.export import cli as export_cli
 from archive import cli as archive_cli
 from archive import crawl_cli
 from ingest import cli as ingest_cli
@@ -21,6 +22,7 @@ app.add_typer(crawl_cli.app)
 app.add_typer(ingest_cli.app)
 app.add_typer(api_commands.app)
 app.add_typer(search_cli.app)
+app.add_typer(export_cli.app)
 
 
 def main() -> None:

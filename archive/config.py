@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     ingest_timeout: float = Field(
         60.0, description="Seconds ingest may spend on one document before it fails."
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL of this archive's service, for archived-copy links in exports.",
+    )
     crawl_delay: float = Field(
         1.0, ge=0, description="Seconds a crawl waits between two requests to one host."
     )
