@@ -62,6 +62,13 @@ class SearchBackend(ABC):
         """Ranked hits for a parsed query (filters are part of the query tree), with facets."""
 
     @abstractmethod
+    def iter_ids(self, query: Node) -> Iterator[str]:
+        """The id of every match, each once, in no particular order (for exports).
+
+        Reads through all matches without deep paging (a scroll on Elasticsearch/OpenSearch).
+        """
+
+    @abstractmethod
     def status(self) -> dict[str, Any]:
         """What the engine is, where, how many documents, its analyzers and checkpoint."""
 

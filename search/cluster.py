@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,8 @@ from search.snippets import snippet
 BULK_DOCUMENTS = 500
 BULK_BYTES = 8 * 1024 * 1024  # keep each bulk request (and memory) bounded
 RETRIES = 6
+SCROLL_SIZE = 1000  # ids per scroll page
+SCROLL_KEEP = "2m"  # how long the cluster keeps the scroll between pages
 _FILTER_FIELDS = {"lang": "language", "site": "domain", "collection": "collection"}
 _SOURCE = [
     "id",
@@ -435,6 +437,29 @@ class ClusterBackend(SearchBackend):
                 if name in aggregations
             },
         )
+
+    def iter_ids(self, query: Node) -> Iterator[str]:
+        # A scroll reads every match once from a fixed view, without deep paging.
+        body = {
+            "query": compile_query(query) or {"match_all": {}},
+            "sort": ["_doc"],
+            "size": SCROLL_SIZE,
+            "_source": False,
+        }
+        response = self.api.body(self.client.search, body, index=self.alias, scroll=SCROLL_KEEP)
+        scroll_id = response.get("_scroll_id")
+        try:
+            while hits := response["hits"]["hits"]:
+                for hit in hits:
+                    yield hit["_id"]
+                response = self.api.plain(
+                    self.client.scroll, scroll_id=scroll_id, scroll=SCROLL_KEEP
+                )
+                scroll_id = response.get("_scroll_id", scroll_id)
+        finally:
+            if scroll_id:
+                with suppress(Exception):  # it expires anyway
+                    self.client.clear_scroll(scroll_id=scroll_id)
 
     def status(self) -> dict[str, Any]:
         info = self.api.plain(self.client.info)

@@ -40,6 +40,7 @@ from search.ranking import TITLE_BOOST, WORD_BOOST, proximity_phrase
 from search.snippets import snippet
 
 CHECKPOINT_ID = "__vestige_checkpoint__"
+ID_PAGE = 10_000  # matches read at a time by iter_ids
 FACET_SIZES = {"language": 50, "site": 20, "year": 100, "collection": 50}
 _FILTER_FIELDS = {"lang": "language", "site": "domain", "collection": "collection"}
 
@@ -378,13 +379,7 @@ class EmbeddedBackend(SearchBackend):
         facets: bool = True,
     ) -> SearchResult:
         self._follow()
-        compiled = self._compiler.compile(query, top=True) or Query.all_query()
-        full = Query.boolean_query(
-            [
-                (Occur.Must, compiled),
-                (Occur.MustNot, Query.term_query(SCHEMA, "id", CHECKPOINT_ID)),
-            ]
-        )
+        full = self._query(query)
         searcher = self._index.searcher()
         try:
             found = searcher.search(
@@ -420,6 +415,32 @@ class EmbeddedBackend(SearchBackend):
             hits=hits,
             facets=self._facets(searcher, full) if facets else {},
         )
+
+    def _query(self, query: Node) -> Query:
+        """The compiled query, never matching the checkpoint marker."""
+        compiled = self._compiler.compile(query, top=True) or Query.all_query()
+        return Query.boolean_query(
+            [
+                (Occur.Must, compiled),
+                (Occur.MustNot, Query.term_query(SCHEMA, "id", CHECKPOINT_ID)),
+            ]
+        )
+
+    def iter_ids(self, query: Node) -> Iterator[str]:
+        self._follow()
+        full = self._query(query)
+        searcher = self._index.searcher()  # one snapshot: pages cannot shift under us
+        offset = 0
+        while True:
+            try:
+                found = searcher.search(full, limit=ID_PAGE, offset=offset).hits
+            except ValueError as exc:
+                raise SearchError(f"search failed: {exc}") from exc
+            if not found:
+                return
+            for _, address in found:
+                yield searcher.doc(address).get_first("id")
+            offset += len(found)
 
     def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, list[tuple[str, int]]]:
         spec = {name: {"terms": {"field": name, "size": FACET_SIZES[name]}} for name in FACETS}
