@@ -437,6 +437,9 @@ class Crawler:
                     crawl.finished = crawl.finished or utcnow()
                 final = crawl_status(self.repository, self.id, _crawl=crawl)
         final.state = crawl.state if crawl.state != CrawlState.running else "interrupted"
+        final.pages_per_second = (self._pages_done - pages_at_start) / max(
+            time.monotonic() - began, 1e-6
+        )
         if self._errors:
             raise self._errors[0]
         if progress:
@@ -556,6 +559,7 @@ class Crawler:
 
     def _work(self, entry: Entry) -> None:
         host = self._host(entry.url)
+        page = entry.kind is URLKind.page  # a seed page may turn out to be a feed
         fetched = False
         try:
             fetched, result, skip = self._fetch(entry, host)
@@ -580,7 +584,7 @@ class Crawler:
         finally:
             with self._lock:
                 self._inflight -= 1
-                if entry.kind is URLKind.page:
+                if page:
                     self._pages_inflight -= 1
                 self._lock.notify_all()
 
@@ -796,15 +800,17 @@ class Crawler:
             with self._lock:
                 self._redirected.add(final)
         redirected_out = final != entry.url and not self.rules.in_scope(final)
+        kind = entry.kind
         if stored is not None and stored.body is not None and not redirected_out:
-            links = links_in(entry.kind, final, stored.content_type, stored.body)
-            if entry.kind is URLKind.page and not self.options.feeds:
+            kind, links = links_in(entry.kind, final, stored.content_type, stored.body)
+            if not self.options.feeds:
                 links = [link for link in links if link.kind is not URLKind.feed]
         self._finish_capture(
             entry,
             result,
             links=links,
             reason="redirected out of scope" if redirected_out else None,
+            kind=kind,
         )
 
     def _finish_capture(
@@ -815,10 +821,15 @@ class Crawler:
         links: list[Link],
         reason: str | None = None,
         failed_reason: str | None = None,
+        kind: URLKind | None = None,
     ) -> None:
+        """Add the links found, then record the URL as captured (or failed).
+        ``kind`` corrects what the URL turned out to be (a seed that is a feed)."""
         self._add_links(entry, links)
+        entry.kind = kind or entry.kind
         self.frontier.finish(
             entry,
+            kind=entry.kind,
             state=URLState.failed if failed_reason else URLState.captured,
             reason=failed_reason or reason,
             attempts=entry.attempts + 1,

@@ -46,29 +46,31 @@ class Link:
     kind: URLKind = URLKind.page
 
 
-def links_in(kind: URLKind, url: str, content_type: str | None, body: bytes) -> list[Link]:
-    """The links in a captured ``body`` of ``url``, read as its ``kind`` says.
-
-    A page whose content turns out to be a feed or a sitemap (a followed feed
-    is a seed page) is read as one.
+def links_in(
+    kind: URLKind, url: str, content_type: str | None, body: bytes
+) -> tuple[URLKind, list[Link]]:
+    """What a captured ``body`` of ``url`` is, and the links in it, read as its
+    ``kind`` says. A page whose content turns out to be a feed or a sitemap (a
+    followed feed is a seed page) is read, and reported, as one.
     """
     mime, charset = _media_type(content_type)
     if kind is URLKind.sitemap:
-        return sitemap_links(body, url)
+        return kind, sitemap_links(body, url)
     if kind is URLKind.feed:
-        return feed_links(body, url)
+        return kind, feed_links(body, url)
     if kind is URLKind.robots:
-        return [Link(sitemap, URLKind.sitemap) for sitemap in parse_robots(body).site_maps() or ()]
+        sitemaps = parse_robots(body).site_maps() or ()
+        return kind, [Link(sitemap, URLKind.sitemap) for sitemap in sitemaps]
     if mime in _HTML_TYPES:
-        return html_links(body, url, charset)
+        return kind, html_links(body, url, charset)
     head = body[:1024].lstrip().decode("utf-8", "replace")
     if SITEMAP_FORMAT.match(head) and ("<urlset" in head or "<sitemapindex" in head):
-        return sitemap_links(body, url)
+        return URLKind.sitemap, sitemap_links(body, url)
     if is_potential_feed(head) or (mime in FEED_TYPES and head.startswith("{")):
-        return feed_links(body, url)
+        return URLKind.feed, feed_links(body, url)
     if head.lower().startswith(("<!doctype html", "<html")):
-        return html_links(body, url, charset)
-    return []
+        return kind, html_links(body, url, charset)
+    return kind, []
 
 
 def _media_type(content_type: str | None) -> tuple[str, str | None]:
@@ -124,10 +126,40 @@ def html_links(body: bytes, url: str, charset: str | None = None) -> list[Link]:
 
 
 def feed_links(body: bytes, url: str) -> list[Link]:
-    """The entries of an RSS, Atom or JSON feed, with trafilatura's feed parser."""
+    """The entries of an RSS, Atom or JSON feed.
+
+    XML feeds are read entry by entry (so a channel's own link is not an
+    entry); JSON feeds, and XML too broken to parse, with trafilatura's parser.
+    """
     text = body.decode("utf-8", "replace").strip().lstrip("\ufeff")
+    if not text.startswith("{"):
+        try:
+            root = etree.fromstring(body.strip(), _XML_PARSER)
+        except (etree.XMLSyntaxError, ValueError):
+            root = None
+        if root is not None and etree.QName(root).localname in ("rss", "feed", "RDF"):
+            links = [
+                Link(urljoin(url, link))
+                for entry in root.iter("{*}item", "{*}entry")
+                if (link := _entry_link(entry))
+            ]
+            return links[:MAX_LINKS]
     params = FeedParameters(url, "", url, external=True)
     return [Link(urljoin(url, link)) for link in find_links(text, params)[:MAX_LINKS]]
+
+
+def _entry_link(entry: etree._Element) -> str | None:
+    """An RSS item's ``<link>`` (or permalink ``<guid>``), an Atom entry's alternate link."""
+    for link in entry.iterchildren("{*}link"):
+        href = link.get("href")
+        if href and link.get("rel", "alternate") == "alternate":
+            return href.strip()
+        if not href and link.text and link.text.strip():
+            return link.text.strip()
+    for guid in entry.iterchildren("{*}guid"):
+        if guid.get("isPermaLink", "true") == "true" and (guid.text or "").startswith("http"):
+            return (guid.text or "").strip()
+    return None
 
 
 def sitemap_links(body: bytes, url: str) -> list[Link]:

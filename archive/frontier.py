@@ -199,7 +199,7 @@ class Frontier:
             index_elements=["crawl_id", "url"]
         )
         with self.catalog.session() as session:
-            return session.execute(statement, rows).rowcount or 0
+            return session.connection().execute(statement, rows).rowcount or 0
 
     def query_variants(self, urls: Sequence[str]) -> dict[str, int]:
         """How many URLs the frontier has under each path of ``urls`` (by path key)."""

@@ -92,6 +92,7 @@ class ScopeRules:
     _exclude: list[re.Pattern[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.scope = Scope(self.scope)
         self._include = [re.compile(pattern) for pattern in self.include]
         self._exclude = [re.compile(pattern) for pattern in self.exclude]
         self._seeds = set(self.seeds)
