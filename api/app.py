@@ -8,6 +8,7 @@ Memento under ``/web``, ``/timemap`` and ``/timegate``, HTML pages elsewhere.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,11 +17,21 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import captures, errors, imports, memento, pages, system, urls
+# The ingest and search commands register the after_store hooks that make
+# captures and imports searchable: the service needs them as much as the CLI.
+import ingest.cli  # noqa: F401
+import search.cli  # noqa: F401
+from api import captures, documents, errors, imports, memento, pages, searches, system, urls
 from api.errors import error_response
+from api.export import routes as export_routes
 from api.jobs import CaptureJobs
+from api.session import session_key
 from archive.config import Settings, get_settings
 from archive.repository import Repository, software_version
+from search.backend import SearchBackend, SearchError
+from search.engine import open_backend
+
+log = logging.getLogger(__name__)
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -82,6 +93,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def open_search(settings: Settings) -> tuple[SearchBackend | None, str | None]:
+    """The search backend, or None and why not (the rest of the service works without it)."""
+    try:
+        return open_backend(settings), None
+    except SearchError as exc:
+        log.error("search is unavailable: %s", exc)
+        return None, str(exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service for the archive described by ``settings`` (default: the environment)."""
     settings = settings or get_settings()
@@ -89,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         repository = await to_thread.run_sync(Repository, settings)
+        app.state.search, app.state.search_error = await to_thread.run_sync(open_search, settings)
         jobs = CaptureJobs(
             repository, workers=settings.capture_workers, queue_size=settings.capture_queue_size
         )
@@ -99,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await to_thread.run_sync(jobs.stop, settings.fetch_timeout)
+            if app.state.search is not None:
+                await to_thread.run_sync(app.state.search.close)
             await to_thread.run_sync(repository.close)
 
     app = FastAPI(
@@ -111,13 +134,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
+    app.state.session_key = session_key(settings.home)
     errors.install(app)
     app.add_middleware(BodyLimit, max_size=settings.max_upload_size)
     app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix="/api/v1")
-    for area in (system, captures, imports, urls):
+    for area in (system, searches, documents, captures, imports, urls):
         api.include_router(area.router)
+    api.include_router(export_routes.router)
     app.include_router(api)
     app.include_router(memento.router)
     app.include_router(pages.router)

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +112,13 @@ class _Parts:
     def close(self) -> None:
         for fh in self.files.values():
             fh.close()
+        self.files = {}
+
+    def abandon(self) -> None:
+        """Close after a failure; the state file, not these buffers, says what is complete."""
+        for fh in self.files.values():
+            with suppress(OSError):  # e.g. the disk is still full
+                fh.close()
         self.files = {}
 
 
@@ -229,10 +237,11 @@ def run_export(
             os.fsync(done.fileno())
         os.replace(partial, output)
     except OSError as exc:
-        parts.close()
+        parts.abandon()
         raise _os_error(exc, output, partial if writer.resumable else None) from exc
-    finally:
-        parts.close()
+    except BaseException:
+        parts.abandon()
+        raise
     state_path.unlink(missing_ok=True)
     shutil.rmtree(workdir, ignore_errors=True)
     digest, size = sha256_file(output)

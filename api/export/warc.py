@@ -49,6 +49,10 @@ class Warc(Writer):
         self.offset = 0  # bytes written so far: where the next record starts
         self._files: set[str] = set()  # WARC files whose warcinfo is written
         self._originals: set[str] = set()  # revisit originals written
+        # Records written for the current URL: its earlier captures come just before a
+        # revisit (the export is in URL, time order), so their originals are mostly here.
+        self._url: str | None = None
+        self._url_records: set[str] = set()
         self.copied: list[Copied] = []  # records of the last batch, for indexes
 
     def state(self) -> dict[str, Any]:
@@ -56,25 +60,35 @@ class Warc(Writer):
             "offset": self.offset,
             "files": sorted(self._files),
             "originals": sorted(self._originals),
+            "url": self._url,
+            "url_records": sorted(self._url_records),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.offset = state["offset"]
         self._files = set(state["files"])
         self._originals = set(state["originals"])
+        self._url = state["url"]
+        self._url_records = set(state["url_records"])
 
     def write(self, batch: list[ExportDocument]) -> Iterator[Chunk]:
         self.copied = []
         groups = self._capture_records(batch)
         originals = self._originals_of([row for rows in groups for row in rows])
-        for rows in groups:
+        for document, rows in zip(batch, groups, strict=True):
+            if document.final_url != self._url:
+                self._url, self._url_records = document.final_url, set()
             for row in rows:
                 if row.record_type == "revisit":
                     original = originals.get(row.refers_to or "") or self._find_original(row)
-                    if original is not None and original.record_id not in self._originals:
+                    if original is not None and not self._written(original.record_id):
                         self._originals.add(original.record_id)
                         yield from self._copy(original)
+                self._url_records.add(row.record_id)
                 yield from self._copy(row)
+
+    def _written(self, record_id: str) -> bool:
+        return record_id in self._originals or record_id in self._url_records
 
     def _capture_records(self, batch: list[ExportDocument]) -> list[list[Record]]:
         """For each document, every record of its capture in stored order (or its own record)."""
