@@ -16,6 +16,7 @@ from rich.text import Text
 from archive.cli import after_store, fail, open_repository
 from archive.config import get_settings
 from archive.repository import Repository
+from ingest import cli as _ingest_cli  # noqa: F401 - registers ingest's hook before ours
 from search import indexer
 from search.backend import SearchBackend, SearchError, Sort
 from search.engine import open_backend
@@ -119,7 +120,8 @@ def index() -> None:
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
         progress.update(task, total=max(applied, 1), completed=max(applied, 1))
-    typer.echo(f"applied {applied} changes; index at change {backend.checkpoint()}")
+        checkpoint = backend.checkpoint()
+    typer.echo(f"applied {applied} changes; index at change {checkpoint}")
 
 
 @app.command()
@@ -159,4 +161,5 @@ def index_after_store(repository: Repository, record_ids: Sequence[int]) -> None
         pass
 
 
+# Ingest's hook (imported above) runs first: it creates the documents this one indexes.
 after_store.append(index_after_store)

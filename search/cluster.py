@@ -205,32 +205,19 @@ def compile_query(node: Node, top: bool = False) -> dict[str, Any] | None:
 
 
 class _Api:
-    """The few calls whose signatures differ between the two official clients."""
+    """Calls through either official client (both take ``body=``), errors made readable."""
 
-    def __init__(self, client: Any, distribution: str) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
-        self.elastic = distribution == "elasticsearch"
 
-    def _call(self, method: Any, **kwargs: Any) -> Any:
+    def plain(self, method: Any, **kwargs: Any) -> Any:
         try:
             return method(**kwargs)
         except Exception as exc:  # both clients' transport and API errors
             raise SearchError(f"search engine error: {exc}") from exc
 
-    def body(self, method: Any, body: dict[str, Any], **kwargs: Any) -> Any:
-        # elasticsearch-py 8/9 takes the body's keys as arguments; opensearch-py takes body=.
-        if self.elastic:
-            renamed = {("from_" if key == "from" else key): value for key, value in body.items()}
-            return self._call(method, **kwargs, **renamed)
-        return self._call(method, body=body, **kwargs)
-
-    def plain(self, method: Any, **kwargs: Any) -> Any:
-        return self._call(method, **kwargs)
-
-    def bulk(self, operations: list[dict[str, Any]]) -> dict[str, Any]:
-        if self.elastic:
-            return self.client.bulk(operations=operations)
-        return self.client.bulk(body=operations)
+    def body(self, method: Any, body: Any, **kwargs: Any) -> Any:
+        return self.plain(method, body=body, **kwargs)
 
 
 class ClusterBackend(SearchBackend):
@@ -243,7 +230,7 @@ class ClusterBackend(SearchBackend):
         self.distribution = distribution
         self.name = distribution
         self.alias = alias
-        self.api = _Api(client, distribution)
+        self.api = _Api(client)
         self.target = target or self._ensure_index()
 
     @classmethod
@@ -303,7 +290,7 @@ class ClusterBackend(SearchBackend):
         delay = 0.5
         for attempt in range(RETRIES + 1):
             try:
-                response = self.api.bulk(operations)
+                response = self.client.bulk(body=operations)
             except Exception as exc:
                 status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
                 retryable = status is None or status == 429 or int(status) >= 500

@@ -8,11 +8,14 @@ matches are words whose stem equals a query stem.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from search.analysis import english_terms, fold, runs, stems, word_spans
+from search.analysis import english_terms, fold, runs, stems
 from search.query import And, Node, Or, Text
 
+_LATIN = "a-zA-Z0-9\u00c0-\u024f"  # letters that cannot precede a word's first letter
 SCAN_LIMIT = 50_000  # characters searched for matches; enough for any lead paragraph
 
 
@@ -24,6 +27,7 @@ class Targets:
     stems: set[str] = field(default_factory=set)
 
 
+@lru_cache(maxsize=256)
 def targets(query: Node) -> Targets:
     """The positive words and phrases of a query (negated ones are never highlighted)."""
     found = Targets()
@@ -51,14 +55,17 @@ def _matches(display: str, haystack: str, wanted: Targets) -> list[tuple[int, in
             spans.append((start, start + len(word), word))
             start = haystack.find(word, start + len(word))
     if wanted.stems:
-        word_at = word_spans(display[:SCAN_LIMIT])
-        words = [display[a:b] for a, b in word_at]
-        stem_of = dict(zip(set(words), stems(list(set(words))), strict=True))
-        spans.extend(
-            (a, b, stem_of[w])
-            for (a, b), w in zip(word_at, words, strict=True)
-            if stem_of[w] in wanted.stems
-        )
+        # Stemming only changes endings: stem just the words starting like a query stem.
+        prefixes = "|".join(sorted({re.escape(stem[:3]) for stem in wanted.stems}))
+        # (Patterns with big Unicode classes cost milliseconds to compile: keep them small.)
+        candidates = re.compile(f"(?<![{_LATIN}])(?i:{prefixes})[^\\W_]*")
+        found = []
+        for match in candidates.finditer(display[:SCAN_LIMIT]):
+            word = runs(match.group())[0][1]  # "Falun法轮功" -> "Falun"
+            found.append((match.start(), match.start() + len(word), word))
+        unique = list({word for _, _, word in found})
+        stem_of = dict(zip(unique, stems(unique), strict=True))
+        spans.extend((a, b, stem_of[w]) for a, b, w in found if stem_of[w] in wanted.stems)
     return sorted(spans)
 
 

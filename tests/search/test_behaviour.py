@@ -14,6 +14,9 @@ from search.backend import SearchBackend, Sort
 from search.models import IndexDocument
 from search.query import parse
 
+# The first test on the cluster may resolve OpenSearch from Maven Central and start it.
+pytestmark = pytest.mark.timeout(900)
+
 CAPTURED = datetime(2024, 1, 2, 3, 4, 5)
 
 DOCUMENTS = [

@@ -19,6 +19,9 @@ from search import indexer
 from search.engine import open_backend
 from search.query import parse
 
+# The first test on the cluster may resolve OpenSearch from Maven Central and start it.
+pytestmark = pytest.mark.timeout(900)
+
 ENGLISH = b"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Tribunal finds forced organ harvesting</title>
 <meta property="article:published_time" content="2019-06-17T10:00:00Z"></head>
