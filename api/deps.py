@@ -8,11 +8,14 @@ from anyio import to_thread
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api import session
 from api.jobs import CaptureJobs
+from api.session import Session
 from api.tokens import authenticate
 from archive.config import Settings
 from archive.repository import Repository
 
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _bearer = HTTPBearer(
     auto_error=False,
     description="An API token from `vestige token create NAME`.",
@@ -31,12 +34,34 @@ def get_jobs(request: Request) -> CaptureJobs:
     return request.app.state.jobs
 
 
+async def browser_session(request: Request) -> Session | None:
+    """The logged-in browser session of this request, if any (see ``api.session``)."""
+    cookie = request.cookies.get(session.COOKIE)
+    if not cookie:
+        return None
+    return await to_thread.run_sync(
+        session.current, request.app.state.repository.catalog, request.app.state.session_key, cookie
+    )
+
+
 async def require_token(
+    request: Request,
     repository: Annotated[Repository, Depends(get_repository)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> str:
-    """The name of the caller's valid API token: 401 without one, 403 with a bad one."""
+    """The name of the caller's valid API token: 401 without one, 403 with a bad one.
+
+    A browser logged in with a token (session cookie) counts too, but its writes
+    must carry the session's CSRF secret in the ``X-CSRF-Token`` header.
+    """
     if credentials is None:
+        browser = await browser_session(request)
+        if browser is not None:
+            if request.method not in _SAFE_METHODS and not session.csrf_ok(
+                browser, request.headers.get(session.CSRF_HEADER)
+            ):
+                raise HTTPException(403, "missing or wrong CSRF token (X-CSRF-Token)")
+            return browser.name
         raise HTTPException(
             401,
             "this needs an API token (Authorization: Bearer <token>); "
@@ -54,6 +79,7 @@ async def require_token(
 
 
 async def require_reader(
+    request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
     repository: Annotated[Repository, Depends(get_repository)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
@@ -61,7 +87,7 @@ async def require_reader(
     """Reading is public unless ``VESTIGE_PUBLIC_READ=0``; then it needs a token too."""
     if settings.public_read:
         return None
-    return await require_token(repository, credentials)
+    return await require_token(request, repository, credentials)
 
 
 RepositoryDep = Annotated[Repository, Depends(get_repository)]

@@ -26,6 +26,7 @@ from archive.importer import (
 )
 from archive.repository import Repository
 from archive.store import InvalidCollection
+from ingest import documents
 
 router = APIRouter(tags=["imports"], responses=ERROR_RESPONSES)
 
@@ -79,10 +80,23 @@ async def create_import(
 ) -> ImportResponse:
     """Import an uploaded archive or document; it is stored (fsynced, catalogued) and
     ingested before the response. Archives keep their records byte for byte."""
+    return await import_upload(
+        repository, file, Submission(url or None, published, note or None, submitter), collection
+    )
+
+
+def _document_id(repository: Repository, url: str | None) -> str | None:
+    document = documents.get(repository.catalog, url) if url else None
+    return document.id if document else None
+
+
+async def import_upload(
+    repository: Repository, file: UploadFile, submission: Submission, collection: str
+) -> ImportResponse:
+    """Store, ingest and index an upload (the API's and the upload form's work)."""
     filename = PurePosixPath((file.filename or "").replace("\\", "/")).name
     if not filename:
         raise HTTPException(422, "the upload needs a file name (its type comes from it)")
-    submission = Submission(url or None, published, note or None, submitter)
     try:
         source_kind(filename)
         results = await to_thread.run_sync(
@@ -99,9 +113,10 @@ async def create_import(
     after_store_error = None
     if record_ids:
         after_store_error = await to_thread.run_sync(_after_store, repository, record_ids)
-    return ImportResponse(
-        filename=filename,
-        sources=[
+    sources = []
+    for result in results:
+        document_id = await to_thread.run_sync(_document_id, repository, result.url)
+        sources.append(
             ImportedSource(
                 source=result.source,
                 imported=result.imported,
@@ -111,8 +126,7 @@ async def create_import(
                 url=result.url,
                 payload_digest=result.payload_digest,
                 versions=f"/api/v1/urls/versions?url={quote(result.url)}" if result.url else None,
+                document_id=document_id,
             )
-            for result in results
-        ],
-        after_store_error=after_store_error,
-    )
+        )
+    return ImportResponse(filename=filename, sources=sources, after_store_error=after_store_error)

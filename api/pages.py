@@ -1,17 +1,55 @@
-"""Server-rendered HTML pages. Archived content is never inlined here: the
-archived-copy page frames the sandboxed replay path."""
+"""Server-rendered HTML pages: search, documents, archived copies, preserving, status.
+
+Archived content is never inlined here: the archived-copy page frames the
+sandboxed replay path. Pages run no inline script (their CSP forbids it); the
+little JavaScript there is lives in ``/static/vestige.js``. Forms that change
+anything need a browser session (``/login`` with an API token) and carry its
+CSRF secret.
+"""
 
 from __future__ import annotations
 
+import html
+import re
+import secrets
+from datetime import date
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from anyio import to_thread
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
-from api.deps import RepositoryDep, require_reader
+from api import session as sessions
+from api.captures import load_job
+from api.deps import JobsDep, RepositoryDep, SettingsDep, browser_session, require_reader
+from api.documents import find_document, version_views
+from api.imports import import_upload
+from api.jobs import QueueFull
 from api.memento import archived_url, memento_path, versions_of
 from api.replay import closest, parse_timestamp, timestamp14
+from api.searches import MAX_OFFSET, SearchParams, get_search, run_search
+from api.session import Session
+from api.status import service_status
+from archive.importer import Submission
+from archive.store import InvalidCollection, check_collection
+from archive.urls import InvalidURL, normalise_url
+from ingest.models import Document
+from search.backend import FACETS, Sort
+from search.query import FIELDS
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -19,17 +57,177 @@ templates = Jinja2Templates(directory=HERE / "templates")
 # Application pages run no inline code and may only frame the replay path.
 APP_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
-    "frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
+PAGE_SIZE = 20
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
+_LOGIN_LIFETIME = 3600
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
 
 
-def page(request: Request, template: str, status_code: int = 200, **context: object) -> Response:
-    """Render an application page with its security headers."""
+def highlight(snippet: str) -> Markup:
+    """A snippet safe to insert: only the engine's ``<mark>`` survives; everything else,
+    whatever the engine did or did not escape, is escaped here."""
+    out: list[str] = []
+    cursor = 0
+    for match in _MARK.finditer(snippet):
+        out.append(escape(html.unescape(snippet[cursor : match.start()])))
+        out.append(Markup("<mark>%s</mark>") % html.unescape(match.group(1)))
+        cursor = match.end()
+    out.append(escape(html.unescape(snippet[cursor:])))
+    return Markup("").join(out)
+
+
+templates.env.filters["highlight"] = highlight
+templates.env.filters["ts14"] = timestamp14
+templates.env.globals["FIELDS"] = FIELDS
+
+
+async def page(
+    request: Request, template: str, status_code: int = 200, **context: object
+) -> Response:
+    """Render an application page, knowing who is logged in, with its security headers."""
+    context.setdefault("session", await browser_session(request))
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
     response.headers["Content-Security-Policy"] = APP_CSP
+    response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def error_page(request: Request, status: int, message: str) -> Response:
+    return await page(request, "error.html", status_code=status, status=status, message=message)
+
+
+def _local(target: str | None) -> str:
+    """Only same-site paths are followed after logging in (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+# -- search ------------------------------------------------------------------------
+
+
+class SearchLinks:
+    """Links for the search page: the current search with some parameters changed."""
+
+    def __init__(self, params: dict[str, str]) -> None:
+        self.params = params
+
+    def __call__(self, **changes: object) -> str:
+        merged = {**self.params, **{k: str(v) for k, v in changes.items() if v is not None}}
+        for key, value in changes.items():
+            if value is None:
+                merged.pop(key, None)
+        if "page" not in changes:
+            merged.pop("page", None)  # a new filter starts at the first page
+        return "/?" + urlencode({k: v for k, v in merged.items() if v})
+
+
+@router.get("/", response_class=HTMLResponse)
+async def search_page(
+    request: Request,
+    q: Annotated[str, Query(max_length=2000)] = "",
+    lang: str | None = None,
+    site: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    collection: str | None = None,
+    sort: Sort = Sort.relevance,
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+):
+    """The search page; with no query, every document, newest first."""
+    current = {
+        "q": q,
+        "lang": lang,
+        "site": site,
+        "after": after,
+        "before": before,
+        "collection": collection,
+        "sort": sort.value if sort is not Sort.relevance else None,
+        "page": str(page_number) if page_number > 1 else None,
+    }
+    links = SearchLinks({k: v for k, v in current.items() if v})
+    browsing = not any(current[k] for k in ("q", "lang", "site", "after", "before", "collection"))
+    offset = (page_number - 1) * PAGE_SIZE
+    context: dict[str, object] = {
+        "current": current,
+        "links": links,
+        "sort": sort,
+        "browsing": browsing,
+        "facet_names": FACETS,
+    }
+    if offset > MAX_OFFSET:
+        return await page(request, "search.html", 400, error="that page is too deep", **context)
+    params = SearchParams(
+        q,
+        lang,
+        site,
+        after,
+        before,
+        collection,
+        Sort.date if browsing else sort,
+        PAGE_SIZE,
+        offset,
+    )
+    try:
+        result = await run_search(get_search(request), params)
+    except HTTPException as exc:
+        return await page(request, "search.html", exc.status_code, error=exc.detail, **context)
+    pages = max(1, min(-(-result.total // PAGE_SIZE), MAX_OFFSET // PAGE_SIZE + 1))
+    return await page(
+        request, "search.html", result=result, page=page_number, pages=pages, **context
+    )
+
+
+# -- documents ----------------------------------------------------------------------
+
+
+def citation(document: Document, archived: str) -> str:
+    """A ready-to-copy citation of the archived copy."""
+    parts = [document.title or document.url]
+    if document.authors:
+        parts.insert(0, ", ".join(document.authors))
+    if document.site:
+        parts.append(document.site)
+    if document.published:
+        parts.append(f"Published {document.published}")
+    parts.append(f"Original URL {document.url}")
+    parts.append(
+        f"Archived {document.captured:%Y-%m-%d %H:%M:%S} UTC at {archived}"
+        + (f" ({document.payload_digest})" if document.payload_digest else "")
+    )
+    return ". ".join(part.rstrip(".") for part in parts) + "."
+
+
+@router.get("/documents/{document_id}", response_class=HTMLResponse)
+async def document_page(
+    document_id: str, request: Request, repository: RepositoryDep, settings: SettingsDep
+):
+    """Everything known about a document, its versions, and how to cite it."""
+    try:
+        document = await to_thread.run_sync(find_document, repository, document_id)
+    except HTTPException as exc:
+        return await error_page(request, exc.status_code, str(exc.detail))
+    versions = await to_thread.run_sync(version_views, repository, document.url)
+    stamp = timestamp14(document.captured)
+    archived = f"/archive/{stamp}/{document.url}"
+    base = str(request.base_url).rstrip("/")
+    replay = None
+    if settings.replay_url:  # pywb, run by `vestige replay-server`
+        replay = f"{settings.replay_url.rstrip('/')}/{stamp}/{document.url}"
+    return await page(
+        request,
+        "document.html",
+        document=document,
+        versions=versions,
+        archived=archived,
+        memento=f"/web/{stamp}id_/{document.url}",
+        replay=replay,
+        citation=citation(document, base + archived),
+    )
 
 
 @router.get("/archive/{stamp}/{url:path}", response_class=HTMLResponse)
@@ -37,15 +235,15 @@ async def archived_copy(stamp: str, url: str, request: Request, repository: Repo
     """The archived copy in a sandboxed frame, under a banner saying what it is."""
     try:
         moment = parse_timestamp(stamp)
-    except ValueError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    target = archived_url(request, 3)
-    versions = await versions_of(repository, target)
+        target = archived_url(request, 3)
+        versions = await versions_of(repository, target)
+    except (ValueError, HTTPException) as exc:
+        return await error_page(request, 404, str(getattr(exc, "detail", exc)))
     row = closest(versions, moment)
     exact = timestamp14(row.timestamp)
     if exact != stamp:
         return RedirectResponse(f"/archive/{exact}/{row.url}", 302)
-    return page(
+    return await page(
         request,
         "archived.html",
         row=row,
@@ -53,3 +251,165 @@ async def archived_copy(stamp: str, url: str, request: Request, repository: Repo
         versions=versions,
         timemap=f"/timemap/link/{row.url}",
     )
+
+
+# -- status -------------------------------------------------------------------------
+
+
+@router.get("/status", response_class=HTMLResponse)
+async def status_page(request: Request, repository: RepositoryDep, jobs: JobsDep):
+    """Counts, the search engine and its analyzers, storage, last runs, failures."""
+    state = request.app.state
+    report = await to_thread.run_sync(
+        service_status, repository, jobs, state.search, state.search_error
+    )
+    return await page(request, "status.html", status=report)
+
+
+# -- logging in ---------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next_page: Annotated[str, Query(alias="next")] = "/"):
+    """Log in with an API token (from ``vestige token create NAME``)."""
+    return await _login_page(request, next_page)
+
+
+async def _login_page(request: Request, next_page: str, error: str | None = None) -> Response:
+    csrf = secrets.token_urlsafe(24)
+    response = await page(
+        request,
+        "login.html",
+        status_code=403 if error else 200,
+        csrf=csrf,
+        next_page=_local(next_page),
+        error=error,
+    )
+    sessions.set_cookie(request, response, sessions.LOGIN_COOKIE, csrf, _LOGIN_LIFETIME)
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    repository: RepositoryDep,
+    token: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=200)],
+    next_page: Annotated[str, Form(alias="next", max_length=2000)] = "/",
+):
+    """Check the token; on success set the session cookie and go on."""
+    expected = request.cookies.get(sessions.LOGIN_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, csrf):
+        return await _login_page(request, next_page, "the form expired; please try again")
+    started = await to_thread.run_sync(
+        sessions.start, repository.catalog, request.app.state.session_key, token.strip()
+    )
+    if started is None:
+        return await _login_page(request, next_page, "invalid or revoked token")
+    _, cookie = started
+    response = RedirectResponse(_local(next_page), 303)
+    sessions.set_cookie(request, response, sessions.COOKIE, cookie, sessions.LIFETIME)
+    response.delete_cookie(sessions.LOGIN_COOKIE, path="/")
+    return response
+
+
+async def _writer(request: Request, csrf: str) -> Session:
+    """The logged-in session, if this form carries its CSRF secret; else 403."""
+    session = await browser_session(request)
+    if session is None:
+        raise HTTPException(401, "log in first")
+    if not sessions.csrf_ok(session, csrf):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the form")
+    return session
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)]):
+    try:
+        await _writer(request, csrf)
+    except HTTPException as exc:
+        return await error_page(request, exc.status_code, str(exc.detail))
+    response = RedirectResponse("/", 303)
+    response.delete_cookie(sessions.COOKIE, path="/")
+    return response
+
+
+# -- preserving ---------------------------------------------------------------------
+
+
+@router.get("/preserve", response_class=HTMLResponse)
+async def preserve_form(request: Request):
+    """Forms to capture URLs and to upload documents (after logging in)."""
+    if await browser_session(request) is None:
+        return RedirectResponse("/login?" + urlencode({"next": "/preserve"}), 303)
+    return await page(request, "preserve.html")
+
+
+@router.post("/preserve")
+async def preserve(
+    request: Request,
+    jobs: JobsDep,
+    urls: Annotated[str, Form(max_length=100_000)],
+    csrf: Annotated[str, Form(max_length=200)],
+    collection: Annotated[str, Form(max_length=200)] = "default",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+):
+    """Queue a capture job for the URLs (one a line), then follow it."""
+    try:
+        session = await _writer(request, csrf)
+        wanted = [line.strip() for line in urls.splitlines() if line.strip()]
+        if not wanted:
+            raise HTTPException(422, "give at least one URL")
+        try:
+            check_collection(collection)
+            for url in wanted:
+                if not normalise_url(url).startswith(("http://", "https://")):
+                    raise InvalidURL(f"not an http(s) URL: {url!r}")
+        except (InvalidCollection, InvalidURL) as exc:
+            raise HTTPException(422, str(exc)) from exc
+        try:
+            job = await to_thread.run_sync(
+                lambda: jobs.submit(
+                    wanted, collection=collection, note=note or None, submitted_by=session.name
+                )
+            )
+        except QueueFull as exc:
+            raise HTTPException(503, str(exc)) from exc
+    except HTTPException as exc:
+        return await page(request, "preserve.html", exc.status_code, error=exc.detail, urls=urls)
+    return RedirectResponse(f"/jobs/{job.id}", 303)
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+async def job_page(job_id: str, request: Request, jobs: JobsDep):
+    """A capture job's progress, until its documents are searchable (polled by script)."""
+    view = await to_thread.run_sync(load_job, jobs, request.app.state.search, job_id)
+    if view is None:
+        return await error_page(request, 404, f"no job {job_id!r}")
+    return await page(request, "job.html", job=view)
+
+
+@router.post("/upload", response_class=HTMLResponse)
+async def upload(
+    request: Request,
+    repository: RepositoryDep,
+    file: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form(max_length=200)],
+    url: Annotated[str, Form(max_length=4096)] = "",
+    published: Annotated[str, Form(alias="date", max_length=10)] = "",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+    collection: Annotated[str, Form(max_length=200)] = "default",
+):
+    """Import an uploaded document or web archive; ingested and indexed before the answer."""
+    try:
+        session = await _writer(request, csrf)
+        try:
+            day = date.fromisoformat(published) if published else None
+        except ValueError as exc:
+            raise HTTPException(422, f"invalid date {published!r}: use YYYY-MM-DD") from exc
+        result = await import_upload(
+            repository, file, Submission(url or None, day, note or None, session.name), collection
+        )
+    except HTTPException as exc:
+        return await page(request, "preserve.html", exc.status_code, upload_error=exc.detail)
+    return await page(request, "uploaded.html", result=result)

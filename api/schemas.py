@@ -62,6 +62,47 @@ class JobCounts(BaseModel):
 class LastRuns(BaseModel):
     capture: UTCDateTime | None = Field(None, description="When the newest record was stored.")
     job_finished: UTCDateTime | None = None
+    ingest_outcome: UTCDateTime | None = Field(
+        None, description="When ingest last skipped or failed a record."
+    )
+    index_commit: UTCDateTime | None = Field(
+        None, description="When the search index last committed (embedded engine)."
+    )
+
+
+class IngestFailure(BaseModel):
+    url: str | None
+    reason: str
+    detail: str | None
+    when: UTCDateTime
+
+
+class IngestStatus(BaseModel):
+    documents: int = Field(description="Live documents derived from records.")
+    pending: int = Field(description="Records neither ingested nor skipped nor failed yet.")
+    skipped: int = Field(description="Records that hold no document (images, scripts...).")
+    failed: int = Field(description="Records whose ingest failed (vestige ingest --retry-failed).")
+    latest_change: int = Field(description="The newest document change (search follows these).")
+    recent_failures: list[IngestFailure]
+
+
+class SearchStatus(BaseModel):
+    available: bool
+    engine: str | None = None
+    chinese_analyzer: str | None = None
+    english_analyzer: str | None = None
+    documents: int | None = None
+    checkpoint: int | None = Field(None, description="The last document change indexed.")
+    behind: int | None = Field(None, description="Document changes not yet indexed.")
+    error: str | None = None
+    details: dict[str, str] = Field({}, description="Everything the engine reports.")
+
+
+class FailedCapture(BaseModel):
+    url: str
+    error: str
+    when: UTCDateTime | None
+    job: str
 
 
 class Status(BaseModel):
@@ -71,6 +112,9 @@ class Status(BaseModel):
     archive: ArchiveStatus
     jobs: JobCounts
     last_runs: LastRuns
+    ingest: IngestStatus
+    search: SearchStatus
+    failed_captures: list[FailedCapture] = Field(description="The most recent failed captures.")
 
 
 def _one_or_many(value: object) -> object:
@@ -117,6 +161,9 @@ class JobUrl(BaseModel):
     after_store_error: str | None = Field(
         None, description="Set when the capture is stored but ingesting or indexing it failed."
     )
+    document_id: str | None = Field(None, description="The document ingested from the capture.")
+    document: str | None = Field(None, description="The document in the JSON API.")
+    searchable: bool = Field(False, description="Whether search finds the document now.")
 
 
 class JobView(BaseModel):
@@ -169,6 +216,7 @@ class ImportedSource(BaseModel):
     url: str | None = Field(None, description="A single document's URL (normalised).")
     payload_digest: str | None = None
     versions: str | None = Field(None, description="The document's stored versions.")
+    document_id: str | None = Field(None, description="The document ingested from the upload.")
 
 
 class ImportResponse(BaseModel):
@@ -177,3 +225,95 @@ class ImportResponse(BaseModel):
     after_store_error: str | None = Field(
         None, description="Set when the upload is stored but ingesting or indexing it failed."
     )
+
+
+class SearchHit(BaseModel):
+    """One ranked document; ``snippet`` is HTML-escaped text with ``<mark>`` around matches."""
+
+    id: str
+    url: str
+    title: str
+    language: str
+    script: str | None
+    published: str | None = Field(description="Publication date (ISO, possibly partial).")
+    captured: UTCDateTime
+    collection: str
+    score: float = Field(description="Relevance (0 when sorted by date).")
+    snippet: str
+    document: str = Field(description="The document in the JSON API.")
+    archived: str = Field(description="The archived copy, for people.")
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class SearchResponse(BaseModel):
+    """A page of hits, how many documents match, and facet counts over every match."""
+
+    query: str
+    total: int
+    offset: int
+    limit: int
+    hits: list[SearchHit]
+    facets: dict[str, list[FacetCount]] = Field(
+        description="Counts per language, site, year and collection over all matches."
+    )
+
+
+class DocumentView(BaseModel):
+    """An ingested document's metadata; its text is at ``text``."""
+
+    id: str
+    url: str
+    title: str | None
+    authors: list[str]
+    published: str | None
+    language: str | None
+    languages: dict[str, float]
+    script: str | None
+    site: str | None
+    description: str | None
+    tags: list[str]
+    word_count: int
+    outlinks: list[str]
+    collection: str
+    captured: UTCDateTime
+    status: int | None
+    mime: str | None
+    extraction: str
+    content_hash: str
+    warc_file: str
+    warc_offset: int
+    warc_length: int
+    payload_digest: str | None
+    record_id: str
+    revisit_of: str | None
+    deleted: bool
+    text: str = Field(description="Where the full extracted text is (text/plain, streamed).")
+    versions: str = Field(description="Every version of the document's URL.")
+    archived: str = Field(description="The archived copy, for people.")
+    memento: str = Field(description="The archived bytes (Memento).")
+
+
+class DocumentVersion(BaseModel):
+    """One capture of a URL and what changed since the previous one."""
+
+    captured: UTCDateTime
+    record_id: str
+    record_type: str
+    status: int | None
+    collection: str
+    payload_digest: str | None
+    document_id: str | None
+    title: str | None
+    changes: list[str] = Field(description="e.g. first capture, text changed, page gone.")
+    similarity: float | None = Field(None, description="Text similarity to the previous version.")
+    redirect_to: str | None = None
+    archived: str = Field(description="This capture's archived copy, for people.")
+
+
+class DocumentVersions(BaseModel):
+    url: str
+    versions: list[DocumentVersion]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from api.deps import JobsDep, RepositoryDep, require_reader
 from api.errors import ERROR_RESPONSES
@@ -21,6 +21,10 @@ async def health() -> Health:
 
 
 @router.get("/status", response_model=Status, dependencies=[Depends(require_reader)])
-async def status(repository: RepositoryDep, jobs: JobsDep) -> Status:
-    """Counts of records, captures and collections, storage size, jobs and last runs."""
-    return await to_thread.run_sync(service_status, repository, jobs)
+async def status(repository: RepositoryDep, jobs: JobsDep, request: Request) -> Status:
+    """Counts of records, captures, documents and collections, storage size, jobs, the
+    search engine and its analyzers, how far ingest and indexing are behind, failures."""
+    state = request.app.state
+    return await to_thread.run_sync(
+        service_status, repository, jobs, state.search, state.search_error
+    )

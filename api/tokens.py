@@ -74,7 +74,11 @@ def revoke_token(catalog: Catalog, name: str) -> None:
 
 def authenticate(catalog: Catalog, token: str) -> str | None:
     """The name of the token, or None if it is unknown or revoked."""
-    digest = hash_token(token)
+    return authenticate_hash(catalog, hash_token(token))
+
+
+def authenticate_hash(catalog: Catalog, digest: str) -> str | None:
+    """Like :func:`authenticate`, given the token's hash (as a browser session keeps it)."""
     with catalog.session() as session:
         row = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
         if row is None:

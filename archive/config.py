@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000",
         description="Base URL of this archive's service, for archived-copy links in exports.",
     )
+    replay_url: str | None = Field(
+        None,
+        description="Base URL of the pywb collection run by `vestige replay-server` "
+        "(e.g. http://127.0.0.1:8080/vestige); document pages link to it when set.",
+    )
     crawl_delay: float = Field(
         1.0, ge=0, description="Seconds a crawl waits between two requests to one host."
     )

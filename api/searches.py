@@ -1,0 +1,132 @@
+"""``/api/v1/search``: full-text search with the query syntax of ``vestige search``.
+
+The search backend is opened once per application (in the lifespan) and shared;
+searches run in worker threads so the event loop never waits for the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from api.deps import require_reader
+from api.errors import ERROR_RESPONSES
+from api.replay import timestamp14
+from api.schemas import FacetCount, SearchHit, SearchResponse
+from search.backend import SearchBackend, SearchError, Sort
+from search.models import SearchResult
+from search.query import QuerySyntaxError, conjoin, filters, parse
+
+router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
+
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000  # deeper pages cost the engine more than any reader needs
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """What a search asks for: the CLI's query and options."""
+
+    q: str = ""
+    lang: str | None = None
+    site: str | None = None
+    after: str | None = None
+    before: str | None = None
+    collection: str | None = None
+    sort: Sort = Sort.relevance
+    limit: int = 10
+    offset: int = 0
+
+
+def get_search(request: Request) -> SearchBackend:
+    """The application's search backend; 503 if the engine could not be opened."""
+    backend = request.app.state.search
+    if backend is None:
+        raise HTTPException(503, f"search is unavailable: {request.app.state.search_error}")
+    return backend
+
+
+SearchDep = Annotated[SearchBackend, Depends(get_search)]
+
+
+async def run_search(backend: SearchBackend, params: SearchParams) -> SearchResult:
+    """Parse and run a search off the event loop; 400 for a bad query, 503 if the engine fails."""
+    try:
+        tree = conjoin(
+            parse(params.q),
+            filters(
+                language=params.lang,
+                site=params.site,
+                collection=params.collection,
+                after=params.after,
+                before=params.before,
+            ),
+        )
+    except QuerySyntaxError as exc:
+        raise HTTPException(400, f"bad query: {exc}") from exc
+    try:
+        return await to_thread.run_sync(
+            lambda: backend.search(tree, sort=params.sort, limit=params.limit, offset=params.offset)
+        )
+    except SearchError as exc:
+        raise HTTPException(503, str(exc)) from exc
+
+
+def archived_path(captured: datetime, url: str) -> str:
+    """The archived-copy page of a capture."""
+    return f"/archive/{timestamp14(captured)}/{url}"
+
+
+@router.get("/search", response_model=SearchResponse, dependencies=[Depends(require_reader)])
+async def search(
+    backend: SearchDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=2000,
+            description='Words (all must match), "phrases", -excluded, a OR b, '
+            "lang: site: collection: title: after: before:",
+        ),
+    ] = "",
+    lang: Annotated[str | None, Query(description="Only this language (en, zh).")] = None,
+    site: Annotated[str | None, Query(description="Only this domain (and subdomains).")] = None,
+    after: Annotated[str | None, Query(description="Dated on or after YYYY[-MM[-DD]].")] = None,
+    before: Annotated[str | None, Query(description="Dated before YYYY[-MM[-DD]].")] = None,
+    collection: Annotated[str | None, Query(description="Only this collection.")] = None,
+    sort: Annotated[Sort, Query(description="relevance, or date (newest first).")] = Sort.relevance,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")] = 10,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to skip.")] = 0,
+    page: Annotated[
+        int | None, Query(ge=1, le=MAX_OFFSET, description="Page number (instead of offset).")
+    ] = None,
+) -> SearchResponse:
+    """Ranked documents with highlighted snippets and facet counts (language, site, year,
+    collection). A malformed query is a 400 whose message says what is wrong."""
+    if page is not None:
+        offset = (page - 1) * limit
+        if offset > MAX_OFFSET:
+            raise HTTPException(400, f"page {page} is too deep (at most {MAX_OFFSET} hits)")
+    params = SearchParams(q, lang, site, after, before, collection, sort, limit, offset)
+    result = await run_search(backend, params)
+    return SearchResponse(
+        query=q,
+        total=result.total,
+        offset=offset,
+        limit=limit,
+        hits=[
+            SearchHit(
+                **asdict(hit),
+                document=f"/api/v1/documents/{hit.id}",
+                archived=archived_path(hit.captured, hit.url),
+            )
+            for hit in result.hits
+        ],
+        facets={
+            name: [FacetCount(value=value, count=count) for value, count in counts]
+            for name, counts in result.facets.items()
+        },
+    )
