@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+from pathlib import Path
+
 import typer
 
+from api.pywb import (
+    COLLECTION,
+    PywbMissing,
+    catalog_mark,
+    cdxj_path,
+    find_wayback,
+    wayback_command,
+    write_cdxj,
+    write_config,
+)
 from api.tokens import TokenError, create_token, list_tokens, revoke_token
 from archive.cli import fail, open_repository
+from archive.config import get_settings
 
 app = typer.Typer(no_args_is_help=True)
 token_app = typer.Typer(
@@ -27,6 +42,73 @@ def serve(
 
     typer.echo(f"Vestige serving on http://{host}:{port}/ (API docs at /api/v1/docs)")
     uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_level="info")
+
+
+@app.command()
+def cdxj(
+    output: Path | None = typer.Option(
+        None, help="Where to write it (default: $VESTIGE_HOME/pywb/index.cdxj, as pywb reads it)."
+    ),
+) -> None:
+    """Write the CDXJ index of every archived response, sorted for pywb."""
+    settings = get_settings()
+    target = output or cdxj_path(settings)
+    with open_repository() as repository:
+        count = write_cdxj(repository.catalog, target)
+    typer.echo(f"wrote {count} CDXJ lines to {target}")
+
+
+@app.command("replay-server")
+def replay_server(
+    host: str = typer.Option("127.0.0.1", help="Address pywb listens on."),
+    port: int = typer.Option(8080, help="Port pywb listens on."),
+    wayback: str | None = typer.Option(
+        None, help="pywb's wayback program (default: from the replay extra, or on PATH)."
+    ),
+    refresh: float = typer.Option(
+        5.0, min=0.5, help="Seconds between checks for new captures to add to the index."
+    ),
+) -> None:
+    """Run pywb (high-fidelity replay) over the same WARC files, as a separate process.
+
+    Writes $VESTIGE_HOME/pywb/config.yaml and index.cdxj and keeps the index up to
+    date while pywb runs. Set VESTIGE_REPLAY_URL to the printed URL so that
+    document pages link to it.
+    """
+    settings = get_settings()
+    try:
+        program = find_wayback(wayback)
+    except PywbMissing as exc:
+        raise fail(str(exc)) from exc
+    with open_repository() as repository:
+        catalog = repository.catalog
+        mark = catalog_mark(catalog)
+        count = write_cdxj(catalog, cdxj_path(settings))
+        directory = write_config(settings).parent
+        typer.echo(f"indexed {count} records for pywb in {directory}")
+        typer.echo(f"pywb replay at http://{host}:{port}/{COLLECTION}/ (VESTIGE_REPLAY_URL)")
+        # pywb reads config.yaml from its working directory.
+        child = subprocess.Popen(wayback_command(program, host, port), cwd=directory)
+        try:
+            while child.poll() is None:
+                try:
+                    child.wait(refresh)
+                except subprocess.TimeoutExpired:
+                    latest = catalog_mark(catalog)
+                    if latest != mark:
+                        mark = latest
+                        write_cdxj(catalog, cdxj_path(settings))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+    if child.returncode not in (0, -signal.SIGTERM):
+        raise fail(f"pywb exited with status {child.returncode}")
 
 
 @token_app.command("create")
