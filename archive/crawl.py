@@ -341,7 +341,7 @@ class Crawler:
                     raise CrawlError(f"no crawl with id {crawl_id}")
                 self.resumed = True
             self.id = crawl.id
-        self.frontier = Frontier(repository.catalog, self.id)
+        self.frontier = Frontier(repository.catalog, self.id, fast_commits=True)
         self.rules = ScopeRules(
             options.seeds,
             options.scope,
@@ -428,6 +428,7 @@ class Crawler:
                 self.frontier.release()
                 if self._own_capturer:
                     self.capturer.close()
+                self.frontier.close()
             with self.repository.catalog.session() as session:
                 crawl = session.get(Crawl, self.id)
                 assert crawl is not None
@@ -823,12 +824,13 @@ class Crawler:
         failed_reason: str | None = None,
         kind: URLKind | None = None,
     ) -> None:
-        """Add the links found, then record the URL as captured (or failed).
+        """Record the URL as captured (or failed) with the links found in it.
         ``kind`` corrects what the URL turned out to be (a seed that is a feed)."""
-        self._add_links(entry, links)
+        new_urls = self._judge_links(entry, links)
         entry.kind = kind or entry.kind
         self.frontier.finish(
             entry,
+            new_urls,
             kind=entry.kind,
             state=URLState.failed if failed_reason else URLState.captured,
             reason=failed_reason or reason,
@@ -838,12 +840,14 @@ class Crawler:
             capture_id=result.capture_id,
             captured=utcnow(),
         )
-        if entry.kind is URLKind.page and not failed_reason:
-            with self._lock:
+        with self._lock:
+            if entry.kind is URLKind.page and not failed_reason:
                 self._pages_done += 1
+            if any(new.reason is None for new in new_urls):
+                self._new_urls = True  # maybe: some of them may be known already
 
-    def _add_links(self, entry: Entry, links: list[Link]) -> None:
-        """Clean, judge and add the links found in ``entry``'s capture."""
+    def _judge_links(self, entry: Entry, links: list[Link]) -> list[NewURL]:
+        """The links found in ``entry``'s capture, cleaned, each taken or skipped."""
         candidates: dict[str, NewURL] = {}
         for link in links:
             url = clean_url(link.url)
@@ -876,9 +880,7 @@ class Crawler:
                     )
                 else:
                     variants[key] = variants.get(key, 0) + 1
-        if self.frontier.add(list(candidates.values())):
-            with self._lock:
-                self._new_urls = True
+        return list(candidates.values())
 
     def _stored_hook(self, record_ids: Sequence[int]) -> None:
         if self.on_stored and record_ids:

@@ -10,7 +10,8 @@ feed or site is a row of ``follows``; each run of it is a crawl.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -24,11 +25,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    create_engine,
+    event,
     func,
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from archive.catalog import Base, Catalog
 
@@ -168,7 +172,7 @@ class NewURL:
 class Frontier:
     """The URLs of one crawl in the catalog: add, claim in batches, finish."""
 
-    def __init__(self, catalog: Catalog, crawl_id: str) -> None:
+    def __init__(self, catalog: Catalog, crawl_id: str, *, fast_commits: bool = False) -> None:
         self.catalog = catalog
         self.crawl_id = crawl_id
         if catalog.engine.dialect.name == "postgresql":
@@ -176,11 +180,35 @@ class Frontier:
         else:
             from sqlalchemy.dialects.sqlite import insert
         self._insert = insert
+        self._engine: Engine | None = None
+        self.session = catalog.session
+        if fast_commits and catalog.engine.dialect.name == "sqlite":
+            # The frontier commits about once per page. With synchronous=NORMAL
+            # (WAL) a commit survives the process being killed, only not a power
+            # cut, which can at worst lose the last pages' progress: those pages
+            # are captured again. The records' own catalog rows stay fully synced.
+            self._engine = create_engine(catalog.url)
+            event.listen(self._engine, "connect", _fast_pragmas)
+            sessions = sessionmaker(self._engine, expire_on_commit=False)
 
-    def add(self, urls: Sequence[NewURL]) -> int:
-        """Add the URLs the frontier does not have yet; return how many were new."""
-        if not urls:
-            return 0
+            @contextmanager
+            def session() -> Iterator[Session]:
+                with sessions() as session, session.begin():
+                    yield session
+
+            self.session = session
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def add(self, urls: Sequence[NewURL]) -> None:
+        """Add the URLs the frontier does not have yet."""
+        if urls:
+            with self.session() as session:
+                self._add(session, urls)
+
+    def _add(self, session: Session, urls: Sequence[NewURL]) -> None:
         rows = [
             {
                 "crawl_id": self.crawl_id,
@@ -198,15 +226,15 @@ class Frontier:
         statement = self._insert(CrawlURL).on_conflict_do_nothing(
             index_elements=["crawl_id", "url"]
         )
-        with self.catalog.session() as session:
-            return session.connection().execute(statement, rows).rowcount or 0
+        # Not the rowcount: SQLite's is unreliable for executemany under threads.
+        session.connection().execute(statement, rows)
 
     def query_variants(self, urls: Sequence[str]) -> dict[str, int]:
         """How many URLs the frontier has under each path of ``urls`` (by path key)."""
         keys = {path_key(url) for url in urls}
         if not keys:
             return {}
-        with self.catalog.session() as session:
+        with self.session() as session:
             return dict(
                 session.execute(
                     select(CrawlURL.path_key, func.count())
@@ -217,7 +245,7 @@ class Frontier:
 
     def known(self, urls: Sequence[str]) -> set[str]:
         """Which of ``urls`` the frontier already has."""
-        with self.catalog.session() as session:
+        with self.session() as session:
             return set(
                 session.scalars(
                     select(CrawlURL.url).where(
@@ -229,7 +257,7 @@ class Frontier:
     def get_or_add(self, new: NewURL) -> Entry:
         """The frontier row of ``new.url``, added if missing."""
         self.add([new])
-        with self.catalog.session() as session:
+        with self.session() as session:
             row = session.scalars(
                 select(CrawlURL).where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.url == new.url)
             ).one()
@@ -237,7 +265,7 @@ class Frontier:
 
     def claim(self, limit: int) -> list[Entry]:
         """Take up to ``limit`` queued URLs, shallowest first (breadth-first)."""
-        with self.catalog.session() as session:
+        with self.session() as session:
             rows = list(
                 session.scalars(
                     select(CrawlURL)
@@ -252,7 +280,7 @@ class Frontier:
 
     def claimed(self) -> list[Entry]:
         """URLs a previous run had taken but not finished (it was interrupted)."""
-        with self.catalog.session() as session:
+        with self.session() as session:
             rows = session.scalars(
                 select(CrawlURL).where(
                     CrawlURL.crawl_id == self.crawl_id, CrawlURL.state == URLState.claimed
@@ -260,16 +288,19 @@ class Frontier:
             )
             return [_entry(row) for row in rows]
 
-    def finish(self, entry: Entry, **values: object) -> None:
-        """Update one URL: state, reason, status, attempts, not_before..."""
-        with self.catalog.session() as session:
+    def finish(self, entry: Entry, add: Sequence[NewURL] = (), **values: object) -> None:
+        """Update one URL (state, reason, status, attempts, not_before...) and add
+        the URLs found in it, in one transaction."""
+        with self.session() as session:
             session.execute(update(CrawlURL).where(CrawlURL.id == entry.id).values(**values))
+            if add:
+                self._add(session, add)
 
     def mark_captured(self, url: str, *, depth: int, reason: str) -> None:
         """Record ``url`` as captured on the way to another (a redirect target),
         so that the crawl does not capture it again."""
         self.add([NewURL(url, URLKind.page, depth, None)])
-        with self.catalog.session() as session:
+        with self.session() as session:
             session.execute(
                 update(CrawlURL)
                 .where(
@@ -282,7 +313,7 @@ class Frontier:
 
     def release(self) -> None:
         """Put URLs taken but not started back in the queue (the crawl is stopping)."""
-        with self.catalog.session() as session:
+        with self.session() as session:
             session.execute(
                 update(CrawlURL)
                 .where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.state == URLState.claimed)
@@ -291,7 +322,7 @@ class Frontier:
 
     def counts(self) -> dict[tuple[str, str, str | None], int]:
         """Number of URLs by (state, kind, reason)."""
-        with self.catalog.session() as session:
+        with self.session() as session:
             return {
                 (state, kind, reason): count
                 for state, kind, reason, count in session.execute(
@@ -319,3 +350,11 @@ def _entry(row: CrawlURL) -> Entry:
 def utcnow() -> datetime:
     """Now, as the catalog stores time: naive UTC."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _fast_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
