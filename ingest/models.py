@@ -12,7 +12,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive.catalog import Base
@@ -63,6 +63,9 @@ class Document(Base):
     revisit_of: Mapped[str | None] = mapped_column(String(100))
     seq: Mapped[int] = mapped_column(BigInteger, unique=True, index=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # The order exports read documents in (keyset pagination by url, captured, id).
+    __table_args__ = (Index("ix_documents_url_captured_id", "url", "captured", "id"),)
 
     # Fields derived from the record's bytes (what --rebuild re-derives).
     DERIVED = (

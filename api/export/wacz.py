@@ -54,7 +54,7 @@ _PATHS = {
     PAGES: "pages/pages.jsonl",
     DOCUMENTS: "dataset/documents.jsonl",
 }
-_SORT_CHUNK = 100_000  # CDXJ lines sorted in memory at a time
+_SORT_CHUNK = 10_000  # CDXJ lines sorted in memory at a time (bounds memory)
 
 
 class Wacz(Writer):
