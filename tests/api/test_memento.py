@@ -146,12 +146,13 @@ def test_unknown_urls_and_bad_timestamps(client: TestClient) -> None:
         "/web/20240101000000/https://example.org/never",
         "/timemap/link/https://example.org/never",
         "/timegate/https://example.org/never",
-        "/archive/20240101000000/https://example.org/never",
         f"/web/notatime/{URL}",
     ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.json()["error"]["status"] == 404
+    page = client.get("/archive/20240101000000/https://example.org/never")  # for people: HTML
+    assert page.status_code == 404 and "is not in the archive" in page.text
     assert client.get(f"/web/20241399000000/{URL}").status_code == 400
 
 
