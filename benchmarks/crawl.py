@@ -209,7 +209,8 @@ def main() -> None:
     print(f"site:             {args.n:,} pages, {args.concurrency} connections at a time")
     print(f"crawl captured:   {pages:,} pages")
     print(
-        f"plain httpx:      {plain:8.1f} pages/s  ({plain_before:.1f} before, {plain_after:.1f} after)"
+        f"plain httpx:      {plain:8.1f} pages/s  "
+        f"({plain_before:.1f} before, {plain_after:.1f} after)"
     )
     print(f"crawl (no delay): {crawled:8.1f} pages/s  ({warc_bytes / 2**20:,.1f} MiB of WARC)")
     print(f"ratio:            {crawled / plain:8.2f}x of plain fetching (goal >= 0.60x)")
