@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     crawl_delay: float = Field(
         1.0, ge=0, description="Seconds a crawl waits between two requests to one host."
     )
+    webhook_url: str | None = Field(
+        None, description="URL that gets a JSON POST for each change or removal a watch finds."
+    )
 
     @field_validator("home")
     @classmethod

@@ -111,9 +111,9 @@ def show(
     """Print a document: metadata, language, the start of its text, where its bytes live."""
     with open_repository() as repository:
         found = documents.get(repository.catalog, document)
-    if found is None:
-        raise fail(f"no document {document}")
-    data = documents.to_dict(found)
+        if found is None:
+            raise fail(f"no document {document}")
+        data = documents.to_dict(found, repository.catalog)
     if json_output:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return

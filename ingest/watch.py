@@ -1,0 +1,558 @@
+"""Watching pages: re-capturing them on a schedule and recording what changed.
+
+A watch is a row of ``watches`` (URL, collection, interval, ``next_due``).
+:func:`run_due` captures the watches that are due (and runs the followed
+feeds and sites of :mod:`archive.follow`), compares each capture with the
+previous version of the page and stores a :class:`PageChange`:
+
+- ``first``: nothing to compare with yet;
+- ``unchanged``: same text (a same-payload capture is stored as a revisit);
+- ``changed``: other text; the change keeps the similarity and a diff summary;
+- ``removed``: HTTP 404 or 410, a redirect to the site's front page (or to
+  where a missing page redirects), or a soft-404: a page whose text is that
+  of a capture of a random non-existent path on the same site;
+- ``unreachable``: no answer, or another error status.
+
+The schedule lives in the catalog, so it survives restarts. A watch is leased
+while it runs (a crash frees it when the lease ends) and its next run is due
+one interval after this one started, so a page is never captured more often
+than asked. Hosts are worked in parallel, each by one thread (one connection
+per host) waiting the politeness delay between two of its requests.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from xml.etree import ElementTree as ET
+
+import httpx
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archive.capture import Capturer, CaptureResult
+from archive.catalog import Base, Catalog, Record
+from archive.follow import parse_interval, run_due_follows
+from archive.repository import Repository
+from archive.store import check_collection
+from archive.urls import normalise_url
+from ingest import diff
+from ingest.models import Document
+from ingest.relations import utcnow
+from ingest.suggest import PROBE_SUFFIX, is_home_page, site_of
+from ingest.text import similarity
+
+FIRST, UNCHANGED, CHANGED, REMOVED, UNREACHABLE = (
+    "first",
+    "unchanged",
+    "changed",
+    "removed",
+    "unreachable",
+)
+# Kinds worth telling someone about (changes page, feed, webhook).
+NOTABLE = (CHANGED, REMOVED, UNREACHABLE)
+# A page this similar to the site's answer for a missing page is a soft-404.
+SOFT_404_SIMILARITY = 0.8
+# How long a run holds a watch; a crashed run's watches are free again after it.
+LEASE = timedelta(minutes=30)
+# Hosts captured at the same time (each by one connection).
+MAX_HOSTS = 4
+
+
+class WatchError(ValueError):
+    """A watch that cannot be made: bad URL, collection or interval."""
+
+
+class Watch(Base):
+    """A page captured again every ``every`` seconds."""
+
+    __tablename__ = "watches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(4096))
+    collection: Mapped[str] = mapped_column(String(200))
+    every: Mapped[int] = mapped_column(Integer)  # seconds
+    note: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    next_due: Mapped[datetime] = mapped_column(DateTime, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_run: Mapped[datetime | None] = mapped_column(DateTime)
+    last_kind: Mapped[str | None] = mapped_column(String(12))
+    # The document the next capture is compared with.
+    last_document_id: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (UniqueConstraint("url", "collection", name="uq_watches_url_collection"),)
+
+
+class PageChange(Base):
+    """What one capture of a watched page found, with the evidence for it."""
+
+    __tablename__ = "page_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watch_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    url: Mapped[str] = mapped_column(String(4096), index=True)
+    detected: Mapped[datetime] = mapped_column(DateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(12), index=True)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[int | None] = mapped_column(Integer)
+    final_url: Mapped[str | None] = mapped_column(String(4096))
+    capture_id: Mapped[str | None] = mapped_column(String(40))
+    document_id: Mapped[str | None] = mapped_column(String(16))
+    previous_id: Mapped[str | None] = mapped_column(String(16))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "watch_id": self.watch_id,
+            "url": self.url,
+            "detected": self.detected.isoformat() + "Z",
+            "kind": self.kind,
+            "reason": self.reason,
+            "status": self.status,
+            "final_url": self.final_url,
+            "capture_id": self.capture_id,
+            "document_id": self.document_id,
+            "previous_id": self.previous_id,
+            "similarity": self.similarity,
+            "evidence": dict(self.evidence or {}),
+        }
+
+
+# -- the watch list -----------------------------------------------------------
+
+
+def add_watch(
+    catalog: Catalog,
+    url: str,
+    every: str | int,
+    *,
+    collection: str = "default",
+    note: str | None = None,
+) -> Watch:
+    """Watch ``url`` every ``every`` (seconds, or ``30m``, ``1d``...), or change
+    the interval of its watch. The first capture is due now."""
+    try:
+        seconds = every if isinstance(every, int) else parse_interval(every)
+        url = normalise_url(url)
+        check_collection(collection)
+    except ValueError as exc:
+        raise WatchError(str(exc)) from exc
+    if not url.startswith(("http://", "https://")):
+        raise WatchError(f"invalid URL {url!r}: only http and https pages can be watched")
+    with catalog.session() as session:
+        watch = session.scalars(
+            select(Watch).where(Watch.url == url, Watch.collection == collection)
+        ).first()
+        if watch is None:
+            now = utcnow()
+            watch = Watch(url=url, collection=collection, created=now, next_due=now)
+            session.add(watch)
+        elif watch.last_run is not None:
+            watch.next_due = watch.last_run + timedelta(seconds=seconds)
+        watch.every = seconds
+        watch.note = note
+        session.flush()
+    return watch
+
+
+def remove_watch(catalog: Catalog, url: str, collection: str = "default") -> None:
+    """Stop watching ``url``; its captures and changes stay."""
+    with catalog.session() as session:
+        watch = session.scalars(
+            select(Watch).where(Watch.url == normalise_url(url), Watch.collection == collection)
+        ).first()
+        if watch is None:
+            raise WatchError(f"not watching {url}")
+        session.delete(watch)
+
+
+def list_watches(catalog: Catalog) -> list[Watch]:
+    """Every watch, the next due first."""
+    with catalog.session() as session:
+        return list(session.scalars(select(Watch).order_by(Watch.next_due, Watch.id)))
+
+
+def list_changes(
+    catalog: Catalog,
+    *,
+    kinds: Iterable[str] = NOTABLE,
+    url: str | None = None,
+    limit: int = 100,
+) -> list[PageChange]:
+    """Recorded changes, newest first."""
+    query = select(PageChange).where(PageChange.kind.in_(list(kinds)))
+    if url is not None:
+        query = query.where(PageChange.url == normalise_url(url))
+    with catalog.session() as session:
+        return list(
+            session.scalars(
+                query.order_by(PageChange.detected.desc(), PageChange.id.desc()).limit(limit)
+            )
+        )
+
+
+# -- running ------------------------------------------------------------------
+
+
+@dataclass
+class _HostWork:
+    """What one host's thread captured: each watch's result, and the soft-404 probe."""
+
+    captures: list[tuple[Watch, CaptureResult]]
+    probe: CaptureResult | None = None
+
+
+@dataclass
+class WatchRun:
+    """What :func:`run_due` did."""
+
+    changes: list[PageChange] = field(default_factory=list)
+    follows: list[Any] = field(default_factory=list)  # (FollowInfo, CrawlStatus)
+    webhook_errors: list[str] = field(default_factory=list)
+
+
+StoredHook = Callable[[Sequence[int]], None]
+
+
+def run_due(
+    repository: Repository,
+    now: datetime | None = None,
+    *,
+    every: bool = False,
+    on_stored: StoredHook | None = None,
+    progress: Callable[[PageChange], None] | None = None,
+    delay: float | None = None,
+) -> WatchRun:
+    """Capture every watch due at ``now`` (naive UTC; default: now), or all of
+    them with ``every``; run the due follows too. Returns the changes recorded.
+
+    ``on_stored`` gets the catalog ids of each capture's records after they
+    are ingested (to index them).
+    """
+    now = now or utcnow()
+    delay = repository.settings.crawl_delay if delay is None else delay
+    run = WatchRun()
+    watches = _claim(repository.catalog, now, every)
+    by_host: dict[str, list[Watch]] = defaultdict(list)
+    for watch in watches:
+        by_host[urlsplit(watch.url).netloc].append(watch)
+    done: queue.Queue[_HostWork | BaseException] = queue.Queue()
+    capturer = Capturer(repository)
+    try:
+        with ThreadPoolExecutor(max_workers=min(MAX_HOSTS, len(by_host) or 1)) as pool:
+            for host_watches in by_host.values():
+                pool.submit(_capture_host, capturer, host_watches, delay, done)
+            # Ingest and compare here, in the calling thread, as hosts finish:
+            # extraction's time limit needs the main thread.
+            for _ in by_host:
+                work = done.get()
+                if isinstance(work, BaseException):
+                    raise work
+                probe = _probe_document(repository, work.probe, on_stored)
+                for watch, result in work.captures:
+                    change = _record(repository, watch, result, work.probe, probe, on_stored, now)
+                    run.changes.append(change)
+                    _notify(repository, change, run)
+                    if progress:
+                        progress(change)
+    finally:
+        capturer.close()
+        _release(repository.catalog, watches, now)
+    run.follows = run_due_follows(repository, now, every=every, on_stored=on_stored, delay=delay)
+    return run
+
+
+def _claim(catalog: Catalog, now: datetime, every: bool) -> list[Watch]:
+    """Lease the watches to run, each with a conditional UPDATE, so that two
+    schedulers (or a restart during a run) never capture a page twice."""
+    with catalog.session() as session:
+        query = select(Watch).where(or_(Watch.lease_until.is_(None), Watch.lease_until < now))
+        if not every:
+            query = query.where(Watch.next_due <= now)
+        candidates = list(session.scalars(query.order_by(Watch.next_due, Watch.id)))
+    claimed = []
+    for watch in candidates:
+        with catalog.session() as session:
+            taken = session.execute(
+                update(Watch)
+                .where(
+                    Watch.id == watch.id,
+                    or_(Watch.lease_until.is_(None), Watch.lease_until < now),
+                )
+                .values(lease_until=now + LEASE)
+            ).rowcount
+        if taken:
+            claimed.append(watch)
+    return claimed
+
+
+def _release(catalog: Catalog, watches: list[Watch], now: datetime) -> None:
+    with catalog.session() as session:
+        for claimed in watches:
+            watch = session.get(Watch, claimed.id)
+            if watch is not None:
+                watch.lease_until = None
+                if watch.last_run == now:  # it ran: not stopped by an error
+                    watch.next_due = now + timedelta(seconds=watch.every)
+
+
+def _capture_host(
+    capturer: Capturer,
+    watches: list[Watch],
+    delay: float,
+    done: queue.Queue[_HostWork | BaseException],
+) -> None:
+    """Capture one host's watches in turn, then (if any page might be a missing
+    page in disguise) a random non-existent path of the same site."""
+    try:
+        work = _HostWork([])
+        for index, watch in enumerate(watches):
+            if index:
+                time.sleep(delay)
+            result = capturer.capture(
+                watch.url, collection=watch.collection, note=watch.note, trigger="watch"
+            )
+            work.captures.append((watch, result))
+        if any(_needs_probe(result) for _, result in work.captures):
+            time.sleep(delay)
+            watch = watches[0]
+            parts = urlsplit(watch.url)
+            work.probe = capturer.capture(
+                f"{parts.scheme}://{parts.netloc}/{uuid.uuid4().hex}{PROBE_SUFFIX}",
+                collection=watch.collection,
+                note="soft-404 probe: a path that does not exist",
+                trigger="watch probe",
+            )
+        done.put(work)
+    except BaseException as exc:  # the main thread re-raises it
+        done.put(exc)
+
+
+def _needs_probe(result: CaptureResult) -> bool:
+    """A new payload answered 200 (redirected or not) might be a soft-404."""
+    return result.ok and result.status == 200 and not result.revisit
+
+
+def _ingested(
+    repository: Repository, result: CaptureResult, on_stored: StoredHook | None
+) -> Document | None:
+    """Ingest a capture and return the document of its final response, if any."""
+    from ingest.pipeline import Ingester  # trafilatura is slow to import: only when used
+
+    if not result.record_ids:
+        return None
+    Ingester(repository, workers=1).run(record_ids=result.record_ids)
+    if on_stored is not None:
+        on_stored(result.record_ids)
+    with repository.catalog.session() as session:
+        final = session.get(Record, result.record_ids[-3])  # final hop's response or revisit
+        if final is None:
+            return None
+        return session.scalars(
+            select(Document).where(
+                Document.record_id == final.record_id, Document.deleted.is_(False)
+            )
+        ).first()
+
+
+def _probe_document(
+    repository: Repository, probe: CaptureResult | None, on_stored: StoredHook | None
+) -> Document | None:
+    if probe is None or not probe.ok or probe.status != 200:
+        return None  # the site answers a missing page honestly: no soft-404s there
+    return _ingested(repository, probe, on_stored)
+
+
+def _previous(repository: Repository, watch: Watch, result: CaptureResult) -> Document | None:
+    """The document this capture is compared with: the one the watch last saw,
+    else the latest archived before it."""
+    with repository.catalog.session() as session:
+        if watch.last_document_id:
+            found = session.get(Document, watch.last_document_id)
+            if found is not None and not found.deleted:
+                return found
+        return session.scalars(
+            select(Document)
+            .join(Record, Record.record_id == Document.record_id)
+            .where(
+                Document.url == watch.url,
+                Document.deleted.is_(False),
+                Record.id.not_in(result.record_ids),
+            )
+            .order_by(Document.captured.desc(), Document.seq.desc())
+            .limit(1)
+        ).first()
+
+
+def _record(
+    repository: Repository,
+    watch: Watch,
+    result: CaptureResult,
+    probe_result: CaptureResult | None,
+    probe: Document | None,
+    on_stored: StoredHook | None,
+    now: datetime,
+) -> PageChange:
+    """Compare a watch's capture with the previous version; store the change."""
+    change = PageChange(
+        watch_id=watch.id,
+        url=watch.url,
+        detected=utcnow(),
+        status=result.status,
+        final_url=result.final_url,
+        capture_id=result.capture_id,
+        evidence={},
+    )
+    previous = _previous(repository, watch, result)
+    document = _ingested(repository, result, on_stored) if result.ok else None
+    change.previous_id = previous.id if previous else None
+    change.document_id = document.id if document else None
+    _classify(change, watch, result, previous, document, probe_result, probe)
+    with repository.catalog.session() as session:
+        session.add(change)
+        row = session.get(Watch, watch.id)
+        if row is not None:
+            row.last_run = now  # the run's start: the next one is due an interval after
+            row.last_kind = change.kind
+            if document is not None and change.kind != REMOVED:
+                row.last_document_id = document.id
+    return change
+
+
+def _classify(
+    change: PageChange,
+    watch: Watch,
+    result: CaptureResult,
+    previous: Document | None,
+    document: Document | None,
+    probe_result: CaptureResult | None,
+    probe: Document | None,
+) -> None:
+    evidence = change.evidence
+    if not result.ok:
+        change.kind, change.reason = UNREACHABLE, result.error
+        return
+    status = result.status or 0
+    if status in (404, 410):
+        change.kind, change.reason = REMOVED, f"HTTP {status}"
+        return
+    if status >= 400:
+        change.kind, change.reason = UNREACHABLE, f"HTTP {status}"
+        return
+    final = result.final_url or watch.url
+    if final != watch.url:
+        evidence["redirected_to"] = final
+        if site_of(final) == site_of(watch.url) and is_home_page(final):
+            change.kind, change.reason = REMOVED, "redirected to the home page"
+            return
+        if probe_result is not None and probe_result.ok and probe_result.final_url == final:
+            evidence["probe_url"] = probe_result.url
+            change.kind, change.reason = REMOVED, "redirected where a missing page redirects"
+            return
+    if previous is None:
+        change.kind = FIRST
+        return
+    if result.revisit or (document and document.content_hash == previous.content_hash):
+        change.kind = UNCHANGED
+        evidence["revisit"] = result.revisit
+        return
+    if document is None:
+        change.kind, change.reason = CHANGED, "payload changed (not text)"
+        return
+    if probe is not None:
+        like_missing = similarity(document.text, probe.text)
+        evidence["probe_url"] = probe.url
+        evidence["probe_similarity"] = round(like_missing, 3)
+        if like_missing >= SOFT_404_SIMILARITY:
+            change.kind, change.reason = REMOVED, "soft-404 (the site's page for a missing path)"
+            return
+    change.kind = CHANGED
+    change.similarity = round(similarity(previous.text, document.text), 3)
+    if (document.title or "") != (previous.title or ""):
+        evidence["title"] = [previous.title, document.title]
+    ops = diff.diff(previous.text, document.text, document.language, "word")
+    evidence["diff"] = diff.summary(ops)
+    if document.language == "zh":
+        evidence["diff_by_char"] = diff.summary(
+            diff.diff(previous.text, document.text, "zh", "char")
+        )
+
+
+# -- telling people -----------------------------------------------------------
+
+
+def _notify(repository: Repository, change: PageChange, run: WatchRun) -> None:
+    """POST a notable change to ``VESTIGE_WEBHOOK_URL`` (failures are reported, not raised)."""
+    url = repository.settings.webhook_url
+    if not url or change.kind not in NOTABLE:
+        return
+    try:
+        response = httpx.post(
+            url,
+            json={"event": f"page.{change.kind}", "change": change.to_dict()},
+            timeout=repository.settings.fetch_timeout,
+            headers={"User-Agent": repository.settings.user_agent},
+        )
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        run.webhook_errors.append(f"{change.url}: {exc}")
+
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def atom_feed(changes: Sequence[PageChange], *, title: str = "Vestige: page changes") -> str:
+    """An Atom 1.0 feed of changes (newest first, as given)."""
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = title
+    ET.SubElement(feed, f"{{{ATOM}}}id").text = "urn:vestige:changes"
+    updated = changes[0].detected if changes else utcnow()
+    ET.SubElement(feed, f"{{{ATOM}}}updated").text = updated.isoformat(timespec="seconds") + "Z"
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    ET.SubElement(author, f"{{{ATOM}}}name").text = "Vestige"
+    for change in changes:
+        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        headline = f"{change.kind}: {change.url}" + (f" ({change.reason})" if change.reason else "")
+        ET.SubElement(entry, f"{{{ATOM}}}title").text = headline
+        ET.SubElement(entry, f"{{{ATOM}}}id").text = f"urn:vestige:change:{change.id}"
+        stamp = change.detected.isoformat(timespec="seconds") + "Z"
+        ET.SubElement(entry, f"{{{ATOM}}}updated").text = stamp
+        ET.SubElement(entry, f"{{{ATOM}}}link", href=change.url)
+        ET.SubElement(entry, f"{{{ATOM}}}category", term=change.kind)
+        ET.SubElement(entry, f"{{{ATOM}}}summary").text = _describe(change)
+    return ET.tostring(feed, encoding="unicode", xml_declaration=True)
+
+
+def _describe(change: PageChange) -> str:
+    parts = [f"{change.kind}"]
+    if change.reason:
+        parts.append(change.reason)
+    if change.similarity is not None:
+        parts.append(f"similarity {change.similarity:.0%}")
+    fragments = change.evidence.get("diff", {}).get("fragments", [])
+    for fragment in fragments[:3]:
+        parts.append(f"-{fragment['old']!r} +{fragment['new']!r}")
+    return "; ".join(parts)
