@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import islice
@@ -165,10 +165,7 @@ class ExportDocument:
     warc_record_id: str
     payload_digest: str | None
     archived_url: str
-    collection: str = ""
-    capture_id: str | None = None
-    revisit_of: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    capture_id: str | None = None  # groups the capture's records, for WARC exports
 
     @property
     def key(self) -> Key:
@@ -357,9 +354,7 @@ class DocumentSource:
                     archived_url=(
                         f"{self.base_url}/web/{timestamp14(document.captured)}/{document.url}"
                     ),
-                    collection=document.collection,
                     capture_id=capture_id,
-                    revisit_of=document.revisit_of,
                 )
             )
         return out
