@@ -1,0 +1,57 @@
+"""A fuzz run of the OpenAPI schema (schemathesis): no input makes the API fail with a 5xx."""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from servicetools import auth, new_token, preserve, serve_articles, service
+
+from archive.config import Settings
+from conftest import WebServer
+
+EXAMPLES = 20  # per operation: bounded, and derandomized so a run is repeatable
+
+
+def test_no_input_makes_a_server_error(home: Settings, web: WebServer) -> None:
+    with service(home) as client:
+        token = new_token(client)
+        preserve(client, token, list(serve_articles(web).values()))
+        schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", client.app)
+        failures: list[str] = []
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) >= 10
+
+        for operation in operations:
+
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+                database=None,
+            )
+            def fuzz(case) -> None:
+                response = case.call(headers=auth(token))
+                if response.status_code >= 500:
+                    failures.append(f"{case.method} {case.formatted_path}: {response.text[:200]}")
+
+            fuzz()
+    assert failures == []
+
+
+def test_schema_documents_the_search_and_document_endpoints(home: Settings) -> None:
+    with service(home) as client:
+        paths = client.get("/api/v1/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/search",
+        "/api/v1/documents/{document_id}",
+        "/api/v1/documents/{document_id}/text",
+        "/api/v1/documents/{document_id}/versions",
+        "/api/v1/jobs/{job_id}",
+    ):
+        assert path in paths
+    search = paths["/api/v1/search"]["get"]
+    names = {parameter["name"] for parameter in search["parameters"]}
+    assert names >= {"q", "lang", "site", "after", "before", "collection", "sort", "limit", "page"}
+    assert "400" in search["responses"]
