@@ -124,7 +124,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-_RELATION = pa.struct([("type", pa.string()), ("id", pa.string())])
+_RELATION = pa.struct(
+    [
+        ("type", pa.string()),
+        ("id", pa.string()),
+        ("direction", pa.string()),
+        ("status", pa.string()),
+    ]
+)
 ARROW_TYPES: dict[str, pa.DataType] = {
     "id": pa.string(),
     "url": pa.string(),

@@ -31,6 +31,7 @@ from archive.catalog import Catalog, Record
 from archive.records import CONTENT_TYPES
 from archive.store import InvalidCollection, check_collection
 from ingest.models import Document
+from ingest.relations import live_relations
 from search.backend import SearchBackend
 from search.query import Node, QuerySyntaxError, conjoin, filters, parse
 
@@ -61,7 +62,10 @@ FIELDS: dict[str, str] = {
     "text": "Extracted main text.",
     "text_simplified": "The text converted to Simplified Chinese (Chinese documents only).",
     "word_count": "Number of words (each Han character counts as one).",
-    "relations": "Related documents, a list of {type, id} (empty until provenance exists).",
+    "relations": (
+        "Related documents: a list of {type, id, direction (outgoing or incoming), "
+        "status (confirmed or suggested)}"
+    ),
     "warc_file": "WARC file holding the record, relative to the archive's warcs folder.",
     "warc_offset": "Byte offset of the record's gzip member in the WARC file.",
     "warc_length": "Length in bytes of the record's gzip member.",
@@ -327,6 +331,22 @@ class DocumentSource:
                 )
                 for capture_id, url in rows:
                     requested.setdefault(capture_id, url)
+            ids = [document.id for document in page]
+            related: dict[str, list[dict[str, str]]] = {id_: [] for id_ in ids}
+            for relation in live_relations(session, ids):
+                for this, other, direction in (
+                    (relation.source_id, relation.target_id, "outgoing"),
+                    (relation.target_id, relation.source_id, "incoming"),
+                ):
+                    if this in related:
+                        related[this].append(
+                            {
+                                "type": relation.type,
+                                "id": other,
+                                "direction": direction,
+                                "status": relation.status,
+                            }
+                        )
         out = []
         for document in page:
             capture_id = captures.get(document.record_id)
@@ -345,7 +365,7 @@ class DocumentSource:
                     text=document.text if self.with_text else None,
                     text_simplified=document.text_simplified if self.with_text else None,
                     word_count=document.word_count or 0,
-                    relations=[],
+                    relations=related[document.id],
                     warc_file=document.warc_file,
                     warc_offset=document.warc_offset,
                     warc_length=document.warc_length,

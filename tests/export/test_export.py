@@ -66,6 +66,22 @@ def stored_bytes(location: Location) -> bytes:
         repository.close()
 
 
+def test_relations_are_exported_with_direction_and_status(archive, tmp_path: Path) -> None:
+    vestige("relate", archive.report, "covers", archive.chinese, "--note", "reported on it")
+    rows = {row["final_url"]: row for row in jsonl(export(tmp_path, "r.jsonl", "--all"))}
+    report, chinese = rows[archive.report], rows[archive.chinese]
+    assert report["relations"] == [
+        {"type": "covers", "id": chinese["id"], "direction": "outgoing", "status": "confirmed"}
+    ]
+    assert chinese["relations"] == [
+        {"type": "covers", "id": report["id"], "direction": "incoming", "status": "confirmed"}
+    ]
+    table = pq.read_table(export(tmp_path, "r.parquet", "--all", "--format", "parquet"))
+    urls, relations = table.column("final_url").to_pylist(), table.column("relations").to_pylist()
+    by_url = dict(zip(urls, relations, strict=True))
+    assert by_url[archive.report] == report["relations"]
+
+
 def test_jsonl_has_every_field_as_in_the_catalog(archive, tmp_path: Path) -> None:
     path = export(tmp_path, "all.jsonl", "--all", "--versions", "all")
     rows = jsonl(path)
