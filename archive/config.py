@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(
         None, description="URL that gets a JSON POST for each change or removal a watch finds."
     )
+    scheduler: bool = Field(
+        True,
+        description="Run due watches and follows in the background of `vestige serve` "
+        "(turn off when another process, such as `vestige watch run` from cron, does).",
+    )
+    scheduler_interval: float = Field(
+        60.0, gt=0, description="Seconds between two looks of the service's scheduler for due work."
+    )
 
     @field_validator("home")
     @classmethod
