@@ -11,7 +11,7 @@ from typing import Any
 from search.models import IndexDocument, SearchResult
 from search.query import Node
 
-FACETS = ("language", "site", "year", "collection")
+FACETS = ("language", "site", "year", "collection", "has", "role")
 
 
 class SearchError(RuntimeError):
@@ -58,8 +58,14 @@ class SearchBackend(ABC):
         limit: int = 10,
         offset: int = 0,
         facets: bool = True,
+        collapse: bool = True,
     ) -> SearchResult:
-        """Ranked hits for a parsed query (filters are part of the query tree), with facets."""
+        """Ranked hits for a parsed query (filters are part of the query tree), with facets.
+
+        With ``collapse``, the matching copies of one story (``same-story``) make one hit,
+        the best ranked, which counts and lists the others; ``offset`` and ``limit`` then
+        count collapsed hits.
+        """
 
     @abstractmethod
     def iter_ids(self, query: Node) -> Iterator[str]:

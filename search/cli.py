@@ -17,9 +17,11 @@ from archive.cli import after_store, fail, open_repository
 from archive.config import get_settings
 from archive.repository import Repository
 from ingest import cli as _ingest_cli  # noqa: F401 - registers ingest's hook before ours
+from ingest.relate_cli import after_relate
 from search import indexer
 from search.backend import SearchBackend, SearchError, Sort
 from search.engine import open_backend
+from search.models import Hit
 from search.query import QuerySyntaxError, conjoin, filters, parse
 
 app = typer.Typer(no_args_is_help=True)
@@ -54,16 +56,55 @@ def _snippet(marked: str) -> Text:
     return out
 
 
+# How a hit says what other documents say about it, by has: value.
+MARKERS = {
+    "coverage": "covered by {count}",
+    "correction": "corrected",
+    "retraction": "retracted",
+    "update": "updated",
+    "translation": "translated",
+    "copies": "{count} {copies} archived",
+}
+
+
+def _copies(count: int) -> str:
+    return "copy" if count == 1 else "copies"
+
+
+def markers(hit: Hit) -> list[str]:
+    """``covered by 2``, ``retracted (suggested)``...: what relations say about a hit."""
+    found = []
+    for item in hit.related:
+        text = MARKERS[item.kind].format(count=item.count, copies=_copies(item.count))
+        if item.suggested == item.count:
+            text += " (suggested)"
+        elif item.suggested:
+            text += f" ({item.suggested} suggested)"
+        found.append(text)
+    return found
+
+
 @app.command()
 def search(
     query: str = typer.Argument(
-        "", help='Words (all must match), "phrases", -excluded, a OR b, lang:/site:/title:/after:'
+        "",
+        help='Words (all must match), "phrases", -excluded, a OR b, '
+        "lang:/site:/title:/after:/has:/role:",
     ),
     lang: str | None = typer.Option(None, help="Only documents in this language (en, zh)."),
     site: str | None = typer.Option(None, help="Only documents from this domain (and subdomains)."),
     after: str | None = typer.Option(None, help="Only documents dated on or after YYYY[-MM[-DD]]."),
     before: str | None = typer.Option(None, help="Only documents dated before YYYY[-MM[-DD]]."),
     collection: str | None = typer.Option(None, help="Only documents in this collection."),
+    has: str | None = typer.Option(
+        None, help="Only documents with related coverage, correction, retraction, ... (has:)."
+    ),
+    role: str | None = typer.Option(
+        None, help="Only documents with this role in their story: primary, coverage, ... (role:)."
+    ),
+    collapse: bool = typer.Option(
+        True, help="Show the copies of one story (same-story) as one hit with N more copies."
+    ),
     sort: Sort = typer.Option(Sort.relevance, help="relevance, or date (newest first)."),
     limit: int = typer.Option(10, min=1, max=1000, help="How many hits to show."),
     offset: int = typer.Option(0, min=0, help="Skip this many hits (paging)."),
@@ -73,25 +114,47 @@ def search(
     try:
         tree = conjoin(
             parse(query),
-            filters(language=lang, site=site, collection=collection, after=after, before=before),
+            filters(
+                language=lang,
+                site=site,
+                collection=collection,
+                after=after,
+                before=before,
+                has=has,
+                role=role,
+            ),
         )
     except QuerySyntaxError as exc:
         raise fail(f"bad query: {exc}", 2) from exc
     with open_search() as backend:
-        result = backend.search(tree, sort=sort, limit=limit, offset=offset)
+        result = backend.search(tree, sort=sort, limit=limit, offset=offset, collapse=collapse)
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
         return
     console = Console(highlight=False, soft_wrap=True)
-    console.print(f"{result.total} documents match", style="bold")
+    collapsed = (
+        f" ({result.total} with copies collapsed)" if result.total != result.documents else ""
+    )
+    console.print(f"{result.documents} documents match{collapsed}", style="bold")
     for number, hit in enumerate(result.hits, start=offset + 1):
         console.print()
         console.print(Text(f"{number}. {hit.title or hit.url}", style="bold"))
         console.print(Text(hit.url, style="cyan"))
         published = f"  published {hit.published}" if hit.published else ""
         dates = f"captured {hit.captured:%Y-%m-%d}{published}"
-        console.print(Text(f"{dates}  [{hit.language}]  {hit.collection}"), style="dim")
+        role = f"  role: {hit.role}" if hit.role else ""
+        console.print(Text(f"{dates}  [{hit.language}]  {hit.collection}{role}"), style="dim")
+        if found := markers(hit):
+            console.print(Text(" · ".join(found), style="magenta"))
         console.print(_snippet(hit.snippet))
+        if hit.copies:
+            console.print(Text(f"{hit.copies} more {_copies(hit.copies)}:", style="dim"))
+            for copy in hit.copy_documents:
+                line = f"   {copy.url}  captured {copy.captured:%Y-%m-%d}"
+                console.print(Text(line, style="dim"))
+            if hit.copies > len(hit.copy_documents):
+                more = hit.copies - len(hit.copy_documents)
+                console.print(Text(f"   and {more} more", style="dim"))
     if result.total:
         console.print()
         for name, counts in result.facets.items():
@@ -151,15 +214,23 @@ def search_status(
         typer.echo(f"{key}: {value}")
 
 
-def index_after_store(repository: Repository, record_ids: Sequence[int]) -> None:
-    """``after_store`` hook: make what ingest just derived searchable."""
+def index_now(repository: Repository) -> None:
+    """Apply the catalog's pending changes to the search index (new documents, changed
+    relations); an engine error is printed, and ``vestige index`` catches up later."""
     try:
         with open_search() as backend:
             indexer.sync(backend, repository.catalog)
     except typer.Exit:
-        # The capture itself succeeded; the error was printed and `vestige index` catches up.
+        # What was stored or related is kept; the error was printed.
         pass
+
+
+def index_after_store(repository: Repository, record_ids: Sequence[int]) -> None:
+    """``after_store`` hook: make what ingest just derived searchable."""
+    index_now(repository)
 
 
 # Ingest's hook (imported above) runs first: it creates the documents this one indexes.
 after_store.append(index_after_store)
+# Relations shown on hits changed: re-index the documents concerned.
+after_relate.append(index_now)

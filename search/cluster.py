@@ -3,8 +3,11 @@
 Searches go through an alias (``vestige``) pointing at a concrete index
 (``vestige-<timestamp>``); a rebuild fills a new index and switches the alias in one
 atomic request. The last applied catalog change is kept in the index mapping's ``_meta``,
-so it travels with the index it describes. Queries are built from the parsed query tree;
-user text never reaches ``query_string``.
+so it travels with the index it describes, with the version of the mappings: an index with
+older mappings gets the new fields added and its checkpoint set back to 0, so the next
+``vestige index`` sends every document again. Copies of one story share the ``story``
+keyword and are collapsed with the engine's field collapsing. Queries are built from the
+parsed query tree; user text never reaches ``query_string``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from typing import Any
 from search.analysis import english_terms, fold, runs
 from search.backend import FACETS, SearchBackend, SearchError, Sort, batched
 from search.embedded import FACET_SIZES
-from search.models import Hit, IndexDocument, SearchResult, to_utc_naive
+from search.models import (
+    MAX_COPIES,
+    Copy,
+    Hit,
+    IndexDocument,
+    Related,
+    SearchResult,
+    to_utc_naive,
+)
 from search.query import All, And, DateRange, Filter, Node, Not, Or, Text
 from search.ranking import TITLE_BOOST, WORD_BOOST, proximity_phrase
 from search.snippets import snippet
@@ -28,8 +39,19 @@ BULK_BYTES = 8 * 1024 * 1024  # keep each bulk request (and memory) bounded
 RETRIES = 6
 SCROLL_SIZE = 1000  # ids per scroll page
 SCROLL_KEEP = "2m"  # how long the cluster keeps the scroll between pages
-_FILTER_FIELDS = {"lang": "language", "site": "domain", "collection": "collection"}
+MAPPINGS_VERSION = 2  # 2: relations (has, role, related) and same-story collapsing
+STORY_PRECISION = 40_000  # below this many stories, the collapsed total is exact
+_FILTER_FIELDS = {
+    "lang": "language",
+    "site": "domain",
+    "collection": "collection",
+    "has": "has",
+    "role": "role",
+}
+_COPY_SOURCE = ["id", "url", "title", "language", "published", "captured"]
 _SOURCE = [
+    "role",
+    "related",
     "id",
     "url",
     "title",
@@ -48,6 +70,17 @@ CHINESE_ANALYZERS = (
     ("icu_analyzer", "analysis-icu", {"type": "icu_analyzer"}),
     ("cjk", None, {"type": "cjk"}),
 )
+
+
+def relation_properties() -> dict[str, Any]:
+    """Mappings of the fields search.provenance fills (added to older indexes as they open)."""
+    keyword = {"type": "keyword"}
+    return {
+        "has": keyword,
+        "role": keyword,
+        "story": keyword,
+        "related": {"type": "object", "enabled": False},
+    }
 
 
 def index_body(chinese: dict[str, Any], analyzer_name: str) -> dict[str, Any]:
@@ -81,7 +114,11 @@ def index_body(chinese: dict[str, Any], analyzer_name: str) -> dict[str, Any]:
         },
         "mappings": {
             "dynamic": "false",
-            "_meta": {"vestige_checkpoint": 0, "vestige_chinese_analyzer": analyzer_name},
+            "_meta": {
+                "vestige_checkpoint": 0,
+                "vestige_chinese_analyzer": analyzer_name,
+                "vestige_mappings": MAPPINGS_VERSION,
+            },
             "properties": {
                 **{
                     name: keyword
@@ -93,6 +130,7 @@ def index_body(chinese: dict[str, Any], analyzer_name: str) -> dict[str, Any]:
                 "captured": {"type": "date"},
                 "date": {"type": "date"},
                 "year": {"type": "integer"},
+                **relation_properties(),
             },
         },
     }
@@ -101,7 +139,13 @@ def index_body(chinese: dict[str, Any], analyzer_name: str) -> dict[str, Any]:
 def source(doc: IndexDocument) -> dict[str, Any]:
     """The JSON a document is indexed as."""
     when = doc.date
+    provenance = doc.provenance
     return {
+        "has": list(provenance.has),
+        "role": provenance.role,
+        # Collapsing puts documents without the field in one group: give each its own.
+        "story": provenance.story or doc.id,
+        "related": [item.to_json() for item in provenance.related],
         "id": doc.id,
         "url": doc.url,
         "language": doc.language or "und",
@@ -266,6 +310,7 @@ class ClusterBackend(SearchBackend):
     def _ensure_index(self) -> str:
         found = self._alias_targets()
         if found:
+            self._upgrade(found[0])
             return found[0]
         name = self._create_index()
         self.api.body(
@@ -273,6 +318,19 @@ class ClusterBackend(SearchBackend):
             {"actions": [{"add": {"index": name, "alias": self.alias}}]},
         )
         return name
+
+    def _upgrade(self, index: str) -> None:
+        """Add the fields of newer mappings to an older index and index everything again."""
+        mapping = self.api.plain(self.client.indices.get_mapping, index=index)
+        meta = dict(mapping[index]["mappings"].get("_meta", {}))
+        if int(meta.get("vestige_mappings", 1)) >= MAPPINGS_VERSION:
+            return
+        meta |= {"vestige_mappings": MAPPINGS_VERSION, "vestige_checkpoint": 0}
+        self.api.body(
+            self.client.indices.put_mapping,
+            {"properties": relation_properties(), "_meta": meta},
+            index=index,
+        )
 
     def _alias_targets(self) -> list[str]:
         if not self.api.plain(self.client.indices.exists_alias, name=self.alias):
@@ -382,6 +440,7 @@ class ClusterBackend(SearchBackend):
         limit: int = 10,
         offset: int = 0,
         facets: bool = True,
+        collapse: bool = True,
     ) -> SearchResult:
         body: dict[str, Any] = {
             "query": compile_query(query, top=True) or {"match_all": {}},
@@ -390,16 +449,39 @@ class ClusterBackend(SearchBackend):
             "track_total_hits": True,
             "_source": _SOURCE,
         }
-        if sort is Sort.date:
-            body["sort"] = [{"date": "desc"}, {"id": "asc"}]
+        order = [{"date": "desc"}, {"id": "asc"}] if sort is Sort.date else None
+        if order:
+            body["sort"] = order
+        aggs: dict[str, Any] = {}
         if facets:
-            body["aggs"] = {
-                name: {"terms": {"field": name, "size": FACET_SIZES[name]}} for name in FACETS
+            aggs = {name: {"terms": {"field": name, "size": FACET_SIZES[name]}} for name in FACETS}
+        if collapse:
+            copies: dict[str, Any] = {"name": "copies", "size": MAX_COPIES + 1}
+            copies["_source"] = _COPY_SOURCE
+            if order:
+                copies["sort"] = order
+            body["collapse"] = {"field": "story", "inner_hits": copies}
+            # Hits after collapsing: the matches without copies, plus one per story.
+            aggs["copied"] = {
+                "filter": {"term": {"has": "copies"}},
+                "aggs": {
+                    "stories": {
+                        "cardinality": {"field": "story", "precision_threshold": STORY_PRECISION}
+                    }
+                },
             }
+        if aggs:
+            body["aggs"] = aggs
         response = self.api.body(self.client.search, body, index=self.alias)
         hits = []
         for found in response["hits"]["hits"]:
             doc = found["_source"]
+            inner = found.get("inner_hits", {}).get("copies", {}).get("hits", {})
+            listed = [
+                _copy(copy["_source"])
+                for copy in inner.get("hits", [])
+                if copy["_id"] != found["_id"]
+            ]
             hits.append(
                 Hit(
                     id=doc["id"],
@@ -412,11 +494,21 @@ class ClusterBackend(SearchBackend):
                     collection=doc["collection"],
                     score=float(found.get("_score") or 0.0),
                     snippet=snippet(doc.get("text") or "", doc.get("text_zh"), query),
+                    related=tuple(Related(**item) for item in doc.get("related") or ()),
+                    role=doc.get("role"),
+                    copies=max(0, int(inner.get("total", {}).get("value", 0)) - 1),
+                    copy_documents=tuple(listed[:MAX_COPIES]),
                 )
             )
         aggregations = response.get("aggregations", {})
+        documents = int(response["hits"]["total"]["value"])
+        total = documents
+        if "copied" in aggregations:
+            copied = aggregations["copied"]
+            total = documents - int(copied["doc_count"]) + int(copied["stories"]["value"])
         return SearchResult(
-            total=int(response["hits"]["total"]["value"]),
+            total=total,
+            documents=documents,
             hits=hits,
             facets={
                 name: [(str(b["key"]), int(b["doc_count"])) for b in aggregations[name]["buckets"]]
@@ -461,6 +553,17 @@ class ClusterBackend(SearchBackend):
             "english_analyzer": "english",
             "chinese_analyzer": meta.get("vestige_chinese_analyzer", "unknown"),
         }
+
+
+def _copy(doc: dict[str, Any]) -> Copy:
+    return Copy(
+        id=doc["id"],
+        url=doc["url"],
+        title=doc.get("title") or "",
+        language=doc["language"],
+        published=doc.get("published"),
+        captured=to_utc_naive(datetime.fromisoformat(doc["captured"])),
+    )
 
 
 def _slice(operations: list[dict[str, Any]], item: int) -> slice:

@@ -8,12 +8,18 @@ writing); readers reload after commits and follow ``CURRENT`` when it changes.
 Fields: English text (``title``, ``text``) with the stemming analyzer; Chinese words
 (``*_zh``, rjieba on the Simplified text, space-joined into a whitespace-tokenized field);
 Chinese characters (``*_han``, one token per character, so a word is always findable as a
-character phrase); keyword fields for filters and facets; ``date`` for ranges and sorting.
+character phrase); keyword fields for filters and facets; ``date`` for ranges and sorting;
+``story`` (a number, 0 for none) for collapsing same-story copies into one hit.
+
+An index written with another schema (an older Vestige) cannot be opened with this one:
+it is replaced by an empty generation whose checkpoint is 0, so the next ``vestige index``
+indexes everything again.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -34,20 +40,35 @@ from search.analysis import (
     runs,
 )
 from search.backend import FACETS, SearchBackend, SearchError, Sort
-from search.models import Hit, IndexDocument, SearchResult, to_utc_naive
+from search.models import (
+    MAX_COPIES,
+    Copy,
+    Hit,
+    IndexDocument,
+    Related,
+    SearchResult,
+    to_utc_naive,
+)
 from search.query import All, And, DateRange, Filter, Node, Not, Or, Text
 from search.ranking import TITLE_BOOST, WORD_BOOST, proximity_phrase
 from search.snippets import snippet
 
 CHECKPOINT_ID = "__vestige_checkpoint__"
 ID_PAGE = 10_000  # matches read at a time by iter_ids
-FACET_SIZES = {"language": 50, "site": 20, "year": 100, "collection": 50}
-_FILTER_FIELDS = {"lang": "language", "site": "domain", "collection": "collection"}
+FACET_SIZES = {"language": 50, "site": 20, "year": 100, "collection": 50, "has": 10, "role": 10}
+_FILTER_FIELDS = {
+    "lang": "language",
+    "site": "domain",
+    "collection": "collection",
+    "has": "has",
+    "role": "role",
+}
+COLLAPSE_WINDOW = 100  # hits read at least, to fill a page of collapsed hits
 
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    for name in ("id", "language", "collection", "site"):
+    for name in ("id", "language", "collection", "site", "has", "role"):
         builder.add_text_field(name, stored=True, tokenizer_name="raw", fast=name != "id")
     builder.add_text_field("domain", tokenizer_name="raw")
     for name in ("url", "script", "published"):
@@ -61,15 +82,26 @@ def _schema() -> tantivy.Schema:
     builder.add_date_field("date", indexed=True, fast=True)
     builder.add_integer_field("year", indexed=True, fast=True)
     builder.add_integer_field("seq", stored=True)
+    builder.add_unsigned_field("story", indexed=True, fast=True)
+    builder.add_bytes_field("related", stored=True)  # JSON list of Related
     return builder.build()
 
 
 SCHEMA = _schema()
 
 
+class SchemaChanged(SearchError):
+    """The index on disk was written with another schema."""
+
+
 def _open(path: Path) -> tantivy.Index:
     path.mkdir(parents=True, exist_ok=True)
-    index = tantivy.Index(SCHEMA, path=str(path), reuse=True)
+    try:
+        index = tantivy.Index(SCHEMA, path=str(path), reuse=True)
+    except ValueError as exc:
+        if "schema does not match" not in str(exc):
+            raise
+        raise SchemaChanged(f"{path} was written by another version of Vestige") from exc
     # Tantivy does not persist custom analyzers: register them on every open.
     index.register_tokenizer("vestige_en", english_analyzer())
     index.register_tokenizer("vestige_han", han_analyzer())
@@ -102,7 +134,21 @@ def _document(doc: IndexDocument) -> tantivy.Document:
     out.add_date("date", when)
     out.add_integer("year", when.year)
     out.add_integer("seq", doc.seq)
+    provenance = doc.provenance
+    for kind in provenance.has:
+        out.add_text("has", kind)
+    if provenance.role:
+        out.add_text("role", provenance.role)
+    out.add_unsigned("story", story_number(provenance.story))
+    if provenance.related:
+        related = [item.to_json() for item in provenance.related]
+        out.add_bytes("related", json.dumps(related).encode())
     return out
+
+
+def story_number(key: str | None) -> int:
+    """The ``story`` field's value: the group key's 64 bits, 0 for a document without copies."""
+    return int(key, 16) if key else 0
 
 
 def _boolean(clauses: list[tuple[Occur, Query]]) -> Query:
@@ -110,6 +156,13 @@ def _boolean(clauses: list[tuple[Occur, Query]]) -> Query:
         clauses[0][1]
         if len(clauses) == 1 and clauses[0][0] is Occur.Must
         else (Query.boolean_query(clauses))
+    )
+
+
+def _filtered(query: Query, condition: Query) -> Query:
+    """``query`` restricted to ``condition``, scored as ``query`` alone."""
+    return Query.boolean_query(
+        [(Occur.Must, query), (Occur.Must, Query.const_score_query(condition, 0.0))]
     )
 
 
@@ -235,7 +288,10 @@ class EmbeddedBackend(SearchBackend):
         if locked:
             self._lock_file = -1  # the parent holds the lock
         self.generation = generation or self._current()
-        self._index = _open(root / self.generation)
+        try:
+            self._index = _open(root / self.generation)
+        except SchemaChanged:
+            self._index = self._replace_outdated()
         self._compiler = _Compiler(SCHEMA)
         self._writer: tantivy.IndexWriter | None = None
         self._pointer_mtime = self._pointer_stamp()
@@ -256,6 +312,28 @@ class EmbeddedBackend(SearchBackend):
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temp, self._pointer)
+
+    def _replace_outdated(self) -> tantivy.Index:
+        """Start an empty generation in place of one written with an older schema; its
+        checkpoint is 0, so the next sync indexes every document again."""
+        self._lock()
+        try:
+            current = self._current()
+            try:
+                index = _open(self.root / current)  # another process replaced it already
+            except SchemaChanged:
+                numbers = [int(p.name.removeprefix("gen-")) for p in self.root.glob("gen-*")]
+                fresh = f"gen-{max(numbers, default=0) + 1:06d}"
+                index = _open(self.root / fresh)
+                self._point_to(fresh)
+                shutil.rmtree(self.root / current, ignore_errors=True)
+                current = fresh
+        finally:
+            if self._owns_lock and self._lock_file is not None:
+                os.close(self._lock_file)
+                self._lock_file = None
+        self.generation = current
+        return index
 
     def _pointer_stamp(self) -> int:
         try:
@@ -377,25 +455,32 @@ class EmbeddedBackend(SearchBackend):
         limit: int = 10,
         offset: int = 0,
         facets: bool = True,
+        collapse: bool = True,
     ) -> SearchResult:
         self._follow()
         full = self._query(query)
         searcher = self._index.searcher()
+        order = "date" if sort is Sort.date else None
         try:
-            found = searcher.search(
-                full,
-                limit=limit,
-                offset=offset,
-                order_by_field="date" if sort is Sort.date else None,
-            )
+            copied = self._copied(searcher, full) if collapse else []
+            if copied:
+                documents, page, total = self._collapsed(
+                    searcher, full, order, copied, limit, offset
+                )
+            else:
+                found = searcher.search(full, limit=limit, offset=offset, order_by_field=order)
+                documents = total = found.count or 0
+                page = [(key, address, 0) for key, address in found.hits]
         except ValueError as exc:
             raise SearchError(f"search failed: {exc}") from exc
         hits = []
-        for key, address in found.hits:
+        for key, address, story in page:
             stored = searcher.doc(address)
             text = stored.get_first("text") or ""
             simplified = stored.get_first("text_simplified")
             simplified = bytes(simplified).decode() if simplified else None
+            related = stored.get_first("related")
+            copies, listed = self._copies(searcher, full, order, story, address)
             hits.append(
                 Hit(
                     id=stored.get_first("id"),
@@ -408,13 +493,94 @@ class EmbeddedBackend(SearchBackend):
                     collection=stored.get_first("collection"),
                     score=float(key) if sort is Sort.relevance else 0.0,
                     snippet=snippet(text, simplified, query),
+                    related=tuple(Related(**item) for item in json.loads(bytes(related)))
+                    if related
+                    else (),
+                    role=stored.get_first("role"),
+                    copies=copies,
+                    copy_documents=listed,
                 )
             )
         return SearchResult(
-            total=found.count or 0,
+            total=total,
             hits=hits,
             facets=self._facets(searcher, full) if facets else {},
+            documents=documents,
         )
+
+    def _copied(self, searcher: tantivy.Searcher, full: Query) -> list[int]:
+        """The story numbers of every match that has copies (usually few or none)."""
+        query = _filtered(full, Query.term_query(SCHEMA, "has", "copies"))
+        count = searcher.search(query, limit=1).count or 0
+        if not count:
+            return []
+        found = searcher.search(query, limit=count).hits
+        return searcher.fast_field_values("story", [address for _, address in found])
+
+    def _collapsed(
+        self,
+        searcher: tantivy.Searcher,
+        full: Query,
+        order: str | None,
+        copied: list[int],
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[tuple[Any, Any, int]], int]:
+        """Matching documents, a page of hits with one per story, and the hits in all.
+
+        Reads ranked matches in growing windows until the page's stories are known.
+        """
+        need = offset + limit
+        window = max(need * 4, COLLAPSE_WINDOW)
+        while True:
+            found = searcher.search(full, limit=window, order_by_field=order)
+            stories = searcher.fast_field_values("story", [address for _, address in found.hits])
+            leaders: list[tuple[Any, Any, int]] = []
+            seen: set[int] = set()
+            for (key, address), story in zip(found.hits, stories, strict=True):
+                if story:
+                    if story in seen:
+                        continue  # a copy of a story already listed
+                    seen.add(story)
+                leaders.append((key, address, story or 0))
+                if len(leaders) == need:
+                    break
+            documents = found.count or 0
+            if len(leaders) == need or window >= documents:
+                break
+            window *= 4
+        total = documents - len(copied) + len(set(copied))
+        return documents, leaders[offset:], total
+
+    def _copies(
+        self,
+        searcher: tantivy.Searcher,
+        full: Query,
+        order: str | None,
+        story: int,
+        leader: Any,
+    ) -> tuple[int, tuple[Copy, ...]]:
+        """How many other matches share the hit's story, and the first ``MAX_COPIES``."""
+        if not story:
+            return 0, ()
+        query = _filtered(full, Query.term_query(SCHEMA, "story", story))
+        found = searcher.search(query, limit=MAX_COPIES + 1, order_by_field=order)
+        listed = []
+        for _, address in found.hits:
+            if (address.segment_ord, address.doc) == (leader.segment_ord, leader.doc):
+                continue
+            stored = searcher.doc(address)
+            listed.append(
+                Copy(
+                    id=stored.get_first("id"),
+                    url=stored.get_first("url"),
+                    title=stored.get_first("title") or "",
+                    language=stored.get_first("language"),
+                    published=stored.get_first("published"),
+                    captured=to_utc_naive(stored.get_first("captured")),
+                )
+            )
+        return (found.count or 1) - 1, tuple(listed[:MAX_COPIES])
 
     def _query(self, query: Node) -> Query:
         """The compiled query, never matching the checkpoint marker."""

@@ -1,4 +1,9 @@
-"""Bring a search backend up to date with the catalog by following ingest's change sequence."""
+"""Bring a search backend up to date with the catalog by following ingest's change sequence.
+
+A relation made, confirmed or removed gives its documents new change numbers, so they
+come through the same sequence; each batch also re-indexes the documents whose relation
+markers or same-story group the change affects (see :mod:`search.provenance`).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,15 @@ from archive.catalog import Catalog
 from ingest.documents import changes, latest_seq
 from ingest.models import Document
 from search.backend import SearchBackend
-from search.models import IndexDocument
+from search.models import NONE, IndexDocument, Provenance
+from search.provenance import affected
 
 BATCH = 500  # documents per batch read, indexed and committed (bounds memory)
 
 Progress = Callable[[int, int], None]  # (changes applied so far, changes to apply)
 
 
-def index_document(document: Document) -> IndexDocument:
+def index_document(document: Document, provenance: Provenance = NONE) -> IndexDocument:
     """The search view of an ingested document."""
     return IndexDocument(
         id=document.id,
@@ -33,6 +39,7 @@ def index_document(document: Document) -> IndexDocument:
         text_simplified=document.text_simplified,
         seq=document.seq,
         deleted=document.deleted,
+        provenance=provenance,
     )
 
 
@@ -55,7 +62,7 @@ def sync(
         documents = changes(catalog, after, batch)
         if not documents:
             break
-        backend.index(index_document(document) for document in documents)
+        backend.index(index_document(*found) for found in affected(catalog, documents))
         after = documents[-1].seq
         backend.commit(checkpoint=after)
         done += len(documents)

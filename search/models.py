@@ -9,6 +9,38 @@ from urllib.parse import urlsplit
 
 from search.analysis import fold, has_han
 
+# What other documents say about a document (``has:``), see search.provenance.
+HAS = ("coverage", "correction", "retraction", "update", "translation", "copies")
+MAX_COPIES = 20  # copies listed with a hit (all are counted)
+
+
+@dataclass(frozen=True)
+class Related:
+    """How many other pages stand in one kind of relation to a document."""
+
+    kind: str  # a has: value
+    count: int
+    suggested: int = 0  # how many of them only by suggestions nobody confirmed yet
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """A document's place in the relation graph, as search indexes it."""
+
+    related: tuple[Related, ...] = ()
+    role: str | None = None
+    story: str | None = None  # the key of its same-story group (None: no copies)
+
+    @property
+    def has(self) -> tuple[str, ...]:
+        return tuple(item.kind for item in self.related)
+
+
+NONE = Provenance()
+
 
 @dataclass(frozen=True)
 class IndexDocument:
@@ -29,6 +61,7 @@ class IndexDocument:
     text_simplified: str | None = None  # OpenCC t2s of ``text`` for Chinese documents
     seq: int = 0
     deleted: bool = False
+    provenance: Provenance = NONE  # relation markers and the same-story key
 
     @property
     def host(self) -> str:
@@ -81,8 +114,29 @@ def to_utc_naive(value: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """A copy of a hit's story (same-story) that also matches, collapsed into the hit."""
+
+    id: str
+    url: str
+    title: str
+    language: str
+    published: str | None
+    captured: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"captured": self.captured.isoformat() + "Z"}
+
+
+@dataclass(frozen=True)
 class Hit:
-    """One ranked result; ``snippet`` is HTML-escaped text with ``<mark>`` around matches."""
+    """One ranked result; ``snippet`` is HTML-escaped text with ``<mark>`` around matches.
+
+    ``related`` says which coverage, corrections, retractions... exist (``has:``),
+    ``role`` what the document is in its story (``role:``); ``copies`` counts the
+    matching copies of the same story collapsed into this hit, listed (up to
+    ``MAX_COPIES``) in ``copy_documents``.
+    """
 
     id: str
     url: str
@@ -94,24 +148,45 @@ class Hit:
     collection: str
     score: float
     snippet: str
+    related: tuple[Related, ...] = ()
+    role: str | None = None
+    copies: int = 0
+    copy_documents: tuple[Copy, ...] = ()
+
+    @property
+    def has(self) -> list[str]:
+        return [item.kind for item in self.related]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["captured"] = self.captured.isoformat() + "Z"
+        data["has"] = self.has
+        data["related"] = [item.to_json() for item in self.related]
+        data["copy_documents"] = [copy.to_json() for copy in self.copy_documents]
         return data
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    """A page of hits, the total number of matches, and facet counts over all matches."""
+    """A page of hits, the total number of hits, and facet counts over all matches.
+
+    ``total`` counts hits after collapsing copies (what pages of results walk through),
+    ``documents`` every matching document (what facets count).
+    """
 
     total: int
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    documents: int | None = None  # None: the same as total (nothing collapsed)
+
+    def __post_init__(self) -> None:
+        if self.documents is None:
+            object.__setattr__(self, "documents", self.total)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "total": self.total,
+            "documents": self.documents,
             "hits": [hit.to_json() for hit in self.hits],
             "facets": {
                 name: [{"value": value, "count": count} for value, count in counts]

@@ -8,6 +8,7 @@ Syntax::
     Falun OR 法轮功            either side matches (binds tighter than the implicit AND)
     lang:zh site:bbc.com collection:reports title:tribunal title:"china tribunal"
     after:2020-01-01 before:2021  dates: after is inclusive, before is exclusive
+    has:retraction role:primary   relations (see search.provenance)
 
 Malformed queries raise :class:`QuerySyntaxError` with a message meant for the user.
 """
@@ -17,6 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+
+from ingest.story import ORDER as ROLES
+from search.models import HAS
 
 __all__ = [
     "FIELDS",
@@ -50,7 +54,7 @@ class Text:
 
 @dataclass(frozen=True)
 class Filter:
-    """An exact-value restriction: ``lang``, ``site`` or ``collection``."""
+    """An exact-value restriction: ``lang``, ``site``, ``collection``, ``has`` or ``role``."""
 
     field: str
     value: str
@@ -94,6 +98,8 @@ FIELDS = {
     "title": "words or a quoted phrase in the title",
     "after": "date YYYY[-MM[-DD]], inclusive",
     "before": "date YYYY[-MM[-DD]], exclusive",
+    "has": "what others say about it: " + ", ".join(HAS),
+    "role": "what it is in its story: " + ", ".join(ROLES),
 }
 
 MAX_LENGTH = 2000  # characters; longer input is not a query a person typed
@@ -196,6 +202,11 @@ def _leaf(token: _Token) -> Node:
             raise QuerySyntaxError(f"site:{token.text} is not a domain such as bbc.com")
     elif field == "collection" and not _COLLECTION.fullmatch(value):
         raise QuerySyntaxError(f"collection:{token.text} is not a collection name")
+    elif field in ("has", "role"):
+        value = value.lower()
+        known = HAS if field == "has" else ROLES
+        if value not in known:
+            raise QuerySyntaxError(f"{field}:{token.text} is not one of {', '.join(known)}")
     return Filter(field, value)
 
 
@@ -279,6 +290,8 @@ def filters(
     collection: str | None = None,
     after: str | None = None,
     before: str | None = None,
+    has: str | None = None,
+    role: str | None = None,
 ) -> Node:
     """The tree for command-line/API filter options, validated like the query syntax."""
     parts = [
@@ -289,6 +302,8 @@ def filters(
             ("collection", collection),
             ("after", after),
             ("before", before),
+            ("has", has),
+            ("role", role),
         )
         if value
     ]
