@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import typer
@@ -29,6 +29,13 @@ app.add_typer(watch_app, name="watch")
 _stderr = Console(stderr=True)
 
 TYPE_HELP = "Relation type: " + ", ".join(relations.TYPES) + "."
+# Run after relations change (search registers re-indexing the documents concerned).
+after_relate: list[Callable[[Repository], None]] = []
+
+
+def run_after_relate(repository: Repository) -> None:
+    for hook in after_relate:
+        hook(repository)
 
 
 @app.command()
@@ -44,6 +51,7 @@ def relate(
             made = relations.relate(repository.catalog, source, type_, target, note=note)
         except RelationError as exc:
             raise fail(str(exc), 2) from exc
+        run_after_relate(repository)
     typer.echo(f"{made.source_id} {made.type} {made.target_id} ({made.status}, id {made.id})")
 
 
@@ -59,6 +67,7 @@ def unrelate(
             removed = relations.unrelate(repository.catalog, source, type_, target)
         except RelationError as exc:
             raise fail(str(exc), 2) from exc
+        run_after_relate(repository)
     typer.echo(f"removed {removed.source_id} {removed.type} {removed.target_id}")
 
 
@@ -141,9 +150,13 @@ def suggest(
                     typer.echo(f"rejected {done.source_id} {done.type} {done.target_id}")
             except RelationError as exc:
                 raise fail(str(exc)) from exc
+            finally:
+                run_after_relate(repository)
             return
         with Status("finding relations", console=_stderr):
             added = run_suggesters(repository, kind or KINDS)
+        if added:
+            run_after_relate(repository)
         pending = relations.suggestions(repository.catalog)
     if not json_output:
         typer.echo(f"{len(added)} new suggestions, {len(pending)} waiting for review")

@@ -9,6 +9,9 @@ Every relation says who or what made it and when. Automatic ones start as
 ``suggested``, carry the evidence that led to them, and become ``confirmed``
 when a person confirms them; a removed suggestion is kept as ``rejected`` so
 that running the suggesters again does not bring it back.
+
+A relation made, confirmed or removed gives its two documents new change
+numbers (``seq``), so search re-indexes them with their relation markers.
 """
 
 from __future__ import annotations
@@ -127,6 +130,14 @@ class Suggestion:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+def _touch(session: Session, relation: Relation) -> None:
+    """New change numbers for the relation's documents: what search shows about them changed."""
+    ids = sorted({relation.source_id, relation.target_id})
+    rows = list(session.scalars(select(Document).where(Document.id.in_(ids))))
+    for row, seq in zip(rows, documents.allocate_seq(session, len(rows)), strict=True):
+        row.seq = seq
+
+
 def resolve(catalog: Catalog, ref: str) -> Document:
     """The document with id ``ref``, or the latest document of URL ``ref``."""
     found = documents.get(catalog, ref)
@@ -199,6 +210,7 @@ def relate(
         if note is not None:
             relation.note = note
         session.flush()
+        _touch(session, relation)
     return relation
 
 
@@ -215,6 +227,7 @@ def unrelate(
             raise RelationError(f"no relation {left.id} {type_} {right.id}")
         relation.status = REJECTED
         relation.reviewed_by, relation.reviewed_at = made_by or current_user(), utcnow()
+        _touch(session, relation)
     return relation
 
 
@@ -226,6 +239,7 @@ def review(catalog: Catalog, relation_id: int, *, confirm: bool, by: str | None 
             raise RelationError(f"no relation with id {relation_id}")
         relation.status = CONFIRMED if confirm else REJECTED
         relation.reviewed_by, relation.reviewed_at = by or current_user(), utcnow()
+        _touch(session, relation)
     return relation
 
 
@@ -250,6 +264,7 @@ def store_suggestions(catalog: Catalog, suggestions: list[Suggestion]) -> list[R
             )
             session.add(relation)
             session.flush()  # the next suggestion may be its duplicate
+            _touch(session, relation)
             added.append(relation)
     return added
 
