@@ -7,7 +7,7 @@ import typer
 from api import commands as api_commands
 from api.export import cli as export_cli
 from archive import cli as archive_cli
-from archive import crawl_cli
+from archive import crawl_cli, migrate_cli
 from ingest import cli as ingest_cli
 from ingest import relate_cli
 from search import cli as search_cli
@@ -25,6 +25,7 @@ app.add_typer(api_commands.app)
 app.add_typer(search_cli.app)
 app.add_typer(export_cli.app)
 app.add_typer(relate_cli.app)
+app.add_typer(migrate_cli.app)
 
 
 def main() -> None:

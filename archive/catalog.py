@@ -13,10 +13,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, create_engine, event, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from archive import migrations
 from archive.urls import normalise_url
 
 
@@ -46,18 +58,37 @@ class Record(Base):
     capture_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
     __table_args__ = (
-        Index("ix_records_surt_timestamp", "surt", "timestamp"),
-        Index("ix_records_url", "url"),
+        # URLs run to 4096 characters, past PostgreSQL's btree entry limit
+        # (2704 bytes): there these are hash indexes, which serve the equality
+        # lookups the catalog makes. SQLite ignores the option.
+        Index("ix_records_surt", "surt", postgresql_using="hash"),
+        Index("ix_records_url", "url", postgresql_using="hash"),
         Index("ix_records_payload_digest", "payload_digest"),
         Index("ix_records_warc_file_offset", "warc_file", "offset"),
     )
+
+
+# Core statements, built once: captures run these for every page, and a
+# session's unit of work costs more than the rest of a capture's catalog work.
+_RECORD_COLUMNS = [column for column in Record.__table__.columns if column.key != "id"]
+_INSERT_RECORDS = insert(Record).returning(Record.id, sort_by_parameter_order=True)
+_ORIGINAL = (
+    select(Record.__table__)
+    .where(
+        Record.url == bindparam("url"),
+        Record.payload_digest == bindparam("digest"),
+        Record.record_type.in_(("response", "resource")),
+    )
+    .order_by(Record.id)
+    .limit(1)
+)
 
 
 @dataclass
 class _PendingRows:
     """Rows waiting for a group commit, and how it went."""
 
-    rows: Sequence[Base]
+    rows: Sequence[Record]
     done: bool = False
     error: BaseException | None = None
 
@@ -73,14 +104,24 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 class Catalog:
-    """A connection to the catalog database; tables are created on first open."""
+    """A connection to the catalog database.
+
+    A new database gets the current schema; an existing one must be at the
+    current migration, or opening it raises
+    :class:`~archive.migrations.SchemaOutOfDate` (run ``vestige migrate``).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url)
+        # pool_pre_ping: a PostgreSQL restart must not fail the next request.
+        self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            migrations.prepare(self.engine, Base.metadata)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pending: list[_PendingRows] = []
         self._pending_lock = threading.Lock()
@@ -92,7 +133,7 @@ class Catalog:
         with self._sessions() as session, session.begin():
             yield session
 
-    def add(self, rows: Sequence[Base]) -> None:
+    def add(self, rows: Sequence[Record]) -> None:
         """Insert ``rows`` durably; on return they are committed and have ids.
 
         Group commit: rows that threads hand in while another commit is running
@@ -111,10 +152,11 @@ class Catalog:
             raise mine.error
 
     def _commit_group(self, group: list[_PendingRows]) -> None:
+        rows = [row for pending in group for row in pending.rows]
         try:
-            with self.session() as session:
-                for pending in group:
-                    session.add_all(pending.rows)
+            with self.engine.begin() as connection:
+                values = [{c.key: row.__dict__.get(c.key) for c in _RECORD_COLUMNS} for row in rows]
+                ids = connection.execute(_INSERT_RECORDS, values).scalars().all() if rows else []
         except Exception as exc:
             if len(group) == 1:
                 group[0].error = exc
@@ -124,6 +166,8 @@ class Catalog:
             for pending in group:
                 self._commit_group([pending])
             return
+        for row, id_ in zip(rows, ids, strict=True):
+            row.id = id_
         for pending in group:
             pending.done = True
 
@@ -144,17 +188,9 @@ class Catalog:
 
     def find_original(self, url: str, payload_digest: str) -> Record | None:
         """The first stored response or resource of ``url`` with this payload."""
-        with self._sessions() as session:
-            return session.scalars(
-                select(Record)
-                .where(
-                    Record.url == url,
-                    Record.payload_digest == payload_digest,
-                    Record.record_type.in_(("response", "resource")),
-                )
-                .order_by(Record.id)
-                .limit(1)
-            ).first()
+        with self.engine.connect() as connection:
+            row = connection.execute(_ORIGINAL, {"url": url, "digest": payload_digest}).first()
+        return Record(**row._mapping) if row else None
 
     def dispose(self) -> None:
         self.engine.dispose()

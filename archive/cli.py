@@ -22,6 +22,7 @@ from archive.importer import (
     parse_published,
     source_size,
 )
+from archive.migrations import SchemaOutOfDate
 from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
 from archive.verify import total_bytes
@@ -44,7 +45,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @contextmanager
 def open_repository() -> Iterator[Repository]:
     """The archive under ``$VESTIGE_HOME``, repaired if a writer crashed."""
-    repository = Repository(get_settings())
+    try:
+        repository = Repository(get_settings())
+    except SchemaOutOfDate as exc:
+        raise fail(str(exc)) from exc
     for report in repository.repairs:
         typer.secho(
             f"repaired {report.warc_file}: kept {len(report.records)} records, "

@@ -34,7 +34,7 @@ class Document(Base):
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     record_id: Mapped[str] = mapped_column(String(100), unique=True)
-    url: Mapped[str] = mapped_column(String(4096), index=True)
+    url: Mapped[str] = mapped_column(String(4096))
     collection: Mapped[str] = mapped_column(String(200), index=True)
     captured: Mapped[datetime] = mapped_column(DateTime)
     status: Mapped[int | None] = mapped_column(Integer)
@@ -65,7 +65,11 @@ class Document(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # The order exports read documents in (keyset pagination by url, captured, id).
-    __table_args__ = (Index("ix_documents_url_captured_id", "url", "captured", "id"),)
+    __table_args__ = (
+        Index("ix_documents_url_captured_id", "url", "captured", "id"),
+        # Hash on PostgreSQL: its btree entries are limited to 2704 bytes.
+        Index("ix_documents_url", "url", postgresql_using="hash"),
+    )
 
     # Fields derived from the record's bytes (what --rebuild re-derives).
     DERIVED = (

@@ -39,6 +39,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Float,
+    Index,
     Integer,
     String,
     Text,
@@ -110,7 +111,7 @@ class PageChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     watch_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    url: Mapped[str] = mapped_column(String(4096), index=True)
+    url: Mapped[str] = mapped_column(String(4096))
     detected: Mapped[datetime] = mapped_column(DateTime, index=True)
     kind: Mapped[str] = mapped_column(String(12), index=True)
     reason: Mapped[str | None] = mapped_column(String(200))
@@ -121,6 +122,9 @@ class PageChange(Base):
     previous_id: Mapped[str | None] = mapped_column(String(16))
     similarity: Mapped[float | None] = mapped_column(Float)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    # Hash on PostgreSQL: its btree entries are limited to 2704 bytes.
+    __table_args__ = (Index("ix_page_changes_url", "url", postgresql_using="hash"),)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,127 @@
+"""Catalog schema migrations (Alembic), for SQLite and PostgreSQL alike.
+
+How a catalog's schema is kept current:
+
+- A new, empty database gets the whole schema from the models (``create_all``)
+  and is stamped with the newest revision: nothing to migrate.
+- A database at the newest revision opens as it is (tables that the models
+  gained without a migration, i.e. new tables, are created).
+- Any other database (an older revision, or one made before migrations
+  existed) is refused by :class:`~archive.catalog.Catalog` with a message to
+  run ``vestige migrate``, which applies the migrations in order inside one
+  transaction: an upgrade either completes or leaves the catalog as it was.
+
+A catalog from before migrations existed is taken to be at the first revision.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+
+HERE = Path(__file__).parent
+# Held (PostgreSQL) while a process creates or migrates the schema, so that
+# replicas starting together do not both try.
+_LOCK_KEY = 0x56455354  # "VEST"
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The catalog's schema is not the one this version of Vestige uses."""
+
+
+def alembic_config(
+    url: str | None = None, connection: Connection | None = None, location: Path = HERE
+) -> Config:
+    """Alembic's configuration for the migrations in ``location`` (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@lru_cache(maxsize=4)
+def _scripts(location: Path = HERE) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(location=location))
+
+
+def head() -> str:
+    """The newest revision: the schema this version of Vestige uses."""
+    revision = _scripts().get_current_head()
+    assert revision is not None
+    return revision
+
+
+def base(location: Path = HERE) -> str:
+    """The first revision (a catalog from before migrations is stamped with it)."""
+    revision = _scripts(location).get_base()
+    assert revision is not None
+    return revision
+
+
+def _lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
+def _has_tables(connection: Connection) -> bool:
+    return bool(set(inspect(connection).get_table_names()) - {"alembic_version"})
+
+
+def _known(revision: str) -> bool:
+    try:
+        return _scripts().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def prepare(engine: Engine, metadata) -> None:
+    """Create the schema of a new catalog, or check an existing one is current.
+
+    Raises :class:`SchemaOutOfDate` when the catalog needs ``vestige migrate``.
+    """
+    with engine.begin() as connection:
+        _lock(connection)
+        context = MigrationContext.configure(connection)
+        current = context.get_current_revision()
+        if current is None and not _has_tables(connection):
+            metadata.create_all(connection)
+            context.stamp(_scripts(), "head")
+            return
+        if current != head():
+            if current is not None and not _known(current):
+                raise SchemaOutOfDate(
+                    f"the catalog's schema (revision {current}) is newer than this version "
+                    "of Vestige: upgrade Vestige"
+                )
+            raise SchemaOutOfDate(
+                f"the catalog's schema is at revision {current or 'none'}, this version of "
+                f"Vestige needs {head()}: back it up, then run `vestige migrate`"
+            )
+        metadata.create_all(connection)
+
+
+def upgrade(
+    engine: Engine, revision: str = "head", location: Path = HERE
+) -> tuple[str | None, str]:
+    """Apply the migrations in ``location`` up to ``revision``; returns (before, after)."""
+    with engine.begin() as connection:
+        _lock(connection)
+        context = MigrationContext.configure(connection)
+        before = context.get_current_revision()
+        if before is None and _has_tables(connection):
+            # Made before migrations existed: its schema is the first revision's.
+            context.stamp(_scripts(location), base(location))
+        command.upgrade(alembic_config(connection=connection, location=location), revision)
+        after = MigrationContext.configure(connection).get_current_revision()
+    return before, after or ""
