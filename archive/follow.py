@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from trafilatura.feeds import LINK_VALIDATION_RE
 
 from archive.crawl import Crawler, CrawlError, CrawlOptions, CrawlStatus, crawl_status
@@ -27,6 +27,8 @@ _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MIN_INTERVAL = 60
 _JSON_FEED = re.compile(r"feed[^/]*\.json$")
+# How long a run holds a follow; a crashed run's follow is due again after it.
+LEASE = timedelta(minutes=30)
 
 
 def parse_interval(text: str) -> int:
@@ -177,6 +179,16 @@ def run_due_follows(
         due = list(session.scalars(query))
     results = []
     for follow in due:
+        # Claim the run (like a watch's lease): push next_run past a lease, only
+        # if no other scheduler moved it first. A crashed run is due again after it.
+        with repository.catalog.session() as session:
+            taken = session.execute(
+                update(Follow)
+                .where(Follow.id == follow.id, Follow.next_run == follow.next_run)
+                .values(next_run=now + LEASE)
+            ).rowcount
+        if not taken:
+            continue
         crawler = Crawler(
             repository,
             follow_options(follow, delay),
