@@ -12,11 +12,10 @@ from urllib.parse import quote
 from anyio import to_thread
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 
-from api.deps import RepositoryDep, Writer
+from api.deps import JobsDep, RepositoryDep, Writer
 from api.errors import ERROR_RESPONSES
-from api.jobs import after_store_lock
+from api.jobs import AfterStore
 from api.schemas import ImportedSource, ImportResponse
-from archive.cli import run_after_store
 from archive.importer import (
     Importer,
     ImportResult,
@@ -54,18 +53,10 @@ def _import(
     return results
 
 
-def _after_store(repository: Repository, record_ids: list[int]) -> str | None:
-    try:
-        with after_store_lock:
-            run_after_store(repository, record_ids, enabled=True)
-    except Exception as exc:
-        return f"stored, but ingest or indexing failed: {exc}"
-    return None
-
-
 @router.post("/imports", status_code=201, response_model=ImportResponse)
 async def create_import(
     repository: RepositoryDep,
+    jobs: JobsDep,
     submitter: Writer,
     file: Annotated[
         UploadFile,
@@ -80,9 +71,8 @@ async def create_import(
 ) -> ImportResponse:
     """Import an uploaded archive or document; it is stored (fsynced, catalogued) and
     ingested before the response. Archives keep their records byte for byte."""
-    return await import_upload(
-        repository, file, Submission(url or None, published, note or None, submitter), collection
-    )
+    submission = Submission(url or None, published, note or None, submitter)
+    return await import_upload(repository, jobs.after_store, file, submission, collection)
 
 
 def _document_id(repository: Repository, url: str | None) -> str | None:
@@ -91,7 +81,11 @@ def _document_id(repository: Repository, url: str | None) -> str | None:
 
 
 async def import_upload(
-    repository: Repository, file: UploadFile, submission: Submission, collection: str
+    repository: Repository,
+    after_store: AfterStore,
+    file: UploadFile,
+    submission: Submission,
+    collection: str,
 ) -> ImportResponse:
     """Store, ingest and index an upload (the API's and the upload form's work)."""
     filename = PurePosixPath((file.filename or "").replace("\\", "/")).name
@@ -112,7 +106,7 @@ async def import_upload(
         raise HTTPException(422, f"nothing could be imported from {filename}: {stopped}")
     after_store_error = None
     if record_ids:
-        after_store_error = await to_thread.run_sync(_after_store, repository, record_ids)
+        after_store_error = await to_thread.run_sync(after_store.run, record_ids)
     sources = []
     for result in results:
         document_id = await to_thread.run_sync(_document_id, repository, result.url)

@@ -4,31 +4,88 @@ The catalog is the source of truth: a job and each of its URLs are rows
 (``api.models``), updated as the work goes, so a restarted service resumes
 whatever was queued or running when it stopped. The in-memory queue only
 carries row ids to the workers.
+
+Several service processes may share one PostgreSQL catalog. A worker claims a
+URL with a conditional UPDATE (queued -> running), so only one process
+captures it, and holds a PostgreSQL advisory lock on it while capturing: a
+process starting up requeues only the running URLs nobody holds (their
+process died). Idle workers poll the catalog for URLs another process queued.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from api.models import Job, JobItem, JobState, utcnow
 from archive.capture import Capturer, CaptureResult
 from archive.catalog import Record
 from archive.cli import run_after_store
+from archive.config import Settings
 from archive.repository import Repository
 
 log = logging.getLogger(__name__)
 
-# Ingesting and indexing write to one index: one writer at a time, whichever
-# worker thread (or import request) stored the records.
-after_store_lock = threading.Lock()
+_child_repository: Repository | None = None
+
+
+def _open_child(settings: Settings) -> None:
+    global _child_repository
+    # Importing the stages' commands registers their after_store hooks (ingest, index).
+    import ingest.cli  # noqa: F401
+    import search.cli  # noqa: F401
+
+    _child_repository = Repository(settings)
+
+
+def _after_store_child(record_ids: list[int]) -> None:
+    assert _child_repository is not None
+    run_after_store(_child_repository, record_ids, enabled=True)
+
+
+class AfterStore:
+    """Ingests and indexes stored records in one child process, one batch at a time.
+
+    Extraction and indexing are CPU-bound Python: run in the service's process they
+    would hold its GIL and stall searches and page views. One child also means one
+    index writer at a time, whichever capture worker or upload stored the records.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        # spawn, not fork: the service's threads, index and database handles stay here.
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_open_child,
+            initargs=(settings,),
+        )
+
+    def run(self, record_ids: Sequence[int]) -> str | None:
+        """Ingest and index ``record_ids`` (blocking); None, or what went wrong."""
+        try:
+            self._pool.submit(_after_store_child, list(record_ids)).result()
+        except Exception as exc:
+            log.error("ingest or indexing of records %s failed", list(record_ids)[:5], exc_info=exc)
+            return f"stored, but ingest or indexing failed: {exc}"
+        return None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
 
 _UNFINISHED = (JobState.queued, JobState.running)
+# Seconds an idle worker waits before looking in a shared catalog for work.
+_POLL = 1.0
+# Advisory-lock namespace of job items' leases (PostgreSQL).
+_LEASE = 0x4A4F42  # "JOB"
 
 
 class QueueFull(Exception):
@@ -43,11 +100,13 @@ class CaptureJobs:
         self.workers = workers
         self.queue_size = queue_size
         self._capturer = Capturer(repository)
+        self.after_store = AfterStore(repository.settings)
         self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._shared = repository.catalog.engine.dialect.name == "postgresql"
 
     @property
     def stopping(self) -> bool:
@@ -68,8 +127,11 @@ class CaptureJobs:
                 )
             )
             for item in items:
+                if item.state == JobState.running and self._shared and self._held(item.id):
+                    continue  # another live process is capturing it
                 # A URL that was running when the service stopped is captured again.
                 item.state = JobState.queued
+            items = [item for item in items if item.state == JobState.queued]
         self._enqueue([item.id for item in items], reserved=False)
         for number in range(self.workers):
             thread = threading.Thread(
@@ -87,6 +149,7 @@ class CaptureJobs:
         for thread in self._threads:
             thread.join(timeout)
         self._capturer.close()
+        self.after_store.close()
 
     def submit(
         self,
@@ -144,25 +207,79 @@ class CaptureJobs:
 
     def _work(self) -> None:
         while True:
-            item_id = self._queue.get()
+            try:
+                item_id = self._queue.get(timeout=_POLL) if self._shared else self._queue.get()
+            except queue.Empty:
+                if not self._stopping.is_set():
+                    self._run_shared()
+                continue
             if item_id is None or self._stopping.is_set():
                 return
             try:
-                self._run(item_id)
-            except Exception:
-                log.exception("capture job item %s failed", item_id)
-                self._finish(item_id, error="internal error while capturing; see the server log")
+                self._run_safely(item_id)
             finally:
                 self._release(1)
+
+    def _run_shared(self) -> None:
+        """Capture the oldest URL queued in the shared catalog, if any (by any process)."""
+        with self.repository.catalog.session() as session:
+            item_id = session.scalar(
+                select(func.min(JobItem.id)).where(JobItem.state == JobState.queued)
+            )
+        if item_id is not None:
+            self._run_safely(item_id)
+
+    def _run_safely(self, item_id: int) -> None:
+        try:
+            with self._lease(item_id) as leased:
+                if leased:  # else another process is capturing it
+                    self._run(item_id)
+        except Exception:
+            log.exception("capture job item %s failed", item_id)
+            self._finish(item_id, error="internal error while capturing; see the server log")
+
+    @contextmanager
+    def _lease(self, item_id: int) -> Iterator[bool]:
+        """Hold a PostgreSQL advisory lock on the item while capturing it; False if taken.
+
+        The lock is the connection's: it goes away with a process that dies,
+        which is how a starting process tells a dead capture from a live one.
+        """
+        if not self._shared:
+            yield True
+            return
+        with self.repository.catalog.engine.connect() as connection:
+            leased = bool(connection.scalar(select(func.pg_try_advisory_lock(_LEASE, item_id))))
+            connection.commit()  # the lock outlives the transaction; none stays open
+            try:
+                yield leased
+            finally:
+                if leased:
+                    connection.execute(select(func.pg_advisory_unlock(_LEASE, item_id)))
+                    connection.commit()
+
+    def _held(self, item_id: int) -> bool:
+        """Whether a live process holds the item's lease (PostgreSQL)."""
+        with self.repository.catalog.engine.connect() as connection:
+            free = connection.scalar(select(func.pg_try_advisory_lock(_LEASE, item_id)))
+            if free:
+                connection.execute(select(func.pg_advisory_unlock(_LEASE, item_id)))
+            connection.commit()
+        return not free
 
     def _run(self, item_id: int) -> None:
         catalog = self.repository.catalog
         with catalog.session() as session:
-            item = session.get(JobItem, item_id)
-            if item is None or item.state != JobState.queued:
+            # Claim it: of all the workers of all the processes, one wins.
+            claimed = session.execute(
+                update(JobItem)
+                .where(JobItem.id == item_id, JobItem.state == JobState.queued)
+                .values(state=JobState.running)
+            ).rowcount
+            if not claimed:
                 return
+            item = session.get(JobItem, item_id)
             job = item.job
-            item.state = JobState.running
             if job.state == JobState.queued:
                 job.state = JobState.running
                 job.started = utcnow()
@@ -179,14 +296,7 @@ class CaptureJobs:
             self._finish(item_id, error=result.error)
             return
         self._record(item_id, result)
-        after_store_error = None
-        try:
-            with after_store_lock:
-                run_after_store(self.repository, result.record_ids, enabled=True)
-        except Exception as exc:
-            log.exception("ingest after capture %s failed", result.capture_id)
-            after_store_error = f"stored, but ingest or indexing failed: {exc}"
-        self._finish(item_id, after_store_error=after_store_error)
+        self._finish(item_id, after_store_error=self.after_store.run(result.record_ids))
 
     def _record(self, item_id: int, result: CaptureResult) -> None:
         """Save where the capture went, as soon as it is stored."""
@@ -218,7 +328,9 @@ class CaptureJobs:
             item.after_store_error = after_store_error
             item.finished = utcnow()
             session.flush()
-            job = item.job
+            # Locked so that two processes finishing the job's last URLs
+            # cannot both miss that the job is complete.
+            job = session.get(Job, item.job_id, with_for_update=True)
             states = set(session.scalars(select(JobItem.state).where(JobItem.job_id == job.id)))
             if not states & set(_UNFINISHED):
                 job.state = JobState.failed if JobState.failed in states else JobState.done

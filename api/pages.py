@@ -393,6 +393,7 @@ async def job_page(job_id: str, request: Request, jobs: JobsDep):
 async def upload(
     request: Request,
     repository: RepositoryDep,
+    jobs: JobsDep,
     file: Annotated[UploadFile, File()],
     csrf: Annotated[str, Form(max_length=200)],
     url: Annotated[str, Form(max_length=4096)] = "",
@@ -407,9 +408,8 @@ async def upload(
             day = date.fromisoformat(published) if published else None
         except ValueError as exc:
             raise HTTPException(422, f"invalid date {published!r}: use YYYY-MM-DD") from exc
-        result = await import_upload(
-            repository, file, Submission(url or None, day, note or None, session.name), collection
-        )
+        submission = Submission(url or None, day, note or None, session.name)
+        result = await import_upload(repository, jobs.after_store, file, submission, collection)
     except HTTPException as exc:
         return await page(request, "preserve.html", exc.status_code, upload_error=exc.detail)
     return await page(request, "uploaded.html", result=result)
