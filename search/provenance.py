@@ -253,9 +253,6 @@ def _versions(session: Session, urls: Iterable[str]) -> dict[str, list[str]]:
 def _url_of(session: Session, ids: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for chunk in _chunks(sorted(ids)):
-        found.update(
-            session.execute(select(Document.id, Document.url).where(Document.id.in_(chunk)))
-            .tuples()
-            .all()
-        )
+        rows = session.execute(select(Document.id, Document.url).where(Document.id.in_(chunk)))
+        found.update((document_id, url) for document_id, url in rows)
     return found
