@@ -49,6 +49,7 @@ from archive.store import InvalidCollection, check_collection
 from archive.urls import InvalidURL, normalise_url
 from ingest.models import Document
 from search.backend import FACETS, Sort
+from search.models import markers
 from search.query import FIELDS
 
 HERE = Path(__file__).parent
@@ -82,6 +83,7 @@ def highlight(snippet: str) -> Markup:
 
 templates.env.filters["highlight"] = highlight
 templates.env.filters["ts14"] = timestamp14
+templates.env.filters["markers"] = markers
 templates.env.globals["FIELDS"] = FIELDS
 
 
@@ -126,6 +128,23 @@ class SearchLinks:
         return "/?" + urlencode({k: v for k, v in merged.items() if v})
 
 
+# Filters of the search page, each also a query field of the same name (lang:, has:...).
+SEARCH_FILTERS = ("lang", "site", "after", "before", "collection", "has", "role")
+EXPORT_FORMATS = ("jsonl", "csv", "parquet", "warc", "wacz")
+
+
+def export_links(current: dict[str, str | None]) -> list[tuple[str, str]]:
+    """``/api/v1/export`` downloads of every result of the current search, per format."""
+    terms = [current["q"] or ""]
+    terms += [f"{name}:{current[name]}" for name in SEARCH_FILTERS if current[name]]
+    query = " ".join(term for term in terms if term)
+    selection = {"q": query} if query else {"all": "true"}
+    return [
+        (name, "/api/v1/export?" + urlencode({**selection, "format": name}))
+        for name in EXPORT_FORMATS
+    ]
+
+
 @router.get("/", response_class=HTMLResponse)
 async def search_page(
     request: Request,
@@ -135,6 +154,9 @@ async def search_page(
     after: str | None = None,
     before: str | None = None,
     collection: str | None = None,
+    has: str | None = None,
+    role: str | None = None,
+    collapse: bool = True,
     sort: Sort = Sort.relevance,
     page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
 ):
@@ -146,11 +168,14 @@ async def search_page(
         "after": after,
         "before": before,
         "collection": collection,
+        "has": has,
+        "role": role,
+        "collapse": None if collapse else "false",
         "sort": sort.value if sort is not Sort.relevance else None,
         "page": str(page_number) if page_number > 1 else None,
     }
     links = SearchLinks({k: v for k, v in current.items() if v})
-    browsing = not any(current[k] for k in ("q", "lang", "site", "after", "before", "collection"))
+    browsing = not any(current[k] for k in ("q", *SEARCH_FILTERS))
     offset = (page_number - 1) * PAGE_SIZE
     context: dict[str, object] = {
         "current": current,
@@ -158,6 +183,7 @@ async def search_page(
         "sort": sort,
         "browsing": browsing,
         "facet_names": FACETS,
+        "exports": export_links(current),
     }
     if offset > MAX_OFFSET:
         return await page(request, "search.html", 400, error="that page is too deep", **context)
@@ -171,6 +197,9 @@ async def search_page(
         Sort.date if browsing else sort,
         PAGE_SIZE,
         offset,
+        has,
+        role,
+        collapse,
     )
     try:
         result = await run_search(get_search(request), params)

@@ -227,6 +227,25 @@ class ImportResponse(BaseModel):
     )
 
 
+class RelatedCount(BaseModel):
+    """How many other pages stand in one relation to a hit (``has:`` values)."""
+
+    kind: str = Field(description="coverage, correction, retraction, update, translation, copies")
+    count: int
+    suggested: int = Field(description="How many of them only suggested, not yet confirmed.")
+
+
+class SearchCopy(BaseModel):
+    """A matching copy of a hit's story (same-story), collapsed into the hit."""
+
+    id: str
+    url: str
+    title: str
+    language: str
+    published: str | None
+    captured: UTCDateTime
+
+
 class SearchHit(BaseModel):
     """One ranked document; ``snippet`` is HTML-escaped text with ``<mark>`` around matches."""
 
@@ -240,6 +259,11 @@ class SearchHit(BaseModel):
     collection: str
     score: float = Field(description="Relevance (0 when sorted by date).")
     snippet: str
+    has: list[str] = Field(description="Related coverage, corrections, retractions... (has:).")
+    related: list[RelatedCount] = Field(description="How many pages of each has: kind.")
+    role: str | None = Field(description="What the document is in its story (role:).")
+    copies: int = Field(description="Matching copies of the same story collapsed into this hit.")
+    copy_documents: list[SearchCopy] = Field(description="The first of those copies.")
     document: str = Field(description="The document in the JSON API.")
     archived: str = Field(description="The archived copy, for people.")
 
@@ -253,12 +277,13 @@ class SearchResponse(BaseModel):
     """A page of hits, how many documents match, and facet counts over every match."""
 
     query: str
-    total: int
+    total: int = Field(description="Hits, with the copies of one story counted once.")
+    documents: int = Field(description="Matching documents (what facets count).")
     offset: int
     limit: int
     hits: list[SearchHit]
     facets: dict[str, list[FacetCount]] = Field(
-        description="Counts per language, site, year and collection over all matches."
+        description="Counts per language, site, year, collection, has and role over all matches."
     )
 
 

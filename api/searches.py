@@ -40,6 +40,9 @@ class SearchParams:
     sort: Sort = Sort.relevance
     limit: int = 10
     offset: int = 0
+    has: str | None = None
+    role: str | None = None
+    collapse: bool = True
 
 
 def get_search(request: Request) -> SearchBackend:
@@ -64,13 +67,21 @@ async def run_search(backend: SearchBackend, params: SearchParams) -> SearchResu
                 collection=params.collection,
                 after=params.after,
                 before=params.before,
+                has=params.has,
+                role=params.role,
             ),
         )
     except QuerySyntaxError as exc:
         raise HTTPException(400, f"bad query: {exc}") from exc
     try:
         return await to_thread.run_sync(
-            lambda: backend.search(tree, sort=params.sort, limit=params.limit, offset=params.offset)
+            lambda: backend.search(
+                tree,
+                sort=params.sort,
+                limit=params.limit,
+                offset=params.offset,
+                collapse=params.collapse,
+            )
         )
     except SearchError as exc:
         raise HTTPException(503, str(exc)) from exc
@@ -89,7 +100,7 @@ async def search(
         Query(
             max_length=2000,
             description='Words (all must match), "phrases", -excluded, a OR b, '
-            "lang: site: collection: title: after: before:",
+            "lang: site: collection: title: after: before: has: role:",
         ),
     ] = "",
     lang: Annotated[str | None, Query(description="Only this language (en, zh).")] = None,
@@ -97,6 +108,16 @@ async def search(
     after: Annotated[str | None, Query(description="Dated on or after YYYY[-MM[-DD]].")] = None,
     before: Annotated[str | None, Query(description="Dated before YYYY[-MM[-DD]].")] = None,
     collection: Annotated[str | None, Query(description="Only this collection.")] = None,
+    has: Annotated[
+        str | None,
+        Query(description="Only documents with related coverage, correction, retraction, ..."),
+    ] = None,
+    role: Annotated[
+        str | None, Query(description="Only documents with this role in their story (primary...).")
+    ] = None,
+    collapse: Annotated[
+        bool, Query(description="Copies of one story (same-story) as one hit with its copies.")
+    ] = True,
     sort: Annotated[Sort, Query(description="relevance, or date (newest first).")] = Sort.relevance,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to skip.")] = 0,
@@ -105,21 +126,27 @@ async def search(
     ] = None,
 ) -> SearchResponse:
     """Ranked documents with highlighted snippets and facet counts (language, site, year,
-    collection). A malformed query is a 400 whose message says what is wrong."""
+    collection, has, role). Each hit says which coverage, corrections or retractions exist
+    and carries the matching copies of its story. A malformed query is a 400 whose message
+    says what is wrong."""
     if page is not None:
         offset = (page - 1) * limit
         if offset > MAX_OFFSET:
             raise HTTPException(400, f"page {page} is too deep (at most {MAX_OFFSET} hits)")
-    params = SearchParams(q, lang, site, after, before, collection, sort, limit, offset)
+    params = SearchParams(
+        q, lang, site, after, before, collection, sort, limit, offset, has, role, collapse
+    )
     result = await run_search(backend, params)
     return SearchResponse(
         query=q,
         total=result.total,
+        documents=result.documents,
         offset=offset,
         limit=limit,
         hits=[
             SearchHit(
                 **asdict(hit),
+                has=hit.has,
                 document=f"/api/v1/documents/{hit.id}",
                 archived=archived_path(hit.captured, hit.url),
             )

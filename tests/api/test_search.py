@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -13,6 +14,8 @@ from api.pages import highlight
 from api.tokens import revoke_token
 from archive.config import Settings
 from conftest import WebServer
+from ingest.relate_cli import run_after_relate
+from ingest.relations import relate
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +265,59 @@ def test_browser_login_csrf_and_preserve(home: Settings, web: WebServer) -> None
         assert client.get("/preserve").status_code == 200
         revoke_token(client.app.state.repository.catalog, "tester")
         assert client.get("/preserve", follow_redirects=False).status_code == 303
+
+
+def test_relation_markers_collapsed_copies_and_export(home: Settings, web: WebServer) -> None:
+    urls = serve_articles(web)
+    with service(home) as client:
+        token = new_token(client)
+        preserve(client, token, list(urls.values()))
+        repository = client.app.state.repository
+        # The Simplified report covers the tribunal's judgment; the Traditional one is a copy.
+        relate(repository.catalog, urls["/zh/report.html"], "covers", urls["/en/tribunal.html"])
+        relate(repository.catalog, urls["/zh-hant/report.html"], "same-story",
+               urls["/zh/report.html"])  # fmt: skip
+        run_after_relate(repository)
+
+        covered = client.get("/api/v1/search", params={"has": "coverage"}).json()
+        (primary,) = covered["hits"]
+        assert primary["url"] == urls["/en/tribunal.html"] and primary["role"] == "primary"
+        assert primary["has"] == ["coverage"]
+        assert primary["related"] == [{"kind": "coverage", "count": 1, "suggested": 0}]
+
+        story = client.get("/api/v1/search", params={"q": "器官"}).json()
+        assert (story["total"], story["documents"]) == (1, 2)
+        (hit,) = story["hits"]
+        assert hit["copies"] == 1 and hit["has"] == ["copies"]
+        (copy,) = hit["copy_documents"]
+        assert {hit["url"], copy["url"]} == {urls["/zh/report.html"], urls["/zh-hant/report.html"]}
+        assert copy["captured"].endswith("Z") and copy["id"] != hit["id"]
+        apart = client.get("/api/v1/search", params={"q": "器官", "collapse": "false"}).json()
+        assert apart["total"] == 2 and all(h["copies"] == 0 for h in apart["hits"])
+        everything = client.get("/api/v1/search").json()
+        assert {f["value"]: f["count"] for f in everything["facets"]["role"]} == {
+            "primary": 1,
+            "coverage": 1,
+            "copy": 1,
+        }
+        copy_role = client.get("/api/v1/search", params={"q": "role:copy"}).json()
+        assert [h["url"] for h in copy_role["hits"]] == [urls["/zh-hant/report.html"]]
+        bad = client.get("/api/v1/search", params={"has": "praise"})
+        assert bad.status_code == 400 and "has:praise is not one of" in bad.text
+
+        # The page shows the markers, the collapsed copies and the export links.
+        page = client.get("/", params={"q": "tribunal"})
+        assert 'data-has="coverage"' in page.text and "covered by 1" in page.text
+        assert 'class="role"' in page.text and ">primary</a>" in page.text
+        chinese = client.get("/", params={"q": "器官", "has": "copies"})
+        assert '<details class="copies">' in chinese.text
+        assert "<summary>1 more copy</summary>" in chinese.text
+        assert "has: copies" in chinese.text  # the filter's chip
+        export = re.search(r'href="(/api/v1/export\?[^"]+format=jsonl)"', chinese.text)
+        assert export is not None
+        href = export.group(1).replace("&amp;", "&")
+        assert href == "/api/v1/export?q=%E5%99%A8%E5%AE%98+has%3Acopies&format=jsonl"
+        exported = client.get(href)
+        assert exported.status_code == 200
+        rows = [json.loads(line) for line in exported.text.splitlines() if line.strip()]
+        assert {row["url"] for row in rows} == {hit["url"], copy["url"]}
