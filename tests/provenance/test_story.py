@@ -391,3 +391,43 @@ def test_provenance_of_a_small_archive(archive: Archive, monkeypatch: pytest.Mon
     assert urls["report2"] not in dict(roles)  # its only link was unrelated above
     text = vestige("story", urls["original"])
     assert text.splitlines()[0].startswith("* 2021-02-02  primary")
+
+    # -- search: relation filters, facets, markers, collapsed copies ----------
+    def search(*args: str) -> dict:
+        return json.loads(vestige("search", *args, "--json", "--limit", "50"))
+
+    def found_urls(*args: str) -> set[str]:
+        return {hit["url"] for hit in search(*args)["hits"]}
+
+    # A later version retracts the first one: the first is retracted, the notice a retraction.
+    [retracted] = search("has:retraction")["hits"]
+    assert retracted["url"] == urls["retracted"] and retracted["role"] == "primary"
+    assert retracted["related"] == [{"kind": "retraction", "count": 1, "suggested": 1}]
+    assert [h["title"] for h in search("role:retraction")["hits"]] == ["Retracted"]
+    assert found_urls("has:correction") == {urls["original"], urls["zh_article"]}
+    assert found_urls("has:coverage role:primary") == {urls["original"]}
+    assert found_urls("has:translation role:translation") == {urls["zh_translation"]}
+    assert found_urls("role:correction") == {urls["correction"], urls["zh_article"]}
+    original = search("has:coverage")["hits"][0]
+    assert {r["kind"]: (r["count"], r["suggested"]) for r in original["related"]} == {
+        "coverage": (4, 3),  # report1 (confirmed), the wire copy, correction, translation
+        "correction": (1, 0),
+        "translation": (1, 1),
+    }
+    facets = {f["value"]: f["count"] for f in search("")["facets"]["has"]}
+    assert facets["retraction"] == 1 and facets["copies"] == 5  # wire+report1, 3 Chinese
+    # The wire copy and the report it copies are one hit (both coverage of the original).
+    coverage = search("role:coverage")
+    assert (coverage["total"], coverage["documents"]) == (1, 2)
+    [story_hit] = coverage["hits"]
+    assert story_hit["copies"] == 1
+    copies = {story_hit["url"], story_hit["copy_documents"][0]["url"]}
+    assert copies == {urls["report1"], urls["wire"]}
+    assert search("role:coverage", "--no-collapse")["total"] == 2
+    # The Traditional copy of the Chinese article, and both versions of the article.
+    chinese = search("has:copies", "--lang", "zh")
+    assert (chinese["total"], chinese["documents"]) == (1, 3)
+    assert chinese["hits"][0]["copies"] == 2
+    printed = vestige("search", "has:retraction")
+    assert "retracted (suggested)" in printed
+    assert "1 more copy:" in vestige("search", "role:coverage")
