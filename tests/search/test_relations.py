@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 
 import pytest
+import tantivy
 from searchtools import cluster_url, engine, open_engine  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
@@ -17,6 +18,8 @@ from archive.repository import Repository
 from conftest import Route, WebServer
 from ingest import relations
 from search.backend import SearchBackend, Sort
+from search.cluster import ClusterBackend, index_body, relation_properties
+from search.embedded import EmbeddedBackend
 from search.engine import open_backend
 from search.models import IndexDocument, Provenance, Related
 from search.query import parse
@@ -287,3 +290,41 @@ def test_index_catches_up_with_relations_made_elsewhere(search_home, web):
     vestige("reindex")
     assert found("has:retraction")["total"] == 1
     assert found("role:retraction")["hits"][0]["url"] == news
+
+
+def test_an_index_from_an_older_version_is_indexed_again(tmp_path, open_engine):  # noqa: F811
+    """Older indexes lack the relation fields: they are upgraded, and every document is
+    indexed again from the start of the change sequence."""
+    backend = open_engine()
+    if isinstance(backend, ClusterBackend):
+        alias = f"{backend.alias}-old"  # removed with the fixture's indices
+        body = index_body(*reversed(backend.chinese_analyzer()))
+        del body["mappings"]["_meta"]["vestige_mappings"]
+        for name in relation_properties():
+            del body["mappings"]["properties"][name]
+        body["mappings"]["_meta"]["vestige_checkpoint"] = 7
+        index = f"{alias}-1"
+        backend.client.indices.create(index=index, body=body)
+        backend.client.indices.put_alias(index=index, name=alias)
+        upgraded = ClusterBackend(backend.client, backend.distribution, alias)
+        assert upgraded.target == index
+        mapping = backend.client.indices.get_mapping(index=index)[index]["mappings"]
+        assert mapping["properties"]["story"] == {"type": "keyword"}
+    else:
+        root = tmp_path / "old-index"
+        (root / "gen-000001").mkdir(parents=True)
+        (root / "CURRENT").write_text("gen-000001\n")
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("id", stored=True, tokenizer_name="raw")
+        tantivy.Index(builder.build(), path=str(root / "gen-000001"))
+        upgraded = EmbeddedBackend(root)
+        assert upgraded.generation == "gen-000002" and not (root / "gen-000001").exists()
+    try:
+        assert upgraded.checkpoint() == 0
+        upgraded.index(DOCUMENTS)
+        upgraded.commit(checkpoint=len(DOCUMENTS))
+        assert ids(upgraded, "has:retraction") == ["retracted"]
+        assert upgraded.search(parse("detainees")).total == 1
+    finally:
+        if not isinstance(backend, ClusterBackend):
+            upgraded.close()
