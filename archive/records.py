@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from warcio.recordloader import ArcWarcRecord
 from warcio.timeutils import iso_date_to_datetime
@@ -23,6 +24,17 @@ def warc_date(record: ArcWarcRecord) -> datetime:
     return iso_date_to_datetime(value)
 
 
+@lru_cache(maxsize=1024)
+def _url_and_key(target_uri: str) -> tuple[str, str]:
+    """Stored form and SURT key of a record's target URI. Cached: the records
+    of one capture (request, response, metadata) share it."""
+    try:
+        url = normalise_url(target_uri)
+        return url, surt(url)
+    except (InvalidURL, ValueError):
+        return target_uri, target_uri  # keep what the file says; it is still findable by it
+
+
 def new_row(
     *,
     record_id: str,
@@ -38,13 +50,7 @@ def new_row(
     refers_to: str | None = None,
 ) -> Record:
     """A catalog row for a record stored at ``location``."""
-    url = key = None
-    if target_uri:
-        try:
-            url = normalise_url(target_uri)
-            key = surt(url)
-        except (InvalidURL, ValueError):
-            url = key = target_uri  # keep what the file says; it is still findable by it
+    url, key = _url_and_key(target_uri) if target_uri else (None, None)
     if date.tzinfo is not None:
         date = date.astimezone(UTC).replace(tzinfo=None)
     return Record(
