@@ -21,10 +21,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # captures and imports searchable: the service needs them as much as the CLI.
 import ingest.cli  # noqa: F401
 import search.cli  # noqa: F401
-from api import captures, documents, errors, imports, memento, pages, searches, system, urls
+from api import (
+    captures,
+    crawls,
+    documents,
+    errors,
+    imports,
+    memento,
+    pages,
+    provenance,
+    searches,
+    system,
+    urls,
+    watches,
+)
+from api.crawls import CrawlJobs
 from api.errors import error_response
 from api.export import routes as export_routes
 from api.jobs import CaptureJobs
+from api.scheduler import Scheduler
 from api.session import session_key
 from archive.config import Settings, get_settings
 from archive.repository import Repository, software_version
@@ -114,11 +129,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             repository, workers=settings.capture_workers, queue_size=settings.capture_queue_size
         )
         await to_thread.run_sync(jobs.start)
+        crawls = CrawlJobs(repository, jobs.after_store)
+        scheduler = Scheduler(repository, settings.scheduler_interval)
         app.state.repository = repository
         app.state.jobs = jobs
+        app.state.crawls = crawls
+        app.state.scheduler = scheduler if settings.scheduler else None
+        if settings.scheduler:
+            scheduler.start()
         try:
             yield
         finally:
+            if settings.scheduler:
+                await to_thread.run_sync(scheduler.stop)
+            await to_thread.run_sync(crawls.stop, settings.fetch_timeout)
             await to_thread.run_sync(jobs.stop, settings.fetch_timeout)
             if app.state.search is not None:
                 await to_thread.run_sync(app.state.search.close)
@@ -140,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix="/api/v1")
-    for area in (system, searches, documents, captures, imports, urls):
+    for area in (system, searches, documents, captures, imports, urls, provenance, watches, crawls):
         api.include_router(area.router)
     api.include_router(export_routes.router)
     app.include_router(api)

@@ -8,12 +8,13 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy import select
 
+from api.crawls import load_crawl_job
 from api.deps import JobsDep, Writer, require_reader
 from api.errors import ERROR_RESPONSES
 from api.jobs import CaptureJobs, QueueFull
 from api.models import Job
 from api.replay import timestamp14
-from api.schemas import CaptureRequest, JobAccepted, JobUrl, JobView
+from api.schemas import CaptureRequest, CrawlJobView, JobAccepted, JobUrl, JobView
 from archive.catalog import Catalog, Record
 from archive.store import InvalidCollection, check_collection
 from archive.urls import InvalidURL, normalise_url
@@ -135,11 +136,18 @@ def load_job(jobs: CaptureJobs, search: SearchBackend | None, job_id: str) -> Jo
     return job_view(job, documents, checkpoint)
 
 
-@router.get("/jobs/{job_id}", response_model=JobView, dependencies=[Depends(require_reader)])
-async def get_job(job_id: str, jobs: JobsDep, request: Request) -> JobView:
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobView | CrawlJobView,
+    dependencies=[Depends(require_reader)],
+)
+async def get_job(job_id: str, jobs: JobsDep, request: Request) -> JobView | CrawlJobView:
     """A job's state and, per URL: status, final URL, WARC file and offset, digest, error,
-    and the document ingested from it, with whether search finds it yet."""
+    and the document ingested from it, with whether search finds it yet. A crawl job
+    (``kind`` crawl) has its counts and latest pages instead."""
     view = await to_thread.run_sync(load_job, jobs, request.app.state.search, job_id)
+    if view is None:
+        view = await to_thread.run_sync(load_crawl_job, jobs.repository, job_id)
     if view is None:
         raise HTTPException(404, f"no job {job_id!r}")
     return view

@@ -12,9 +12,10 @@ from __future__ import annotations
 import html
 import re
 import secrets
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from anyio import to_thread
@@ -35,19 +36,45 @@ from markupsafe import Markup, escape
 
 from api import session as sessions
 from api.captures import load_job
+from api.crawls import (
+    cancel_job,
+    crawl_options,
+    follow_detail,
+    follow_view,
+    load_crawl_job,
+    new_follow,
+    remove_follow,
+    start_crawl,
+)
 from api.deps import JobsDep, RepositoryDep, SettingsDep, browser_session, require_reader
 from api.documents import find_document, version_views
 from api.imports import import_upload
 from api.jobs import QueueFull
 from api.memento import archived_url, memento_path, versions_of
+from api.provenance import (
+    diff_view,
+    document_relations,
+    make_relation,
+    previous_version,
+    review_relation,
+    story_view,
+)
 from api.replay import closest, parse_timestamp, timestamp14
+from api.schemas import CrawlRequest, DocumentDiff, DocumentRelations, FollowRequest, WatchRequest
 from api.searches import MAX_OFFSET, SearchParams, get_search, run_search
 from api.session import Session
 from api.status import service_status
+from api.watches import add_watch, change_view, changes, remove_watch, watch_view
+from archive.crawl_cli import _interval as interval_text
+from archive.follow import list_follows
 from archive.importer import Submission
+from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
 from archive.urls import InvalidURL, normalise_url
+from ingest import relations
+from ingest import watch as watching
 from ingest.models import Document
+from ingest.relations import RelationError
 from search.backend import FACETS, Sort
 from search.models import markers
 from search.query import FIELDS
@@ -64,6 +91,8 @@ APP_CSP = (
 PAGE_SIZE = 20
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 _LOGIN_LIFETIME = 3600
+DiffUnit = Literal["word", "char"]
+CsrfField = Annotated[str, Form(max_length=200)]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
 
@@ -83,6 +112,7 @@ def highlight(snippet: str) -> Markup:
 
 templates.env.filters["highlight"] = highlight
 templates.env.filters["ts14"] = timestamp14
+templates.env.filters["interval"] = interval_text
 templates.env.filters["markers"] = markers
 templates.env.globals["FIELDS"] = FIELDS
 
@@ -233,9 +263,15 @@ def citation(document: Document, archived: str) -> str:
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
 async def document_page(
-    document_id: str, request: Request, repository: RepositoryDep, settings: SettingsDep
+    document_id: str,
+    request: Request,
+    repository: RepositoryDep,
+    settings: SettingsDep,
+    against: Annotated[str | None, Query(pattern="^[0-9a-f]{16}$")] = None,
+    by: DiffUnit = "word",
 ):
-    """Everything known about a document, its versions, and how to cite it."""
+    """Everything known about a document, its versions (with the text diff from the
+    previous one, or from ``against``), its relations, and how to cite it."""
     try:
         document = await to_thread.run_sync(find_document, repository, document_id)
     except HTTPException as exc:
@@ -247,6 +283,10 @@ async def document_page(
     replay = None
     if settings.replay_url:  # pywb, run by `vestige replay-server`
         replay = f"{settings.replay_url.rstrip('/')}/{stamp}/{document.url}"
+    try:
+        related, diff = await to_thread.run_sync(_provenance, repository, document, against, by)
+    except HTTPException as exc:
+        return await error_page(request, exc.status_code, str(exc.detail))
     return await page(
         request,
         "document.html",
@@ -256,7 +296,19 @@ async def document_page(
         memento=f"/web/{stamp}id_/{document.url}",
         replay=replay,
         citation=citation(document, base + archived),
+        relations=related.relations,
+        relation_types=relations.TYPES,
+        diff=diff,
     )
+
+
+def _provenance(
+    repository: Repository, document: Document, against: str | None, by: DiffUnit
+) -> tuple[DocumentRelations, DocumentDiff | None]:
+    """A document's relations, and its diff with ``against`` or the previous version."""
+    old = find_document(repository, against) if against else previous_version(repository, document)
+    diff = diff_view(old, document, by) if old is not None else None
+    return document_relations(repository, document), diff
 
 
 @router.get("/archive/{stamp}/{url:path}", response_class=HTMLResponse)
@@ -411,11 +463,15 @@ async def preserve(
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 async def job_page(job_id: str, request: Request, jobs: JobsDep):
-    """A capture job's progress, until its documents are searchable (polled by script)."""
+    """A capture job's progress, until its documents are searchable (polled by script);
+    a crawl job's counts and latest pages, with a button to cancel it."""
     view = await to_thread.run_sync(load_job, jobs, request.app.state.search, job_id)
-    if view is None:
+    if view is not None:
+        return await page(request, "job.html", job=view)
+    crawl = await to_thread.run_sync(load_crawl_job, jobs.repository, job_id)
+    if crawl is None:
         return await error_page(request, 404, f"no job {job_id!r}")
-    return await page(request, "job.html", job=view)
+    return await page(request, "crawl.html", job=crawl)
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -442,3 +498,230 @@ async def upload(
     except HTTPException as exc:
         return await page(request, "preserve.html", exc.status_code, upload_error=exc.detail)
     return await page(request, "uploaded.html", result=result)
+
+
+# -- relations and stories ------------------------------------------------------------
+
+
+async def _write_form(
+    request: Request, csrf: str, action: Callable[..., object], *args: object
+) -> Response | None:
+    """Run a form's change as the logged-in session (blocking ``action(name, *args)``);
+    an error page if that fails, None if it worked."""
+    try:
+        session = await _writer(request, csrf)
+        await to_thread.run_sync(action, session.name, *args)
+    except HTTPException as exc:
+        return await error_page(request, exc.status_code, str(exc.detail))
+    return None
+
+
+@router.post("/documents/{document_id}/relations")
+async def add_relation(
+    document_id: str,
+    request: Request,
+    repository: RepositoryDep,
+    csrf: Annotated[str, Form(max_length=200)],
+    type_: Annotated[str, Form(alias="type", max_length=20)],
+    other: Annotated[str, Form(max_length=4096)],
+    direction: Annotated[str, Form(pattern="^(outgoing|incoming)$")] = "outgoing",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+):
+    """Relate this document to another (id or URL): ``this TYPE other``, or the other way."""
+
+    def relate(name: str) -> None:
+        source, target = (document_id, other.strip())
+        if direction == "incoming":
+            source, target = target, source
+        try:
+            make_relation(repository, source, type_, target, note or None, name)
+        except RelationError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    failed = await _write_form(request, csrf, relate)
+    return failed or RedirectResponse(f"/documents/{document_id}#relations", 303)
+
+
+@router.post("/relations/{relation_id}/{action}")
+async def review_relation_form(
+    relation_id: int,
+    action: str,
+    request: Request,
+    repository: RepositoryDep,
+    csrf: Annotated[str, Form(max_length=200)],
+    document: Annotated[str, Form(pattern="^[0-9a-f]{16}$")],
+):
+    """Confirm a suggested relation, or reject or remove one; back to the document."""
+    if action not in ("confirm", "reject", "remove"):
+        return await error_page(request, 404, f"no action {action!r}")
+
+    def review(name: str) -> None:
+        review_relation(repository, relation_id, confirm=action == "confirm", by=name)
+
+    failed = await _write_form(request, csrf, review)
+    return failed or RedirectResponse(f"/documents/{document}#relations", 303)
+
+
+@router.get("/documents/{document_id}/story", response_class=HTMLResponse)
+async def story_page(document_id: str, request: Request, repository: RepositoryDep):
+    """The story of a document: primary source, coverage, corrections, retractions,
+    translations, each with its date and language."""
+    try:
+        story = await to_thread.run_sync(story_view, repository, document_id)
+    except HTTPException as exc:
+        return await error_page(request, exc.status_code, str(exc.detail))
+    return await page(request, "story.html", story=story)
+
+
+# -- watches and changes ----------------------------------------------------------------
+
+
+@router.get("/watches", response_class=HTMLResponse)
+async def watches_page(request: Request, repository: RepositoryDep):
+    """Watched pages, and a form to watch one more."""
+    found = await to_thread.run_sync(watching.list_watches, repository.catalog)
+    return await page(request, "watches.html", watches=[watch_view(w) for w in found])
+
+
+@router.post("/watches")
+async def add_watch_form(
+    request: Request,
+    repository: RepositoryDep,
+    csrf: Annotated[str, Form(max_length=200)],
+    url: Annotated[str, Form(max_length=4096)],
+    every: Annotated[str, Form(max_length=20)] = "1d",
+    collection: Annotated[str, Form(max_length=200)] = "default",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+):
+    """Watch a page: captured again every interval by the scheduler."""
+    wanted = WatchRequest(url=url, every=every, collection=collection, note=note or None)
+    failed = await _write_form(request, csrf, lambda _: add_watch(repository, wanted))
+    if failed:
+        return failed
+    _wake_scheduler(request)
+    return RedirectResponse("/watches", 303)
+
+
+@router.post("/watches/{watch_id}/remove")
+async def remove_watch_form(
+    watch_id: int,
+    request: Request,
+    repository: RepositoryDep,
+    csrf: Annotated[str, Form(max_length=200)],
+):
+    """Stop watching a page."""
+    failed = await _write_form(request, csrf, lambda _: remove_watch(repository, watch_id))
+    return failed or RedirectResponse("/watches", 303)
+
+
+@router.get("/changes", response_class=HTMLResponse)
+async def changes_page(
+    request: Request,
+    repository: RepositoryDep,
+    every_kind: Annotated[bool, Query(alias="all")] = False,
+):
+    """What watched pages did, newest first: changed, removed or unreachable."""
+    found = await to_thread.run_sync(lambda: changes(repository, every_kind=every_kind))
+    return await page(
+        request, "changes.html", changes=[change_view(c) for c in found], every_kind=every_kind
+    )
+
+
+def _wake_scheduler(request: Request) -> None:
+    """A new watch or follow is due at once: let the scheduler look now."""
+    if request.app.state.scheduler is not None:
+        request.app.state.scheduler.wake()
+
+
+# -- crawls and follows -------------------------------------------------------------------
+
+
+@router.get("/follow", response_class=HTMLResponse)
+async def follow_page(request: Request, repository: RepositoryDep):
+    """Forms to follow a site or feed and to crawl a site, with the followed sources."""
+    follows = await to_thread.run_sync(list_follows, repository)
+    return await page(request, "follow.html", follows=[follow_view(f) for f in follows])
+
+
+@router.post("/follow")
+async def follow_form(
+    request: Request,
+    repository: RepositoryDep,
+    csrf: Annotated[str, Form(max_length=200)],
+    url: Annotated[str, Form(max_length=4096)],
+    every: Annotated[str, Form(max_length=20)] = "1h",
+    collection: Annotated[str, Form(max_length=200)] = "default",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+):
+    """Follow a feed or a site; its first run is due at once."""
+    wanted = FollowRequest(url=url, every=every, collection=collection, note=note or None)
+    made: list[int] = []
+    failed = await _write_form(
+        request, csrf, lambda _: made.append(new_follow(repository, wanted).id)
+    )
+    if failed:
+        return failed
+    _wake_scheduler(request)
+    return RedirectResponse(f"/follows/{made[0]}", 303)
+
+
+@router.get("/follows/{follow_id}", response_class=HTMLResponse)
+async def followed_page(follow_id: int, request: Request, repository: RepositoryDep):
+    """What a followed source brought in: its runs and the pages they captured."""
+    try:
+        detail = await to_thread.run_sync(follow_detail, repository, follow_id)
+    except HTTPException as exc:
+        return await error_page(request, exc.status_code, str(exc.detail))
+    return await page(request, "followed.html", follow=detail)
+
+
+@router.post("/follows/{follow_id}/remove")
+async def unfollow_form(
+    follow_id: int,
+    request: Request,
+    repository: RepositoryDep,
+    csrf: Annotated[str, Form(max_length=200)],
+):
+    """Stop following a source; what it brought in stays."""
+    failed = await _write_form(request, csrf, lambda _: remove_follow(repository, follow_id))
+    return failed or RedirectResponse("/follow", 303)
+
+
+@router.post("/crawl")
+async def crawl_form(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=200)],
+    seeds: Annotated[str, Form(max_length=100_000)],
+    scope: Annotated[str, Form(pattern="^(page|prefix|host|domain)$")] = "prefix",
+    depth: Annotated[int, Form(ge=0, le=100)] = 2,
+    max_pages: Annotated[str, Form(max_length=10)] = "",
+    collection: Annotated[str, Form(max_length=200)] = "default",
+):
+    """Start a crawl job from the seeds (one a line), then follow it."""
+    try:
+        wanted = CrawlRequest(
+            seeds=[line.strip() for line in seeds.splitlines() if line.strip()],
+            scope=scope,
+            depth=depth,
+            max_pages=int(max_pages) if max_pages.strip() else None,
+            collection=collection,
+        )
+    except ValueError as exc:
+        return await error_page(request, 422, f"invalid crawl: {exc}")
+    started: list[str] = []
+
+    def start(_: str) -> None:
+        started.append(start_crawl(request.app.state.crawls, crawl_options(wanted)))
+
+    failed = await _write_form(request, csrf, start)
+    return failed or RedirectResponse(f"/jobs/{started[0]}", 303)
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel_form(
+    job_id: str, request: Request, jobs: JobsDep, csrf: Annotated[str, Form(max_length=200)]
+):
+    """Cancel a crawl job; back to its page."""
+    crawls = request.app.state.crawls
+    failed = await _write_form(request, csrf, lambda _: cancel_job(crawls, jobs.get, job_id))
+    return failed or RedirectResponse(f"/jobs/{job_id}", 303)

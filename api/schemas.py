@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer
 
 from api.models import JobState
+from ingest.relations import TYPES
+from ingest.story import ORDER
 
 MAX_URLS_PER_JOB = 1000
 
@@ -342,3 +344,270 @@ class DocumentVersion(BaseModel):
 class DocumentVersions(BaseModel):
     url: str
     versions: list[DocumentVersion]
+
+
+# -- provenance: relations, stories, diffs --------------------------------------------
+
+RelationType = Literal[TYPES]  # covers, cites, corrects, retracts, updates, translates, same-story
+
+
+class DocumentBrief(BaseModel):
+    """Enough of a document to show it next to a relation or in a story."""
+
+    id: str
+    url: str
+    title: str | None
+    language: str | None
+    published: str | None = Field(description="Publication date (ISO, possibly partial).")
+    captured: str = Field(description="Capture time (ISO 8601, UTC).")
+
+
+class RelationRequest(BaseModel):
+    """``source`` TYPE ``target``: ``A covers B`` says A reports on the primary source B."""
+
+    source: str = Field(
+        min_length=1, max_length=4096, description="Document id, or URL (its latest version)."
+    )
+    type: RelationType
+    target: str = Field(
+        min_length=1, max_length=4096, description="Document id, or URL (its latest version)."
+    )
+    note: str | None = Field(None, max_length=10_000, description="Why they are related.")
+
+
+class RelationView(BaseModel):
+    """A stored relation: who or what made it, when, and what it is based on."""
+
+    id: int
+    source: str = Field(description="The subject's document id (A in 'A covers B').")
+    type: str
+    target: str = Field(description="The object's document id (B).")
+    status: Literal["confirmed", "suggested", "rejected"]
+    note: str | None
+    evidence: dict[str, Any] = Field(
+        description="What an automatic suggestion saw: the link, the notice, the similarity."
+    )
+    made_by: str = Field(description="The token name, user or suggester that made it.")
+    made_at: UTCDateTime
+    reviewed_by: str | None = Field(None, description="Who last confirmed or removed it.")
+    reviewed_at: UTCDateTime | None = None
+
+
+class DocumentRelation(BaseModel):
+    """A relation seen from one document: ``outgoing`` when this document is the subject."""
+
+    id: int
+    type: str
+    direction: Literal["outgoing", "incoming"]
+    status: Literal["confirmed", "suggested"]
+    document: str = Field(description="The version of this URL the relation is attached to.")
+    other: DocumentBrief
+    note: str | None
+    evidence: dict[str, Any]
+    made_by: str
+    made_at: str
+    reviewed_by: str | None = None
+    reviewed_at: str | None = None
+
+
+class DocumentRelations(BaseModel):
+    """The live relations of a document and of every other version of its URL."""
+
+    document: str
+    url: str
+    relations: list[DocumentRelation]
+
+
+class StoryEntry(BaseModel):
+    document: DocumentBrief
+    role: Literal[ORDER]  # primary, coverage, copy, update, correction, retraction, translation
+    date: str = Field(description="Publication date, else capture date (YYYY-MM-DD).")
+    relations: list[str] = Field(description="What this document is the subject of.")
+
+
+class StoryRelation(BaseModel):
+    id: int
+    source: str
+    type: str
+    target: str
+    status: str
+    evidence: dict[str, Any]
+    made_by: str
+    made_at: str
+
+
+class StoryView(BaseModel):
+    """Everything related to a document, as a timeline: primary source first, then
+    coverage, copies, updates, corrections, retractions, translations, each by date."""
+
+    start: str
+    start_url: str
+    entries: list[StoryEntry]
+    relations: list[StoryRelation]
+
+
+class DiffOp(BaseModel):
+    kind: Literal["equal", "insert", "delete", "replace"]
+    old: str
+    new: str
+
+
+class DocumentDiff(BaseModel):
+    """What changed in the text from ``old`` to ``new`` (two documents, usually two
+    versions of one URL)."""
+
+    old: DocumentBrief
+    new: DocumentBrief
+    by: Literal["word", "char"]
+    similarity: float
+    ops: list[DiffOp]
+
+
+# -- watches and changes ---------------------------------------------------------------
+
+
+class WatchRequest(BaseModel):
+    """A page to capture again at an interval (the first capture is due at once)."""
+
+    url: str = Field(min_length=1, max_length=4096, examples=["https://example.org/article"])
+    every: str = Field(
+        "1d", max_length=20, description="How often: 30m, 6h, 1d, 1w (at least a minute)."
+    )
+    collection: str = Field("default", max_length=200)
+    note: str | None = Field(None, max_length=10_000, description="Stored with each capture.")
+
+
+class WatchView(BaseModel):
+    id: int
+    url: str
+    collection: str
+    every: int = Field(description="Seconds between two captures.")
+    note: str | None
+    created: UTCDateTime
+    next_due: UTCDateTime
+    last_run: UTCDateTime | None
+    last_kind: str | None = Field(
+        None, description="What the last capture found: first, unchanged, changed, removed..."
+    )
+    last_document_id: str | None
+
+
+class PageChangeView(BaseModel):
+    """What one capture of a watched page found, with its evidence."""
+
+    id: int
+    watch_id: int | None
+    url: str
+    detected: UTCDateTime
+    kind: Literal["first", "unchanged", "changed", "removed", "unreachable"]
+    reason: str | None
+    status: int | None
+    final_url: str | None
+    capture_id: str | None
+    document_id: str | None
+    previous_id: str | None
+    similarity: float | None
+    evidence: dict[str, Any]
+    diff: str | None = Field(None, description="The side-by-side diff page, for people.")
+
+
+# -- crawls and follows ------------------------------------------------------------------
+
+
+class CrawlRequest(BaseModel):
+    """A crawl: discover pages from the seeds (links, sitemaps, feeds) and capture those
+    in scope, breadth-first. It runs in the background as a job."""
+
+    seeds: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+        min_length=1, max_length=100, examples=[["https://example.org/reports/"]]
+    )
+    scope: Literal["page", "prefix", "host", "domain"] = Field(
+        "prefix",
+        description="page: the seeds only; prefix: under the seed's directory; host; "
+        "domain (with subdomains).",
+    )
+    depth: int = Field(2, ge=0, le=100, description="Links followed from a seed.")
+    max_pages: int | None = Field(None, ge=1, le=10_000_000, description="Stop after this many.")
+    include: list[str] = Field([], max_length=50, description="Also capture URLs matching these.")
+    exclude: list[str] = Field([], max_length=50, description="Never capture URLs matching these.")
+    collection: str = Field("default", max_length=200)
+    note: str | None = Field(None, max_length=10_000)
+    ignore_robots: bool = Field(
+        False, description="Capture what robots.txt disallows (recorded in the WARC metadata)."
+    )
+    sitemaps: bool = Field(True, description="Read the seeds' sitemaps.")
+    feeds: bool = Field(True, description="Read the feeds pages link to.")
+    skip_archived: bool = Field(False, description="Skip pages already in the archive.")
+
+
+class CrawlCounts(BaseModel):
+    queued: int = Field(description="Waiting, or being captured.")
+    captured: int = Field(description="Pages stored.")
+    fetched_other: int = Field(description="robots.txt, sitemaps and feeds stored.")
+    skipped_scope: int
+    skipped: int = Field(description="Every other skip: robots.txt, traps, filters, depth.")
+    failed: int
+    reasons: dict[str, int] = Field(description="Skip and failure reasons.")
+
+
+class CrawledPage(BaseModel):
+    url: str
+    status: int | None
+    final_url: str | None
+    captured: UTCDateTime | None
+    document_id: str | None = Field(None, description="The document ingested from it.")
+
+
+class CrawlJobView(BaseModel):
+    """A crawl job: its seeds, state, counts and the latest pages it captured."""
+
+    id: str
+    kind: Literal["crawl"] = "crawl"
+    state: Literal["running", "interrupted", "done", "cancelled"]
+    seeds: list[str]
+    collection: str
+    follow_id: int | None = Field(None, description="The follow this crawl is a run of.")
+    created: UTCDateTime
+    started: UTCDateTime | None
+    finished: UTCDateTime | None
+    counts: CrawlCounts
+    pages: list[CrawledPage] = Field(
+        [], description="The latest pages captured, newest first (in the job's own view)."
+    )
+    cancel: str = Field(description="POST here (or DELETE the job) to cancel it.")
+
+
+class FollowRequest(BaseModel):
+    """A feed (RSS, Atom, JSON Feed) or a site's front page to look at every interval;
+    each run captures the entries not archived yet."""
+
+    url: str = Field(min_length=1, max_length=4096, examples=["https://example.org/feed.xml"])
+    every: str = Field("1h", max_length=20, description="How often: 30m, 1h, 1d (at least 1m).")
+    collection: str = Field("default", max_length=200)
+    sitemaps: bool | None = Field(
+        None, description="Read the site's sitemaps too (default: for sites, not for feeds)."
+    )
+    ignore_robots: bool = False
+    note: str | None = Field(None, max_length=10_000)
+
+
+class FollowView(BaseModel):
+    id: int
+    url: str
+    collection: str
+    every: int = Field(description="Seconds between two runs.")
+    sitemaps: bool
+    ignore_robots: bool
+    note: str | None
+    created: UTCDateTime
+    last_run: UTCDateTime | None
+    next_run: UTCDateTime
+    last_crawl: str | None = Field(None, description="The job of the last run.")
+    last_captured: int | None = Field(None, description="New pages the last run captured.")
+
+
+class FollowDetail(FollowView):
+    """A followed source with what its runs brought in."""
+
+    runs: list[CrawlJobView] = Field(description="Its runs (crawl jobs), newest first.")
+    pages: list[CrawledPage] = Field(description="The latest pages its runs captured.")

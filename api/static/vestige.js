@@ -91,8 +91,36 @@ function uploadProgress() {
   });
 }
 
+function followCrawl() {
+  const facts = document.getElementById("crawl");
+  const label = document.querySelector(".job-state");
+  if (!facts || !label || label.dataset.state !== "running") return;
+  const poll = async () => {
+    let job;
+    try {
+      const response = await fetch("/api/v1/jobs/" + encodeURIComponent(facts.dataset.crawl), {
+        headers: { Accept: "application/json" },
+      });
+      job = await response.json();
+    } catch (error) {
+      setTimeout(poll, 2000);
+      return;
+    }
+    for (const cell of facts.querySelectorAll("[data-count]")) {
+      cell.textContent = job.counts[cell.dataset.count];
+    }
+    if (job.state !== "running") {
+      window.location.reload(); // show the final pages and state
+      return;
+    }
+    setTimeout(poll, 1000);
+  };
+  setTimeout(poll, 1000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   copyButtons();
   followJob();
+  followCrawl();
   uploadProgress();
 });
