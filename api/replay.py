@@ -171,13 +171,13 @@ def open_memento(repository: Repository, row: Record, accept_encoding: str = "")
     client accepts it, otherwise the body is decoded and the header dropped.
     """
     payload_row = _original(repository, row) if row.record_type == "revisit" else row
-    fh = open(repository.store.path(row.warc_file), "rb")  # noqa: SIM115 - closed by Memento
+    fh = repository.store.open_file(row.warc_file)  # closed by Memento
     try:
         record = _first_record(fh, row.offset)
         http = record.http_headers
         if payload_row is not row:
             fh.close()
-            fh = open(repository.store.path(payload_row.warc_file), "rb")  # noqa: SIM115
+            fh = repository.store.open_file(payload_row.warc_file)
             payload = _first_record(fh, payload_row.offset)
         else:
             payload = record

@@ -50,7 +50,7 @@ def archive_status(repository: Repository) -> ArchiveStatus:
             session.scalars(select(Record.collection).distinct().order_by(Record.collection))
         )
     files = list(store.files())
-    size = sum(store.path(name).stat().st_size for name in files)
+    size = sum(store.size(name) for name in files)
     return ArchiveStatus(
         records=sum(by_type.values()),
         records_by_type=by_type,

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the catalog; default: SQLite in VESTIGE_HOME."
     )
     warc_max_size: int = Field(1024 * MiB, description="Roll WARC files at this size (bytes).")
+    warc_store: str | None = Field(
+        None,
+        description="Keep closed WARC files in this S3-compatible bucket (s3://bucket/prefix; "
+        "needs the s3 extra and AWS_* credentials); unset keeps them in VESTIGE_HOME/warcs.",
+    )
     capture_allow_private: bool = Field(
         False, description="Allow captures of loopback, private and link-local addresses."
     )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from archive.catalog import Catalog, Record
 from archive.config import Settings
 from archive.records import catalog_row
+from archive.remote import RemoteWarcs
 from archive.store import Location, RepairReport, WarcStore
 
 
@@ -26,8 +27,14 @@ class Repository:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(settings.catalog_url)
+        remote = None
+        if settings.warc_store:
+            remote = RemoteWarcs(settings.warc_store, cache=settings.home / "warc-cache")
         self.store = WarcStore(
-            settings.warc_dir, max_size=settings.warc_max_size, software=software_version()
+            settings.warc_dir,
+            max_size=settings.warc_max_size,
+            software=software_version(),
+            remote=remote,
         )
         self.repairs = self.store.recover(self._catalogue_repaired)
 

@@ -40,6 +40,7 @@ from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
 
+from archive.remote import RemoteWarcs
 from archive.warc import WarcRecord, warc_fields
 
 OPEN_SUFFIX = ".open"
@@ -203,8 +204,17 @@ class WarcStore:
     each store) appends to files of its own.
     """
 
-    def __init__(self, root: Path, *, max_size: int, software: str = "Vestige") -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_size: int,
+        software: str = "Vestige",
+        remote: RemoteWarcs | None = None,
+    ) -> None:
         self.root = root
+        # Closed files go to the bucket, if any (archive.remote); reads fall back to it.
+        self.remote = remote
         self.max_size = max_size
         self.software = software
         self._open: dict[str, _OpenWarc] = {}
@@ -218,7 +228,19 @@ class WarcStore:
         final = self._inside(warc_file)
         if final.exists():
             return final
+        if self.remote is not None and not _open_name(final).exists():
+            return self.remote.download(warc_file)
         return _open_name(final)
+
+    def size(self, warc_file: str) -> int:
+        """The size in bytes of a catalogued ``warc_file``, wherever it is."""
+        final = self._inside(warc_file)
+        for path in (final, _open_name(final)):
+            with suppress(FileNotFoundError):
+                return path.stat().st_size
+        if self.remote is None:
+            raise FileNotFoundError(f"WARC file not found: {warc_file}")
+        return self.remote.size(warc_file)
 
     def _inside(self, warc_file: str) -> Path:
         path = (self.root / warc_file).resolve()
@@ -234,6 +256,8 @@ class WarcStore:
             name = path.name.removesuffix(OPEN_SUFFIX)
             if name.endswith(WARC_SUFFIX):
                 names.add(f"{path.parent.name}/{name}")
+        if self.remote is not None:
+            names.update(self.remote.files(collection))
         yield from sorted(names)
 
     # -- writing -----------------------------------------------------------
@@ -346,6 +370,8 @@ class WarcStore:
         os.rename(target.path, final)
         _fsync_dir(final.parent)
         target.fh.close()  # releases the lock
+        if self.remote is not None:
+            self.remote.submit(final, target.warc_file)
 
     def close(self) -> None:
         """Close (rename) every file this store has open; files with batches
@@ -358,24 +384,30 @@ class WarcStore:
                 target.full = True
                 if not target.inflight:
                     self._close(target)
+        if self.remote is not None:
+            self.remote.close()
 
     # -- reading -----------------------------------------------------------
 
     @contextmanager
     def open_record(self, location: Location) -> Iterator[BinaryIO]:
         """The compressed bytes of one record, as a stream limited to it."""
-        with self._open_file(location.warc_file) as fh:
+        with self.open_file(location.warc_file) as fh:
             fh.seek(location.offset)
             yield LimitReader(fh, location.length)
 
-    def _open_file(self, warc_file: str) -> BinaryIO:
+    def open_file(self, warc_file: str) -> BinaryIO:
+        """A catalogued WARC file, open for reading (seekable; from the bucket if
+        it is no longer local, where reads fetch byte ranges)."""
         final = self._inside(warc_file)
-        # The writer may rename the file between two of these attempts.
+        # The writer may rename (or upload and remove) the file between two of these attempts.
         for path in (final, _open_name(final), final):
             try:
                 return open(path, "rb")
             except FileNotFoundError:
                 continue
+        if self.remote is not None:
+            return self.remote.open(warc_file)
         raise FileNotFoundError(f"WARC file not found: {warc_file}")
 
     def read_record(self, location: Location) -> Iterator[ArcWarcRecord]:
@@ -400,6 +432,8 @@ class WarcStore:
             report = _repair(path, catalogue)
             if report is not None:
                 reports.append(report)
+        if self.remote is not None:
+            self.remote.upload_pending(self.root)
         return reports
 
 

@@ -95,7 +95,7 @@ def verify(
 def total_bytes(repository: Repository, collection: str | None = None) -> int:
     """Size of the files :func:`verify` reads, for a progress bar."""
     store = repository.store
-    return sum(store.path(name).stat().st_size for name in store.files(collection))
+    return sum(store.size(name) for name in store.files(collection))
 
 
 def _verify_file(

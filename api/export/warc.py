@@ -155,7 +155,7 @@ def warcinfo_member(repository: Repository, warc_file: str) -> bytes:
     decompressor = zlib.decompressobj(31)
     raw = bytearray()
     head = b""
-    with open(repository.store.path(warc_file), "rb") as fh:
+    with repository.store.open_file(warc_file) as fh:
         while not decompressor.eof:
             chunk = fh.read(_CHUNK)
             if not chunk:
