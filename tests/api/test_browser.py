@@ -4,6 +4,7 @@ URL after logging in, and the sandbox that keeps archived scripts away from the 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -20,6 +21,8 @@ from api.app import create_app
 from api.tokens import create_token
 from archive.config import Settings
 from conftest import Route, WebServer
+from ingest.relate_cli import run_after_relate
+from ingest.relations import relate
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -190,3 +193,40 @@ def test_archived_scripts_cannot_read_cookies_or_call_the_api(
     assert not any(PROBE in hit for hit in web.hits)
     jobs = context.request.get(server + "/api/v1/status").json()["jobs"]
     assert jobs["done"] + jobs["failed"] + jobs["queued"] + jobs["running"] == 1  # no write
+
+
+def test_search_shows_relations_collapsed_copies_and_export(
+    home: Settings, server: str, browser: Browser, web: WebServer
+) -> None:
+    urls = serve_articles(web)
+    page = browser.new_page()
+    _log_in(page, server, _token(server))
+    _preserve(page, list(urls.values()))
+    repository = APPS[server].state.repository
+    relate(repository.catalog, urls["/zh/report.html"], "covers", urls["/en/tribunal.html"])
+    relate(repository.catalog, urls["/zh-hant/report.html"], "same-story", urls["/zh/report.html"])
+    run_after_relate(repository)
+
+    page.goto(server + "/?q=tribunal")
+    expect(page.locator(".hit .relations .role")).to_have_text(["primary"])
+    expect(page.locator(".hit .marker[data-has=coverage]")).to_have_text("covered by 1")
+
+    # The two Chinese reports are one hit; its copy shows when expanded.
+    page.fill("form.search input[name=q]", "器官")
+    page.press("form.search input[name=q]", "Enter")
+    expect(page.locator(".hit")).to_have_count(1)
+    copy_link = page.locator(".hit details.copies li a")
+    expect(copy_link).to_be_hidden()
+    page.locator(".hit details.copies summary").click()
+    expect(page.locator(".hit details.copies summary")).to_have_text("1 more copy")
+    expect(copy_link).to_be_visible()
+    titles = {page.locator(".hit h3").inner_text(), copy_link.inner_text()}
+    assert titles == {"法轮功学员遭强制摘取器官的报告", "人權報告 器官摘取"}
+
+    # The role facet narrows the search; the export link downloads these results.
+    page.locator("[data-facet=role] a", has_text="copy").click()
+    expect(page.locator(".hit h3")).to_have_text(["人權報告 器官摘取"])
+    with page.expect_download() as download:
+        page.locator(".export a", has_text="jsonl").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["url"] for line in exported] == [urls["/zh-hant/report.html"]]
