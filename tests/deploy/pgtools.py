@@ -30,14 +30,16 @@ class PostgresMissing(RuntimeError):
     """The PostgreSQL server programs are not installed."""
 
 
-def _binary(name: str) -> str:
-    found = shutil.which(name)
+def _bin_dir() -> Path:
+    """The directory of ``initdb`` and ``pg_ctl`` (one version: the newest installed)."""
+    versions = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if versions:
+        newest = max(versions, key=lambda path: float(Path(path).parts[-3]))
+        return Path(newest).parent
+    found = shutil.which("initdb")
     if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not candidates:
-        raise PostgresMissing(f"{name} not found: apt-get install postgresql")
-    return candidates[-1]
+        return Path(found).resolve().parent
+    raise PostgresMissing("initdb not found: apt-get install postgresql")
 
 
 def _free_port() -> int:
@@ -50,7 +52,8 @@ class PostgresCluster:
     """One PostgreSQL server in a temporary directory; ``stop()`` removes it."""
 
     def __init__(self) -> None:
-        initdb, self._pg_ctl = _binary("initdb"), _binary("pg_ctl")
+        binaries = _bin_dir()
+        initdb, self._pg_ctl = str(binaries / "initdb"), str(binaries / "pg_ctl")
         self.directory = Path(tempfile.mkdtemp(prefix="vestige-pg-"))
         self.port = _free_port()
         self._prefix: list[str] = []
