@@ -84,8 +84,10 @@ class CrawlJobs:
     def _launch(self, crawler: Crawler) -> str:
         with self._lock:
             self._forget_finished()
-            if crawler.id in self._running:
-                return crawler.id  # already running here: the same job
+            if crawler.id in self._running:  # already running here: the same job
+                crawler.capturer.close()
+                crawler.frontier.close()
+                return crawler.id
             if crawl_status(self.repository, crawler.id).state == "running":
                 raise CrawlError(f"crawl {crawler.id} is running in another process")
             if len(self._running) >= MAX_CRAWLS:
