@@ -226,8 +226,30 @@ class CaptureJobs:
             item_id = session.scalar(
                 select(func.min(JobItem.id)).where(JobItem.state == JobState.queued)
             )
-        if item_id is not None:
+        if item_id is None:
+            self._requeue_orphans()
+        else:
             self._run_safely(item_id)
+
+    def _requeue_orphans(self) -> None:
+        """Queue again the URLs left running by a process that died (their lease is free)."""
+        with self.repository.catalog.session() as session:
+            running = list(
+                session.scalars(
+                    select(JobItem.id).where(JobItem.state == JobState.running).limit(100)
+                )
+            )
+        for item_id in running:
+            with self._lease(item_id) as leased:
+                if not leased:
+                    continue  # a live process is capturing it
+                with self.repository.catalog.session() as session:
+                    session.execute(
+                        update(JobItem)
+                        .where(JobItem.id == item_id, JobItem.state == JobState.running)
+                        .values(state=JobState.queued)
+                    )
+                log.info("requeued capture job item %s of a stopped process", item_id)
 
     def _run_safely(self, item_id: int) -> None:
         try:
@@ -284,6 +306,14 @@ class CaptureJobs:
                 job.state = JobState.running
                 job.started = utcnow()
             url, collection, note, truncate = item.url, job.collection, job.note, job.truncate
+            stored = item.capture_id
+        if stored is not None:
+            # Stored before its process stopped: finish it rather than capture it twice.
+            with catalog.session() as session:
+                query = select(Record.id).where(Record.capture_id == stored)
+                record_ids = list(session.scalars(query))
+            self._finish(item_id, after_store_error=self.after_store.run(record_ids))
+            return
         result = self._capturer.capture(
             url, collection=collection, note=note, trigger="api", truncate=truncate
         )
