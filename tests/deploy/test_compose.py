@@ -54,3 +54,12 @@ def test_images() -> None:
     for engine in ("elasticsearch", "opensearch"):
         plugins = (ROOT / "docker" / engine / "Dockerfile").read_text()
         assert "analysis-smartcn" in plugins and "analysis-icu" in plugins
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    from archive.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(VESTIGE_[A-Z_]+)` \|", table, re.MULTILINE))
+    assert {f"VESTIGE_{name.upper()}" for name in Settings.model_fields} <= documented
