@@ -23,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    or_,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -77,7 +78,8 @@ _ORIGINAL = (
     .where(
         Record.url == bindparam("url"),
         Record.payload_digest == bindparam("digest"),
-        Record.record_type.in_(("response", "resource")),
+        # Not IN (...): an IN list is re-rendered on every execution.
+        or_(Record.record_type == "response", Record.record_type == "resource"),
     )
     .order_by(Record.id)
     .limit(1)
