@@ -1,6 +1,7 @@
 """The browser pages in headless Chromium (Debian's package, driven by Playwright) against
 a real uvicorn on loopback: searching, facets, documents, archived copies, preserving a
-URL after logging in, and the sandbox that keeps archived scripts away from the app."""
+URL after logging in, the sandbox that keeps archived scripts away from the app, relating
+documents and their story, the changes of a watched page, and following a feed."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from archive.config import Settings
 from conftest import Route, WebServer
 from ingest.relate_cli import run_after_relate
 from ingest.relations import relate
+from ingest.watch import run_due
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -63,7 +65,8 @@ def _free_port() -> int:
 def server(home: Settings) -> Iterator[str]:
     """The service under a real uvicorn on loopback; yields its base URL."""
     port = _free_port()
-    app = create_app(home)
+    # No politeness delay for the test site; the scheduler looks for due work often.
+    app = create_app(home.model_copy(update={"crawl_delay": 0.0, "scheduler_interval": 0.3}))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
@@ -230,3 +233,141 @@ def test_search_shows_relations_collapsed_copies_and_export(
         page.locator(".export a", has_text="jsonl").click()
     exported = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["url"] for line in exported] == [urls["/zh-hant/report.html"]]
+
+
+def _article(title: str, text: str, published: str, links: list[str] = ()) -> Route:
+    anchors = "".join(f'<p><a href="{href}">{href}</a></p>' for href in links)
+    return Route(
+        body=(
+            f'<html lang="en"><head><title>{title}</title>'
+            f'<meta property="article:published_time" content="{published}"></head>'
+            f"<body><article><h1>{title}</h1><p>{text}</p>{anchors}</article></body></html>"
+        ).encode(),
+        headers=[("Content-Type", "text/html; charset=utf-8")],
+    )
+
+
+FINDINGS = (
+    "The commission published its findings on detention camps in the western region. "
+    "Investigators interviewed forty-two former detainees over eighteen months."
+)
+
+
+def test_relating_documents_and_their_story(
+    home: Settings, server: str, browser: Browser, web: WebServer
+) -> None:
+    primary = web.route("/findings.html", _article("Findings", FINDINGS, "2024-03-01"))
+    coverage = web.route(
+        "/coverage.html",
+        _article("Camps report covered", "A report describes the camps. " + FINDINGS, "2024-03-02"),
+    )
+    retraction = web.route(
+        "/retraction.html",
+        _article(
+            "Report retracted", "This article has been retracted by the editors.", "2024-04-01"
+        ),
+    )
+    page = browser.new_page()
+    _log_in(page, server, _token(server))
+    _preserve(page, [primary, coverage, retraction])
+
+    # On the coverage's page: it covers the findings (by URL); the retraction retracts it.
+    page.locator("#job td.result a", has_text="document").nth(1).click()
+    expect(page.locator("h1")).to_have_text("Camps report covered")
+    page.select_option("#relate select[name=type]", "covers")
+    page.fill("#relate input[name=other]", primary)
+    page.click("#relate button[type=submit]")
+    expect(page.locator("tr.relation")).to_have_count(1)
+    expect(page.locator("tr.relation td.status")).to_have_text("confirmed")
+    page.select_option("#relate select[name=direction]", "incoming")
+    page.select_option("#relate select[name=type]", "retracts")
+    page.fill("#relate input[name=other]", retraction)
+    page.click("#relate button[type=submit]")
+    expect(page.locator("tr.relation")).to_have_count(2)
+
+    # The story: the primary source first, then the coverage, then the retraction.
+    page.click("text=Story")
+    expect(page.locator("#story li")).to_have_count(3)
+    assert page.locator("#story li").evaluate_all("items => items.map(i => i.dataset.role)") == [
+        "primary",
+        "coverage",
+        "retraction",
+    ]
+    expect(page.locator("#story li time")).to_have_text(["2024-03-01", "2024-03-02", "2024-04-01"])
+    expect(page.locator("#story li .language").first).to_have_text("en")
+    page.locator("#story li a", has_text="Findings").click()
+    expect(page.locator("h1")).to_have_text("Findings")
+
+    # Removing a relation from the document page (here: the findings are covered).
+    expect(page.locator("tr.relation")).to_have_count(1)
+    page.locator("tr.relation button", has_text="Remove").click()
+    expect(page.locator("tr.relation")).to_have_count(0)
+
+
+def test_changes_page_shows_an_edited_page_side_by_side(
+    home: Settings, server: str, browser: Browser, web: WebServer
+) -> None:
+    current = {"route": _article("Statement", FINDINGS, "2024-05-01")}
+    url = web.route("/statement.html", lambda _: current["route"])
+    page = browser.new_page()
+    _log_in(page, server, _token(server))
+    page.goto(server + "/watches")
+    page.fill("#watch input[name=url]", url)
+    page.fill("#watch input[name=every]", "1d")
+    page.click("#watch button[type=submit]")
+    expect(page.locator("#watches tbody tr")).to_have_count(1)
+    # The service's scheduler captures the new watch at once.
+    for _ in range(600):
+        page.reload()
+        if page.locator("#watches td.kind-first").count():
+            break
+        page.wait_for_timeout(200)
+    expect(page.locator("#watches td.kind-first")).to_have_text("first")
+
+    # The page is edited, then captured again (as `vestige watch run --now` does).
+    current["route"] = _article(
+        "Statement", FINDINGS.replace("forty-two", "forty-three"), "2024-05-01"
+    )
+    run_due(APPS[server].state.repository, every=True, delay=0)
+    page.goto(server + "/changes")
+    expect(page.locator("#changes tr.change")).to_have_count(1)
+    expect(page.locator("#changes td.kind")).to_have_text("changed")
+    page.click("text=side-by-side diff")
+    expect(page.locator("#diff .old del")).to_have_text(["two"])
+    expect(page.locator("#diff .new ins")).to_have_text(["three"])
+
+
+def test_follow_form_brings_in_a_feeds_entries(
+    home: Settings, server: str, browser: Browser, web: WebServer
+) -> None:
+    entries = [
+        web.route("/news/one.html", _article("First entry", FINDINGS, "2024-06-01")),
+        web.route("/news/two.html", _article("Second entry", FINDINGS, "2024-06-02")),
+    ]
+    items = "".join(f"<item><title>entry</title><link>{link}</link></item>" for link in entries)
+    feed = web.route(
+        "/news/feed.xml",
+        Route(
+            body=(
+                '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+                f"<link>{web.url('/news/')}</link>{items}</channel></rss>"
+            ).encode(),
+            headers=[("Content-Type", "application/rss+xml")],
+        ),
+    )
+    page = browser.new_page()
+    _log_in(page, server, _token(server))
+    page.goto(server + "/follow")
+    page.fill("#follow input[name=url]", feed)
+    page.click("#follow button[type=submit]")
+    expect(page.locator("h1")).to_have_text(f"Following {feed}")
+    for _ in range(600):  # the scheduler runs the new follow at once
+        if page.locator("#pages tbody tr").count() == 2:
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    assert sorted(page.locator("#pages td.url").all_text_contents()) == sorted(entries)
+    page.locator("#pages td.url a").first.click()
+    expect(page.locator("h1")).to_contain_text("entry")
+    page.goto(server + "/follow")
+    expect(page.locator("#follows tbody td").nth(3)).to_have_text("2 new pages")
