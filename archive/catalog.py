@@ -72,7 +72,9 @@ class Record(Base):
 # Core statements, built once: captures run these for every page, and a
 # session's unit of work costs more than the rest of a capture's catalog work.
 _RECORD_COLUMNS = [column for column in Record.__table__.columns if column.key != "id"]
-_INSERT_RECORDS = insert(Record).returning(Record.id, sort_by_parameter_order=True)
+# Unordered RETURNING lets SQLite take a group's rows in one INSERT (ordered,
+# it inserts them one at a time); record ids are unique, so they match them up.
+_INSERT_RECORDS = insert(Record).returning(Record.record_id, Record.id)
 _ORIGINAL = (
     select(Record.__table__)
     .where(
@@ -158,7 +160,7 @@ class Catalog:
         try:
             with self.engine.begin() as connection:
                 values = [{c.key: row.__dict__.get(c.key) for c in _RECORD_COLUMNS} for row in rows]
-                ids = connection.execute(_INSERT_RECORDS, values).scalars().all() if rows else []
+                ids = dict(connection.execute(_INSERT_RECORDS, values).all()) if rows else {}
         except Exception as exc:
             if len(group) == 1:
                 group[0].error = exc
@@ -168,8 +170,8 @@ class Catalog:
             for pending in group:
                 self._commit_group([pending])
             return
-        for row, id_ in zip(rows, ids, strict=True):
-            row.id = id_
+        for row in rows:
+            row.id = ids[row.record_id]
         for pending in group:
             pending.done = True
 
