@@ -14,8 +14,13 @@ peak memory is its own (sampled, summed over its worker processes).
 Prints docs/s, the ratios b/a (goal >= 0.85) and c/b (goal >= 1.7), peak
 memory, and the mean token F1 of (b) and of (a) on the ground-truth pages.
 
+With ``--catalog postgresql`` it also runs (d), (b) with the catalog in a
+throwaway PostgreSQL cluster (``initdb``/``pg_ctl`` on a temporary directory,
+as the tests start one), and prints the SQLite/PostgreSQL throughput ratio b/d.
+
     python benchmarks/ingest.py            # 5,000 records
     python benchmarks/ingest.py --n 500    # quick
+    python benchmarks/ingest.py --n 500 --catalog postgresql
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -45,9 +51,11 @@ from ingest.evaluation import CorpusPage, corpus_pages, token_f1  # noqa: E402
 COLLECTION = "bench"
 
 
-def build_archive(home: Path, pages: list[CorpusPage], n: int) -> list[tuple[str, int]]:
+def build_archive(
+    home: Path, pages: list[CorpusPage], n: int, database_url: str | None = None
+) -> list[tuple[str, int]]:
     """Store ``n`` copies of the pages as response records; returns (url, page index) of each."""
-    repository = Repository(Settings(home=home))
+    repository = Repository(Settings(home=home, database_url=database_url))
     stored = []
     rows = []
     with repository.store.append(COLLECTION) as appender:
@@ -95,6 +103,7 @@ def run_ingest(home: Path, workers: int) -> None:
     """Child process: ingest everything in ``home``; prints timing and memory as JSON."""
     from ingest.pipeline import Ingester
 
+    # The catalog is VESTIGE_DATABASE_URL when set (the PostgreSQL variant).
     repository = Repository(Settings(home=home))
     start = time.perf_counter()
     summary = Ingester(repository, workers=workers).run()
@@ -135,12 +144,16 @@ def _tree_rss_mib(root: int) -> float:
     return total / 1024
 
 
-def ingest_in_child(home: Path, workers: int) -> dict:
+def ingest_in_child(home: Path, workers: int, database_url: str | None = None) -> dict:
     """Run one ingest in a child process, sampling the memory of its process tree."""
+    env = {key: value for key, value in os.environ.items() if key != "VESTIGE_DATABASE_URL"}
+    if database_url:
+        env["VESTIGE_DATABASE_URL"] = database_url
     child = subprocess.Popen(
         [sys.executable, __file__, "--child", str(home), "--workers", str(workers)],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     peak = 0.0
     while child.poll() is None:
@@ -176,11 +189,31 @@ def f1_against_trafilatura(home: Path, pages: list[CorpusPage]) -> tuple[float, 
     return ours / count, alone / count, count
 
 
+def ingest_on_postgresql(home: Path, pages: list[CorpusPage], n: int) -> dict:
+    """(d): the same archive with its catalog in a throwaway PostgreSQL, ingested by 1 worker."""
+    sys.path.insert(0, str(ROOT / "tests" / "deploy"))
+    from pgtools import PostgresCluster
+
+    cluster = PostgresCluster()
+    try:
+        url = cluster.create_database()
+        build_archive(home, pages, n, database_url=url)
+        return ingest_in_child(home, 1, database_url=url)
+    finally:
+        cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=5000, help="records in the generated WARC")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--catalog",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: also ingest with the catalog in a throwaway PostgreSQL cluster",
+    )
     args = parser.parse_args()
     if args.child:
         run_ingest(args.child, args.workers)
@@ -209,6 +242,9 @@ def main() -> None:
         rate_1 = single["documents"] / single["seconds"]
         rate_2 = double["documents"] / double["seconds"]
         f1_ours, f1_alone, f1_pages = f1_against_trafilatura(one, pages)
+        postgres = None
+        if args.catalog == "postgresql":
+            postgres = ingest_on_postgresql(Path(tmp) / "postgres", pages, len(stored))
 
     print(f"(a) trafilatura alone      {alone:8.1f} docs/s")
     print(
@@ -216,8 +252,16 @@ def main() -> None:
         f"({single['documents']:,} documents, {single['failed']} failed)"
     )
     print(f"(c) vestige ingest, 2 wkrs {rate_2:8.1f} docs/s  ({double['documents']:,} documents)")
+    if postgres is not None:
+        rate_pg = postgres["documents"] / postgres["seconds"]
+        print(
+            f"(d) vestige ingest, 1 wkr, PostgreSQL catalog {rate_pg:8.1f} docs/s  "
+            f"({postgres['documents']:,} documents, {postgres['failed']} failed)"
+        )
     print(f"b/a = {rate_1 / alone:.2f}  (goal >= 0.85)")
     print(f"c/b = {rate_2 / rate_1:.2f}  (goal >= 1.7)")
+    if postgres is not None:
+        print(f"SQLite/PostgreSQL ingest throughput b/d = {rate_1 / rate_pg:.2f}")
     print(
         f"peak memory (resident, process and its workers): (b) {single['peak_rss_mib']:.0f} MiB, "
         f"(c) {double['peak_rss_mib']:.0f} MiB"

@@ -10,6 +10,10 @@ ratios embedded/OpenSearch.
     python benchmarks/search.py            # 100,000 documents
     python benchmarks/search.py --n 5000   # a quick run
     python benchmarks/search.py --url http://localhost:9200   # an existing cluster
+
+With ``--catalog postgresql`` it also stores the documents in a SQLite catalog and in
+a throwaway PostgreSQL cluster (as the tests start one) and indexes each catalog into
+the embedded engine the way ``vestige index`` does, printing the SQLite/PostgreSQL ratio.
 """
 
 from __future__ import annotations
@@ -183,6 +187,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="documents to index")
     parser.add_argument("--url", help="an existing Elasticsearch/OpenSearch instead of a node")
+    parser.add_argument(
+        "--catalog",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: also index from a SQLite and a PostgreSQL catalog, side by side",
+    )
     args = parser.parse_args()
 
     t = time.perf_counter()
@@ -195,6 +205,8 @@ def main() -> None:
         f"in {time.perf_counter() - t:.0f}s; {len(mix)} queries"
     )
 
+    if args.catalog == "postgresql":
+        compare_catalogs(documents)
     results: dict[str, dict[str, float]] = {}
     workdir = Path(tempfile.mkdtemp(prefix="vestige-bench-"))
     try:
@@ -231,6 +243,75 @@ def main() -> None:
                 print(f"  {key:26} {results[base][key] / results[other][key]:8.2f}")
     p95 = results["embedded"]["c1 p95 ms"]
     print(f"\nembedded p95 at concurrency 1: {p95:.1f} ms (goal: under 20 ms at 100k documents)")
+
+
+def catalog_rows(documents: list[IndexDocument]) -> Iterator[dict]:
+    """The documents as rows of the catalog's documents table (what ingest writes)."""
+    for document in documents:
+        yield {
+            "id": document.id,
+            "record_id": f"<urn:bench:{document.id}>",
+            "url": document.url,
+            "collection": document.collection,
+            "captured": document.captured,
+            "mime": document.mime,
+            "title": document.title,
+            "authors": list(document.authors),
+            "published": document.published,
+            "site": document.site,
+            "tags": [],
+            "language": document.language,
+            "languages": {document.language: 1.0},
+            "script": document.script,
+            "text": document.text,
+            "text_simplified": document.text_simplified,
+            "word_count": len(document.text.split()),
+            "outlinks": [],
+            "extraction": "bench",
+            "content_hash": document.id,
+            "warc_file": "bench/bench.warc.gz",
+            "warc_offset": 0,
+            "warc_length": 0,
+            "seq": document.seq,
+            "deleted": False,
+        }
+
+
+def compare_catalogs(documents: list[IndexDocument]) -> None:
+    """Index the documents from a SQLite and from a PostgreSQL catalog into the embedded
+    engine (``search.indexer.rebuild``, as ``vestige index`` does); print docs/s and the ratio."""
+    sys.path.append(str(ROOT / "tests" / "deploy"))
+    from pgtools import PostgresCluster
+    from sqlalchemy import insert
+
+    from archive.catalog import Catalog
+    from ingest.models import Document
+    from search.indexer import rebuild
+
+    workdir = Path(tempfile.mkdtemp(prefix="vestige-bench-catalog-"))
+    cluster = PostgresCluster()
+    rates = {}
+    try:
+        urls = {"sqlite": f"sqlite:///{workdir / 'catalog.sqlite'}"}
+        urls["postgresql"] = cluster.create_database()
+        for name, url in urls.items():
+            catalog = Catalog(url)
+            with catalog.session() as session:
+                for chunk in batched(catalog_rows(documents), 1000):
+                    session.execute(insert(Document), chunk)
+            backend = EmbeddedBackend(workdir / f"index-{name}")
+            start = time.perf_counter()
+            indexed = rebuild(backend, catalog)
+            rates[name] = indexed / (time.perf_counter() - start)
+            assert indexed == len(documents), f"{name}: indexed {indexed}"
+            backend.close()
+            catalog.dispose()
+            print(f"index from the {name} catalog: {rates[name]:,.1f} docs/s", flush=True)
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    ratio = rates["sqlite"] / rates["postgresql"]
+    print(f"SQLite/PostgreSQL catalog -> index throughput: {ratio:.2f}")
 
 
 def measure(
