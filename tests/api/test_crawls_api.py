@@ -4,6 +4,7 @@ its new entries when the scheduler runs it."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ import pytest
 from servicetools import auth, new_token, preserve, service
 
 from archive.config import Settings
+from archive.follow import run_due_follows
 from conftest import Route, WebServer
 
 HTML = [("Content-Type", "text/html; charset=utf-8")]
@@ -188,3 +190,30 @@ def test_following_a_feed_brings_in_its_entries(home: Settings, web: WebServer) 
             client.delete(f"/api/v1/follows/{follow['id']}", headers=auth(token)).status_code == 204
         )
         assert client.get(f"/api/v1/follows/{follow['id']}").status_code == 404
+
+
+def test_two_schedulers_run_a_due_follow_once(quiet: Settings, web: WebServer) -> None:
+    site(web)
+    entries = [(p, web.url(p)) for p in ("/reports/a.html", "/reports/b.html")]
+    feed_url = web.route("/reports/feed.xml", feed(entries))
+    with service(quiet) as client:
+        token = new_token(client)
+        client.post("/api/v1/follows", json={"url": feed_url, "every": "1h"}, headers=auth(token))
+        repository = client.app.state.repository
+        results: list[list] = []
+        start = threading.Barrier(2)
+
+        def scheduler() -> None:
+            start.wait()
+            results.append(run_due_follows(repository, delay=0))
+
+        threads = [threading.Thread(target=scheduler) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert sorted(len(ran) for ran in results) == [0, 1]  # one claimed it, one did not
+        assert web.hits.count("/reports/feed.xml") == 1
+        assert web.hits.count("/reports/a.html") == 1
+        [follow] = client.get("/api/v1/follows").json()
+        assert follow["last_captured"] == 2 and follow["next_run"] > follow["last_run"]
