@@ -58,7 +58,11 @@ class PostgresCluster:
         self.port = _free_port()
         self._prefix: list[str] = []
         if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
+            # initdb refuses to run as root: run the cluster as the package's user.
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError as exc:
+                raise PostgresMissing("as root, the `postgres` user is needed") from exc
             os.chown(self.directory, user.pw_uid, user.pw_gid)
             self._prefix = ["runuser", "-u", "postgres", "--"]
         data = self.directory / "data"
