@@ -54,6 +54,9 @@ _SPOOL_IN_MEMORY = 4 * 1024 * 1024
 # bodies that are compressed already (gzip-encoded pages, images) in a tenth
 # of the time zlib spends on them.
 COMPRESS_LEVEL = 2
+# Records up to this size are compressed in one call: setting up a compressor
+# object costs more than compressing a small record (request, metadata).
+_ONE_CALL = 1 << 20
 WARC_1_1_SPEC = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 
 
@@ -132,10 +135,22 @@ def gzip_member(raw: Iterable[bytes]) -> BinaryIO:
     """One serialised record compressed as a gzip member, ready for
     :meth:`WarcAppender.write_member`; spooled to disk past a few MiB."""
     member = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - returned
-    compressor = isal_zlib.compressobj(COMPRESS_LEVEL, isal_zlib.DEFLATED, 31)
+    pending: list[bytes] = []
+    size = 0
+    compressor = None
     for chunk in raw:
+        if compressor is None:
+            pending.append(chunk)
+            size += len(chunk)
+            if size < _ONE_CALL:
+                continue
+            compressor = isal_zlib.compressobj(COMPRESS_LEVEL, isal_zlib.DEFLATED, 31)
+            chunk = b"".join(pending)
         member.write(compressor.compress(chunk))
-    member.write(compressor.flush())
+    if compressor is None:
+        member.write(isal_zlib.compress(b"".join(pending), COMPRESS_LEVEL, 31))
+    else:
+        member.write(compressor.flush())
     member.seek(0)
     return member
 
