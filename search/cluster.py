@@ -50,6 +50,7 @@ _FILTER_FIELDS = {
 }
 _COPY_SOURCE = ["id", "url", "title", "language", "published", "captured"]
 _SOURCE = [
+    "story",
     "role",
     "related",
     "id",
@@ -456,11 +457,8 @@ class ClusterBackend(SearchBackend):
         if facets:
             aggs = {name: {"terms": {"field": name, "size": FACET_SIZES[name]}} for name in FACETS}
         if collapse:
-            copies: dict[str, Any] = {"name": "copies", "size": MAX_COPIES + 1}
-            copies["_source"] = _COPY_SOURCE
-            if order:
-                copies["sort"] = order
-            body["collapse"] = {"field": "story", "inner_hits": copies}
+            # No inner_hits: they cost a query per hit, and most hits have no copies.
+            body["collapse"] = {"field": "story"}
             # Hits after collapsing: the matches without copies, plus one per story.
             aggs["copied"] = {
                 "filter": {"term": {"has": "copies"}},
@@ -473,15 +471,12 @@ class ClusterBackend(SearchBackend):
         if aggs:
             body["aggs"] = aggs
         response = self.api.body(self.client.search, body, index=self.alias)
+        found_hits = response["hits"]["hits"]
+        copies = self._copies(body["query"], order, found_hits) if collapse else {}
         hits = []
-        for found in response["hits"]["hits"]:
+        for found in found_hits:
             doc = found["_source"]
-            inner = found.get("inner_hits", {}).get("copies", {}).get("hits", {})
-            listed = [
-                _copy(copy["_source"])
-                for copy in inner.get("hits", [])
-                if copy["_id"] != found["_id"]
-            ]
+            count, listed = copies.get(found["_id"], (0, ()))
             hits.append(
                 Hit(
                     id=doc["id"],
@@ -496,8 +491,8 @@ class ClusterBackend(SearchBackend):
                     snippet=snippet(doc.get("text") or "", doc.get("text_zh"), query),
                     related=tuple(Related(**item) for item in doc.get("related") or ()),
                     role=doc.get("role"),
-                    copies=max(0, int(inner.get("total", {}).get("value", 0)) - 1),
-                    copy_documents=tuple(listed[:MAX_COPIES]),
+                    copies=count,
+                    copy_documents=listed,
                 )
             )
         aggregations = response.get("aggregations", {})
@@ -516,6 +511,40 @@ class ClusterBackend(SearchBackend):
                 if name in aggregations
             },
         )
+
+    def _copies(
+        self, query: dict[str, Any], order: list[Any] | None, hits: list[dict[str, Any]]
+    ) -> dict[str, tuple[int, tuple[Copy, ...]]]:
+        """For each hit with copies, how many other matches share its story, and the
+        first ``MAX_COPIES`` of them (one multi-search for the page)."""
+        stories = [hit for hit in hits if hit["_source"].get("story", hit["_id"]) != hit["_id"]]
+        if not stories:
+            return {}
+        lines: list[dict[str, Any]] = []
+        for hit in stories:
+            body: dict[str, Any] = {
+                "query": {
+                    "bool": {
+                        "must": [query],
+                        "filter": [{"term": {"story": hit["_source"]["story"]}}],
+                        "must_not": [{"ids": {"values": [hit["_id"]]}}],
+                    }
+                },
+                "size": MAX_COPIES,
+                "track_total_hits": True,
+                "_source": _COPY_SOURCE,
+            }
+            if order:
+                body["sort"] = order
+            lines += [{"index": self.alias}, body]
+        responses = self.api.body(self.client.msearch, lines)["responses"]
+        found: dict[str, tuple[int, tuple[Copy, ...]]] = {}
+        for hit, answer in zip(stories, responses, strict=True):
+            if "error" in answer:
+                raise SearchError(f"search engine error: {answer['error']}")
+            listed = tuple(_copy(copy["_source"]) for copy in answer["hits"]["hits"])
+            found[hit["_id"]] = (int(answer["hits"]["total"]["value"]), listed)
+        return found
 
     def iter_ids(self, query: Node) -> Iterator[str]:
         # A scroll reads every match once from a fixed view, without deep paging.
