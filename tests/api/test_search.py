@@ -309,6 +309,8 @@ def test_relation_markers_collapsed_copies_and_export(home: Settings, web: WebSe
         page = client.get("/", params={"q": "tribunal"})
         assert 'data-has="coverage"' in page.text and "covered by 1" in page.text
         assert 'class="role"' in page.text and ">primary</a>" in page.text
+        story = re.search(r'class="marker" data-has="coverage" href="([^"]+)"', page.text)
+        assert story is not None and client.get(story.group(1)).status_code == 200
         chinese = client.get("/", params={"q": "器官", "has": "copies"})
         assert '<details class="copies">' in chinese.text
         assert "<summary>1 more copy</summary>" in chinese.text
