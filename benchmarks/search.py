@@ -292,6 +292,10 @@ def compare_catalogs(documents: list[IndexDocument]) -> None:
     cluster = PostgresCluster()
     rates = {}
     try:
+        # Warm up (dictionaries, analyzers) so that neither catalog pays for it.
+        warm = EmbeddedBackend(workdir / "warm-up")
+        index_all(warm, documents[:200])
+        warm.close()
         urls = {"sqlite": f"sqlite:///{workdir / 'catalog.sqlite'}"}
         urls["postgresql"] = cluster.create_database()
         for name, url in urls.items():
