@@ -54,6 +54,37 @@ def allocate_seq(session: Session, count: int) -> range:
     return range(end - count + 1, end + 1)
 
 
+class SeqBlock:
+    """Up to ``count`` change-sequence values taken in one update, handed out in order.
+
+    ``close()`` gives back the values not handed out, so a batch that changed
+    fewer documents than it might have leaves no gap. The caller's transaction
+    holds the counter's write lock from the first update to the commit, so no
+    other writer can take values in between.
+    """
+
+    def __init__(self, session: Session, count: int) -> None:
+        self.session = session
+        self.values = allocate_seq(session, count) if count else range(0)
+        self.taken = 0
+
+    def take(self) -> int:
+        """The next value of the block."""
+        value = self.values[self.taken]
+        self.taken += 1
+        return value
+
+    def close(self) -> None:
+        """Give back the values not taken."""
+        unused = len(self.values) - self.taken
+        if unused:
+            self.session.execute(
+                update(ChangeSequence)
+                .where(ChangeSequence.id == 1)
+                .values(value=ChangeSequence.value - unused)
+            )
+
+
 def get(catalog: Catalog, id_or_url: str) -> Document | None:
     """The document with this id, or the latest live document of this URL."""
     with catalog.session() as session:

@@ -31,7 +31,7 @@ from warcio.recordloader import ArcWarcRecord
 
 from archive.catalog import Record
 from archive.repository import Repository
-from ingest.documents import allocate_seq
+from ingest.documents import SeqBlock, allocate_seq
 from ingest.extract import Extraction, ExtractionError, NotText, Payload, extract
 from ingest.models import Document, IngestOutcome, document_id
 
@@ -351,11 +351,27 @@ class Ingester:
     # -- writing ------------------------------------------------------------
 
     def _write(self, batch: list[tuple[Record, Outcome | None]], summary: IngestSummary) -> None:
+        record_ids = [row.record_id for row, _ in batch]
         with self.catalog.session() as session:
+            # What is already known about the batch, in two queries instead of two per record.
+            documents = {
+                document.record_id: document
+                for document in session.scalars(
+                    select(Document).where(Document.record_id.in_(record_ids))
+                )
+            }
+            known = {
+                outcome.record_id: outcome
+                for outcome in session.scalars(
+                    select(IngestOutcome).where(IngestOutcome.record_id.in_(record_ids))
+                )
+            }
+            seqs = SeqBlock(session, len(batch))
             for row, outcome in batch:
                 if outcome is None:
                     outcome = self._without_extraction(session, row)
-                self._apply(session, row, outcome, summary)
+                self._apply(session, row, outcome, summary, documents, known, seqs)
+            seqs.close()
 
     def _without_extraction(self, session: Session, row: Record) -> Outcome:
         """The outcome of a record that is not extracted: an error, a redirect, a revisit."""
@@ -381,12 +397,17 @@ class Ingester:
         return Outcome(failed="original not ingested", detail=original.record_id)
 
     def _apply(
-        self, session: Session, row: Record, outcome: Outcome, summary: IngestSummary
+        self,
+        session: Session,
+        row: Record,
+        outcome: Outcome,
+        summary: IngestSummary,
+        documents: dict[str, Document],
+        outcomes: dict[str, IngestOutcome],
+        seqs: SeqBlock,
     ) -> None:
-        existing = session.scalars(
-            select(Document).where(Document.record_id == row.record_id)
-        ).first()
-        known = session.get(IngestOutcome, row.record_id)
+        existing = documents.get(row.record_id)
+        known = outcomes.get(row.record_id)
         if outcome.extraction is None:
             kind, reason = ("skipped", outcome.skipped) if outcome.skipped else ("failed", None)
             reason = reason or outcome.failed or "failed"
@@ -403,7 +424,7 @@ class Ingester:
                 summary.failures.append(Failure(row.record_id, row.url, reason, outcome.detail))
             if existing is not None and not existing.deleted:
                 existing.deleted = True
-                existing.seq = allocate_seq(session, 1)[0]
+                existing.seq = seqs.take()
                 summary.deleted += 1
             return
         if known is not None:
@@ -415,7 +436,7 @@ class Ingester:
                     id=document_id(row.record_id),
                     record_id=row.record_id,
                     deleted=False,
-                    seq=allocate_seq(session, 1)[0],
+                    seq=seqs.take(),
                     **fields,
                 )
             )
@@ -424,7 +445,7 @@ class Ingester:
             for name, value in fields.items():
                 setattr(existing, name, value)
             existing.deleted = False
-            existing.seq = allocate_seq(session, 1)[0]
+            existing.seq = seqs.take()
             summary.updated += 1
         else:
             summary.unchanged += 1
