@@ -21,7 +21,7 @@ from ingest.relate_cli import after_relate
 from search import indexer
 from search.backend import SearchBackend, SearchError, Sort
 from search.engine import open_backend
-from search.models import Hit
+from search.models import markers, plural
 from search.query import QuerySyntaxError, conjoin, filters, parse
 
 app = typer.Typer(no_args_is_help=True)
@@ -54,34 +54,6 @@ def _snippet(marked: str) -> Text:
         cursor = match.end()
     out.append(html.unescape(marked[cursor:]))
     return out
-
-
-# How a hit says what other documents say about it, by has: value.
-MARKERS = {
-    "coverage": "covered by {count}",
-    "correction": "corrected",
-    "retraction": "retracted",
-    "update": "updated",
-    "translation": "translated",
-    "copies": "{count} {copies} archived",
-}
-
-
-def _copies(count: int) -> str:
-    return "copy" if count == 1 else "copies"
-
-
-def markers(hit: Hit) -> list[str]:
-    """``covered by 2``, ``retracted (suggested)``...: what relations say about a hit."""
-    found = []
-    for item in hit.related:
-        text = MARKERS[item.kind].format(count=item.count, copies=_copies(item.count))
-        if item.suggested == item.count:
-            text += " (suggested)"
-        elif item.suggested:
-            text += f" ({item.suggested} suggested)"
-        found.append(text)
-    return found
 
 
 @app.command()
@@ -144,11 +116,11 @@ def search(
         dates = f"captured {hit.captured:%Y-%m-%d}{published}"
         role = f"  role: {hit.role}" if hit.role else ""
         console.print(Text(f"{dates}  [{hit.language}]  {hit.collection}{role}"), style="dim")
-        if found := markers(hit):
+        if found := markers(hit.related):
             console.print(Text(" · ".join(found), style="magenta"))
         console.print(_snippet(hit.snippet))
         if hit.copies:
-            console.print(Text(f"{hit.copies} more {_copies(hit.copies)}:", style="dim"))
+            console.print(Text(f"{hit.copies} more {plural(hit.copies)}:", style="dim"))
             for copy in hit.copy_documents:
                 line = f"   {copy.url}  captured {copy.captured:%Y-%m-%d}"
                 console.print(Text(line, style="dim"))

@@ -26,6 +26,35 @@ class Related:
         return asdict(self)
 
 
+# How a hit says what other documents say about it, by has: value.
+MARKERS = {
+    "coverage": "covered by {count}",
+    "correction": "corrected",
+    "retraction": "retracted",
+    "update": "updated",
+    "translation": "translated",
+    "copies": "{count} {copies} archived",
+}
+
+
+def plural(count: int) -> str:
+    """``copy`` or ``copies``."""
+    return "copy" if count == 1 else "copies"
+
+
+def markers(related: tuple[Related, ...]) -> list[str]:
+    """``covered by 2``, ``retracted (suggested)``...: what relations say about a hit."""
+    found = []
+    for item in related:
+        text = MARKERS[item.kind].format(count=item.count, copies=plural(item.count))
+        if item.suggested == item.count:
+            text += " (suggested)"
+        elif item.suggested:
+            text += f" ({item.suggested} suggested)"
+        found.append(text)
+    return found
+
+
 @dataclass(frozen=True)
 class Provenance:
     """A document's place in the relation graph, as search indexes it."""
