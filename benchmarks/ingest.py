@@ -13,9 +13,9 @@ The machine is shared, so the phases are interleaved: the records are cut
 into ``--rounds`` slices and each round runs (a), (b) and (c) on the same
 slice, in an order that rotates from round to round. Each phase lives in its
 own long-lived process (and its workers), so its peak memory is its own
-(sampled, summed over the process tree). The ratios printed are medians of the
-per-round ratios: phases close in time see the same load, so the ratios hold
-while other processes come and go. CPU time of each phase's process tree is
+(sampled proportional set size, summed over the process tree). The ratios
+printed are medians of the per-round ratios: phases close in time see the
+same load, so the ratios hold while other processes come and go. CPU time of each phase's process tree is
 measured too: docs per CPU-second shows what the path itself costs, and CPU
 cores obtained (CPU time / wall time) shows what the machine allowed; on a
 loaded machine the cores obtained bound c/b whatever the code does.
@@ -136,16 +136,20 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _tree_rss_mib(root: int) -> float:
-    """Resident memory of ``root`` and its descendants, in MiB."""
+def _tree_pss_mib(root: int) -> float:
+    """Proportional memory of ``root`` and its descendants, in MiB.
+
+    PSS, not RSS: pages the workers share with the forkserver they were forked
+    from count once in the sum, not once per process.
+    """
     total = 0
     for pid in _tree(root):
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
                 total += int(line.split()[1])
     return total / 1024
 
@@ -221,7 +225,7 @@ class Phase:
     workers: int = 1
     database_url: str | None = None
     rounds: list[dict] = field(default_factory=list)
-    peak_rss_mib: float = 0.0
+    peak_pss_mib: float = 0.0
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -254,7 +258,7 @@ class Phase:
 
     def sample_memory(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.peak_rss_mib = max(self.peak_rss_mib, _tree_rss_mib(self.process.pid))
+            self.peak_pss_mib = max(self.peak_pss_mib, _tree_pss_mib(self.process.pid))
 
     def rates(self) -> list[float]:
         """docs/s of each round."""
@@ -385,11 +389,11 @@ def main() -> None:
 
     by_name = {phase.name: phase for phase in phases}
     a, b, c = by_name["a"], by_name["b"], by_name["c"]
-    print(f"{'':28s} {'docs/s':>8s} {'CPU cores':>10s} {'docs/CPU-s':>11s} {'peak RSS':>9s}")
+    print(f"{'':28s} {'docs/s':>8s} {'CPU cores':>10s} {'docs/CPU-s':>11s} {'peak PSS':>9s}")
     for phase in phases:
         print(
             f"({phase.name}) {phase.label:24s} {phase.rate():8.1f} {phase.cores():10.2f} "
-            f"{phase.per_cpu_second():11.1f} {phase.peak_rss_mib:6.0f} MiB"
+            f"{phase.per_cpu_second():11.1f} {phase.peak_pss_mib:6.0f} MiB"
         )
     if b.failed or c.failed:
         print(f"failed records: (b) {b.failed}, (c) {c.failed}")
