@@ -52,6 +52,7 @@ from api.imports import import_upload
 from api.jobs import QueueFull
 from api.memento import archived_url, memento_path, versions_of
 from api.provenance import (
+    RowId,
     diff_view,
     document_relations,
     make_relation,
@@ -544,7 +545,7 @@ async def add_relation(
 
 @router.post("/relations/{relation_id}/{action}")
 async def review_relation_form(
-    relation_id: int,
+    relation_id: RowId,
     action: str,
     request: Request,
     repository: RepositoryDep,
@@ -604,7 +605,7 @@ async def add_watch_form(
 
 @router.post("/watches/{watch_id}/remove")
 async def remove_watch_form(
-    watch_id: int,
+    watch_id: RowId,
     request: Request,
     repository: RepositoryDep,
     csrf: Annotated[str, Form(max_length=200)],
@@ -666,7 +667,7 @@ async def follow_form(
 
 
 @router.get("/follows/{follow_id}", response_class=HTMLResponse)
-async def followed_page(follow_id: int, request: Request, repository: RepositoryDep):
+async def followed_page(follow_id: RowId, request: Request, repository: RepositoryDep):
     """What a followed source brought in: its runs and the pages they captured."""
     try:
         detail = await to_thread.run_sync(follow_detail, repository, follow_id)
@@ -677,7 +678,7 @@ async def followed_page(follow_id: int, request: Request, repository: Repository
 
 @router.post("/follows/{follow_id}/remove")
 async def unfollow_form(
-    follow_id: int,
+    follow_id: RowId,
     request: Request,
     repository: RepositoryDep,
     csrf: Annotated[str, Form(max_length=200)],

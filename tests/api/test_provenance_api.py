@@ -234,6 +234,12 @@ def test_relation_forms_need_a_session_and_its_csrf(quiet: Settings, web: WebSer
         )
         assert removed.status_code == 303
         assert client.get(f"/api/v1/relations/{relation['id']}").json()["status"] == "rejected"
+        again = client.post(
+            f"/relations/{relation['id']}/remove", data={"csrf": session_csrf, "document": primary}
+        )
+        assert again.status_code == 404
+        huge = {"csrf": session_csrf, "document": primary}
+        assert client.post("/relations/99999999999/confirm", data=huge).status_code == 422
 
 
 def watched_site(web: WebServer) -> tuple[str, Callable[[Route], None]]:
