@@ -317,7 +317,7 @@ def _postgres(stack: ExitStack) -> str:
     sys.path.insert(0, str(ROOT / "tests" / "deploy"))
     from pgtools import PostgresCluster
 
-    cluster = PostgresCluster()
+    cluster = PostgresCluster(fsync=True)  # durable, as SQLite is
     stack.callback(cluster.stop)
     return cluster.create_database()
 

@@ -289,7 +289,7 @@ def compare_catalogs(documents: list[IndexDocument]) -> None:
     from search.indexer import rebuild
 
     workdir = Path(tempfile.mkdtemp(prefix="vestige-bench-catalog-"))
-    cluster = PostgresCluster()
+    cluster = PostgresCluster(fsync=True)  # durable, as SQLite is
     rates = {}
     try:
         # Warm up (dictionaries, analyzers) so that neither catalog pays for it.

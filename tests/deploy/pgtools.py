@@ -49,9 +49,13 @@ def _free_port() -> int:
 
 
 class PostgresCluster:
-    """One PostgreSQL server in a temporary directory; ``stop()`` removes it."""
+    """One PostgreSQL server in a temporary directory; ``stop()`` removes it.
 
-    def __init__(self) -> None:
+    Tests run it without fsync (faster, nothing to keep); benchmarks pass
+    ``fsync=True`` to compare it fairly with SQLite, which syncs every commit.
+    """
+
+    def __init__(self, *, fsync: bool = False) -> None:
         binaries = _bin_dir()
         initdb, self._pg_ctl = str(binaries / "initdb"), str(binaries / "pg_ctl")
         self.directory = Path(tempfile.mkdtemp(prefix="vestige-pg-"))
@@ -70,7 +74,10 @@ class PostgresCluster:
             initdb, "-D", str(data), "-U", "vestige", "--auth=trust", "-E", "UTF8", "--locale=C"
         )
         self.data = data
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off"
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} "
+            f"-c fsync={'on' if fsync else 'off'}"
+        )
         self._run(
             self._pg_ctl, "-D", str(data), "-o", options, "-l", str(self.directory / "log"), "-w",
             "start",
