@@ -129,7 +129,10 @@ class Catalog:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pending: list[_PendingRows] = []
         self._pending_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
+        # Held by a group commit while it writes. SQLite has one writer at a time:
+        # other writers of this process (a crawl's frontier) take this lock too,
+        # and queue here rather than in SQLite's busy handler, which sleeps.
+        self.write_lock = threading.Lock()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -147,7 +150,7 @@ class Catalog:
         mine = _PendingRows(rows)
         with self._pending_lock:
             self._pending.append(mine)
-        with self._commit_lock:
+        with self.write_lock:
             if not mine.done:
                 with self._pending_lock:
                     group, self._pending = self._pending, []

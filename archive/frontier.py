@@ -10,6 +10,7 @@ feed or site is a row of ``follows``; each run of it is a crawl.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,13 +26,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Update,
+    bindparam,
     create_engine,
     event,
     func,
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from archive.catalog import Base, Catalog
@@ -169,8 +172,26 @@ class NewURL:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class _Finished:
+    """A finished URL's update, queued for the frontier's writer thread."""
+
+    url_id: int
+    found: tuple[NewURL, ...]
+    values: dict[str, object]
+
+
 class Frontier:
-    """The URLs of one crawl in the catalog: add, claim in batches, finish."""
+    """The URLs of one crawl in the catalog: add, claim in batches, finish.
+
+    :meth:`finish` only queues its update: a writer thread commits the queued
+    updates of all the crawl's workers in one transaction at a time, so a
+    worker goes on to its next page at once and the crawl makes one frontier
+    commit per batch of pages, not per page. Every other method first waits
+    for the queue to be written, so it sees what was finished before it. An
+    update lost in a crash leaves its URL claimed, and the next run settles
+    claimed URLs from the catalog (see :meth:`claimed`).
+    """
 
     def __init__(self, catalog: Catalog, crawl_id: str, *, fast_commits: bool = False) -> None:
         self.catalog = catalog
@@ -179,7 +200,10 @@ class Frontier:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        self._insert = insert
+        self._insert_new = insert(CrawlURL).on_conflict_do_nothing(
+            index_elements=["crawl_id", "url"]
+        )
+        self._updates: dict[tuple[str, ...], Update] = {}
         self._engine: Engine | None = None
         self.session = catalog.session
         if fast_commits and catalog.engine.dialect.name == "sqlite":
@@ -197,15 +221,113 @@ class Frontier:
                     yield session
 
             self.session = session
+        self._queue = threading.Condition()
+        self._pending: list[_Finished] = []
+        self._queued = self._written = 0
+        self._error: BaseException | None = None
+        self._writer: threading.Thread | None = None
+        # One writer at a time: two would wait on each other in SQLite's busy
+        # handler, which sleeps; the catalog's commits take the same lock.
+        self._write_lock = (
+            catalog.write_lock if catalog.engine.dialect.name == "sqlite" else threading.Lock()
+        )
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        """Write what is queued, stop the writer thread and close connections."""
+        try:
+            self.flush()
+        finally:
+            with self._queue:
+                writer, self._writer = self._writer, None
+                self._queue.notify_all()
+            if writer is not None:
+                writer.join()
+            if self._engine is not None:
+                self._engine.dispose()
+
+    def flush(self) -> None:
+        """Wait until every queued update is committed; raise if writing one failed."""
+        with self._queue:
+            target = self._queued
+            while self._written < target:
+                self._queue.wait()
+            self._raise_error()
+
+    def _raise_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _queue_write(self, finished: _Finished) -> None:
+        with self._queue:
+            self._raise_error()
+            self._pending.append(finished)
+            self._queued += 1
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_queued, name="vestige-frontier", daemon=True
+                )
+                self._writer.start()
+            self._queue.notify_all()
+
+    def _write_queued(self) -> None:
+        current = threading.current_thread()
+        while True:
+            with self._queue:
+                while not self._pending and self._writer is current:
+                    self._queue.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            error = None
+            try:
+                self._write(batch)
+            except BaseException as exc:  # reported to the next caller
+                error = exc
+            with self._queue:
+                self._written += len(batch)
+                self._error = self._error or error
+                self._queue.notify_all()
+
+    def _write(self, batch: list[_Finished]) -> None:
+        """One transaction for a batch of finished URLs: an executemany per set
+        of updated columns, and one for all the URLs found."""
+        updates: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        found: dict[str, NewURL] = {}
+        for finished in batch:
+            columns = tuple(sorted(finished.values))
+            params = {f"new_{name}": value for name, value in finished.values.items()}
+            updates.setdefault(columns, []).append({"url_id": finished.url_id, **params})
+            for new in finished.found:
+                found.setdefault(new.url, new)  # the first finder, as one at a time would
+        with self._write_lock, self.session() as session:
+            connection = session.connection()
+            for columns, params in updates.items():
+                connection.execute(self._update(columns), params)
+            if found:
+                self._add(session, list(found.values()))
+
+    def _update(self, columns: tuple[str, ...]) -> Update:
+        statement = self._updates.get(columns)
+        if statement is None:
+            statement = self._updates[columns] = (
+                update(CrawlURL)
+                .where(CrawlURL.id == bindparam("url_id"))
+                .values({name: bindparam(f"new_{name}") for name in columns})
+            )
+        return statement
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """A transaction of the caller's, after the queued ones."""
+        self.flush()
+        with self._write_lock, self.session() as session:
+            yield session
 
     def add(self, urls: Sequence[NewURL]) -> None:
         """Add the URLs the frontier does not have yet."""
         if urls:
-            with self.session() as session:
+            with self._writing() as session:
                 self._add(session, urls)
 
     def _add(self, session: Session, urls: Sequence[NewURL]) -> None:
@@ -223,17 +345,15 @@ class Frontier:
             }
             for new in {new.url: new for new in urls}.values()
         ]
-        statement = self._insert(CrawlURL).on_conflict_do_nothing(
-            index_elements=["crawl_id", "url"]
-        )
         # Not the rowcount: SQLite's is unreliable for executemany under threads.
-        session.connection().execute(statement, rows)
+        session.connection().execute(self._insert_new, rows)
 
     def query_variants(self, urls: Sequence[str]) -> dict[str, int]:
         """How many URLs the frontier has under each path of ``urls`` (by path key)."""
         keys = {path_key(url) for url in urls}
         if not keys:
             return {}
+        self.flush()
         with self.session() as session:
             return dict(
                 session.execute(
@@ -245,6 +365,7 @@ class Frontier:
 
     def known(self, urls: Sequence[str]) -> set[str]:
         """Which of ``urls`` the frontier already has."""
+        self.flush()
         with self.session() as session:
             return set(
                 session.scalars(
@@ -257,7 +378,7 @@ class Frontier:
     def get_or_add(self, new: NewURL) -> Entry:
         """The frontier row of ``new.url``, added if missing."""
         self.add([new])
-        with self.session() as session:
+        with self.session() as session:  # flushed by add()
             row = session.scalars(
                 select(CrawlURL).where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.url == new.url)
             ).one()
@@ -265,21 +386,28 @@ class Frontier:
 
     def claim(self, limit: int) -> list[Entry]:
         """Take up to ``limit`` queued URLs, shallowest first (breadth-first)."""
-        with self.session() as session:
-            rows = list(
-                session.scalars(
-                    select(CrawlURL)
-                    .where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.state == URLState.queued)
-                    .order_by(CrawlURL.depth, CrawlURL.id)
-                    .limit(limit)
+        # Core rows and one UPDATE: the ORM would load and update them one by one.
+        with self._writing() as session:
+            rows = session.execute(
+                select(CrawlURL.__table__)
+                .where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.state == URLState.queued)
+                .order_by(CrawlURL.depth, CrawlURL.id)
+                .limit(limit)
+            ).all()
+            if rows:
+                session.execute(
+                    update(CrawlURL)
+                    .where(CrawlURL.id.in_([row.id for row in rows]))
+                    .values(state=URLState.claimed)
                 )
-            )
-            for row in rows:
-                row.state = URLState.claimed
-            return [_entry(row) for row in rows]
+        entries = [_entry(row) for row in rows]
+        for entry in entries:
+            entry.state = URLState.claimed
+        return entries
 
     def claimed(self) -> list[Entry]:
         """URLs a previous run had taken but not finished (it was interrupted)."""
+        self.flush()
         with self.session() as session:
             rows = session.scalars(
                 select(CrawlURL).where(
@@ -289,18 +417,15 @@ class Frontier:
             return [_entry(row) for row in rows]
 
     def finish(self, entry: Entry, add: Sequence[NewURL] = (), **values: object) -> None:
-        """Update one URL (state, reason, status, attempts, not_before...) and add
-        the URLs found in it, in one transaction."""
-        with self.session() as session:
-            session.execute(update(CrawlURL).where(CrawlURL.id == entry.id).values(**values))
-            if add:
-                self._add(session, add)
+        """Queue an update of one URL (state, reason, status, attempts,
+        not_before...) and the URLs found in it, written in one transaction."""
+        self._queue_write(_Finished(entry.id, tuple(add), values))
 
     def mark_captured(self, url: str, *, depth: int, reason: str) -> None:
         """Record ``url`` as captured on the way to another (a redirect target),
         so that the crawl does not capture it again."""
         self.add([NewURL(url, URLKind.page, depth, None)])
-        with self.session() as session:
+        with self._writing() as session:
             session.execute(
                 update(CrawlURL)
                 .where(
@@ -313,7 +438,7 @@ class Frontier:
 
     def release(self) -> None:
         """Put URLs taken but not started back in the queue (the crawl is stopping)."""
-        with self.session() as session:
+        with self._writing() as session:
             session.execute(
                 update(CrawlURL)
                 .where(CrawlURL.crawl_id == self.crawl_id, CrawlURL.state == URLState.claimed)
@@ -322,6 +447,7 @@ class Frontier:
 
     def counts(self) -> dict[tuple[str, str, str | None], int]:
         """Number of URLs by (state, kind, reason)."""
+        self.flush()
         with self.session() as session:
             return {
                 (state, kind, reason): count
@@ -333,7 +459,7 @@ class Frontier:
             }
 
 
-def _entry(row: CrawlURL) -> Entry:
+def _entry(row: CrawlURL | Row) -> Entry:
     return Entry(
         id=row.id,
         url=row.url,
