@@ -38,6 +38,10 @@ from ingest.models import Document, IngestOutcome, document_id
 CONTENT_TYPES = ("response", "resource", "revisit")
 BATCH = 100  # outcomes written per catalog transaction
 _PAGE = 500  # records read from the catalog at a time
+# Tasks in flight per worker. Outcomes are written in record order, so a slow
+# page at the head of the window holds the writer back; a deep window keeps the
+# other workers busy meanwhile (pages take 50 ms typically, up to a second).
+_IN_FLIGHT = 32
 
 
 @dataclass(frozen=True)
@@ -340,8 +344,7 @@ class Ingester:
                         pool = new_pool()
                         future = pool.submit(run_task, task)
                 window.append((row, future))
-                # Enough work queued to keep every worker busy, and no more.
-                while len(window) > self.workers * 8:
+                while len(window) > self.workers * _IN_FLIGHT:
                     yield _result(*window.popleft())
             while window:
                 yield _result(*window.popleft())
