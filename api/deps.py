@@ -22,15 +22,19 @@ _bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies are async: FastAPI runs a plain function in a worker thread, and
+# a thread hop per dependency per request costs CPU and latency under load.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_repository(request: Request) -> Repository:
+async def get_repository(request: Request) -> Repository:
     return request.app.state.repository
 
 
-def get_jobs(request: Request) -> CaptureJobs:
+async def get_jobs(request: Request) -> CaptureJobs:
     return request.app.state.jobs
 
 

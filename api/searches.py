@@ -53,7 +53,12 @@ def get_search(request: Request) -> SearchBackend:
     return backend
 
 
-SearchDep = Annotated[SearchBackend, Depends(get_search)]
+async def _search_dependency(request: Request) -> SearchBackend:
+    # async, so that FastAPI does not run it in a worker thread (see api.deps)
+    return get_search(request)
+
+
+SearchDep = Annotated[SearchBackend, Depends(_search_dependency)]
 
 
 async def run_search(backend: SearchBackend, params: SearchParams) -> SearchResult:
