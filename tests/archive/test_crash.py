@@ -36,6 +36,23 @@ ROUNDS = 8
 PAGES_PER_ROUND = 40
 BIG_BODY = 6 * 1024 * 1024
 CAPTURE = "from api.cli import main; main()"
+# Captures from eight threads, each printed (as `vestige capture` prints it)
+# once capture() returns: the batches of concurrent captures share fsyncs and
+# catalog transactions.
+CONCURRENT_CAPTURE = """
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from archive.capture import Capturer
+from archive.config import get_settings
+from archive.repository import Repository
+
+capturer = Capturer(Repository(get_settings()))
+with ThreadPoolExecutor(8) as pool:
+    for done in as_completed([pool.submit(capturer.capture, url) for url in sys.argv[1:]]):
+        result = done.result()
+        where = f"{result.location.warc_file}:{result.location.offset}"
+        print(result.status, result.final_url, where, result.payload_digest, flush=True)
+"""
 
 
 @dataclass(frozen=True)
@@ -57,9 +74,14 @@ def parse_ack(line: str) -> Ack:
 class CaptureProcess:
     """``vestige capture`` in a subprocess; its acknowledged lines arrive on a queue."""
 
-    def __init__(self, urls: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        env: dict[str, str],
+        command: tuple[str, ...] = (CAPTURE, "capture", "--no-ingest"),
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", CAPTURE, "capture", "--no-ingest", *urls],
+            [sys.executable, "-c", *command, *urls],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -113,6 +135,7 @@ def payload(repository: Repository, ack: Ack) -> tuple[bytes, str]:
             )
         ).one()
     assert (row.url, row.payload_digest) == (ack.url, ack.payload_digest)
+    assert row.capture_id, "catalogued by recovery, not by the acknowledged capture"
     with repository.store.open_record(repository.location(row)) as stream:
         (record,) = [
             (record, record.raw_stream.read())
@@ -189,3 +212,43 @@ def test_sigkill_at_random_points_loses_no_acknowledged_capture(
         text=True,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_sigkill_during_concurrent_captures_loses_no_acknowledged_capture(
+    home: Settings, web: WebServer
+) -> None:
+    rng = random.Random(20261124)
+    bodies: dict[str, bytes] = {}
+
+    def page(path: str, body: bytes) -> str:
+        url = web.route(path, Route(body=body, headers=[("Content-Type", "text/html")]))
+        bodies[url] = body
+        return url
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    acks: list[Ack] = []
+    revisited = [page(f"/same/{n}", rng.randbytes(3000)) for n in range(8)]
+    for round_ in range(4):
+        urls = [
+            page(f"/c{round_}/p{n}", rng.randbytes(rng.choice((300, 5_000, 60_000, 250_000))))
+            for n in range(60)
+        ]
+        urls[10:10] = revisited
+        capture = CaptureProcess(urls, env, command=(CONCURRENT_CAPTURE,))
+        capture.wait_for_acks(rng.randrange(8, 50))
+        acks += capture.kill()
+
+    assert len(acks) >= 4 * 8
+    restart = subprocess.run(
+        [sys.executable, "-c", CAPTURE, "verify"], env=env, capture_output=True, text=True
+    )
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    assert restart.stdout.strip().endswith(" 0 problems")
+    repository = Repository(home)
+    try:
+        for ack in acks:
+            body, kind = payload(repository, ack)
+            if kind == "response":
+                assert body == bodies[ack.url]
+    finally:
+        repository.close()
