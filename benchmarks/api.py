@@ -6,11 +6,16 @@ the paragraphs of the real pages in ``../shared/corpus``), loads it as a user wo
 starts ``vestige serve`` on loopback, measures latencies idle (one client), then runs
 C concurrent clients (default 16) for S seconds (default 60) issuing a mix of searches,
 document pages and archived copies (the page and its framed copy) while capture jobs fetch
-real pages from a local server. Prints requests/s, p50/p95/p99 per endpoint, errors, and
-the ratio of search p95 under load to search p95 idle (goal: 3 or less).
+real pages from a local server. Prints requests/s, p50/p95/p99 per endpoint, errors, CPU
+per request (service and clients), and the ratio of search p95 under load to search p95
+idle (goal: 3 or less).
+
+The loaded clients do not pause (unless ``--think``): they keep the service saturated, so
+each request waits about clients / throughput (Little's law), which the run prints too.
 
     python benchmarks/api.py                          # 20,000 documents, 16 clients, 60 s
     python benchmarks/api.py --n 2000 --seconds 15    # a quick run
+    python benchmarks/api.py --home /tmp/bench        # keep the archive; reuse it next time
 """
 
 from __future__ import annotations
@@ -235,8 +240,11 @@ async def visit(client: httpx.AsyncClient, tally: Tally, rng: random.Random, tar
     await tally.get(client, "replay", f"/web/{stamp}id_/{url}")
 
 
-async def run_clients(base: str, clients: int, seconds: float, targets: list, action) -> Tally:
-    """``clients`` clients, each doing ``action`` again and again (no pause) for ``seconds``."""
+async def run_clients(
+    base: str, clients: int, seconds: float, targets: list, think: float = 0
+) -> Tally:
+    """``clients`` clients visiting again and again for ``seconds``, pausing ``think``
+    seconds on average between visits (none: the service is saturated)."""
     tally = Tally()
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -245,7 +253,9 @@ async def run_clients(base: str, clients: int, seconds: float, targets: list, ac
         async def worker(number: int) -> None:
             rng = random.Random(number)
             while time.monotonic() < deadline:
-                await action(client, tally, rng, targets)
+                await visit(client, tally, rng, targets)
+                if think:
+                    await asyncio.sleep(rng.uniform(0, 2 * think))
 
         await asyncio.gather(*(worker(n) for n in range(clients)))
     return tally
@@ -261,16 +271,17 @@ def capture_load(base: str, token: str, site: str, stop: threading.Event, done: 
             pages = (paths[(number * 4 + n) % len(paths)] for n in range(4))
             urls = [f"{site}/live-{number}-{n}/{page}" for n, page in enumerate(pages)]
             number += 1
+            started = time.monotonic()
             accepted = client.post("/api/v1/captures", json={"urls": urls})
             if accepted.status_code != 202:
-                done.append(("refused", f"{accepted.status_code} {accepted.text[:200]}"))
+                done.append(("refused", f"{accepted.status_code} {accepted.text[:200]}", 0))
                 time.sleep(1)
                 continue
             job_id = accepted.json()["id"]
             while not stop.is_set():
                 state = client.get(f"/api/v1/jobs/{job_id}").json()
                 if state["state"] in ("done", "failed"):
-                    done.append((state["state"], state["urls"]))
+                    done.append((state["state"], state["urls"], time.monotonic() - started))
                     break
                 time.sleep(0.2)
 
@@ -281,6 +292,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="Concurrent clients.")
     parser.add_argument("--seconds", type=float, default=60, help="Length of the loaded run.")
     parser.add_argument("--idle-seconds", type=float, default=30, help="Length of the idle run.")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0,
+        help="Seconds each loaded client pauses between visits, on average, as a reader "
+        "would (default 0: no pause, the clients saturate the service).",
+    )
     parser.add_argument(
         "--no-captures", action="store_true", help="Run the load without background captures."
     )
@@ -364,9 +382,9 @@ def measure(
         return {who: seconds - (start or {}).get(who, 0) for who, seconds in now.items()}
 
     # Warm up: the first queries load the index, tokenizer dictionaries and templates.
-    asyncio.run(run_clients(base, 2, 5, targets, visit))
+    asyncio.run(run_clients(base, 2, 5, targets))
     cpu = cpu_since()
-    idle = asyncio.run(run_clients(base, 1, args.idle_seconds, targets, visit))
+    idle = asyncio.run(run_clients(base, 1, args.idle_seconds, targets))
     idle.report("idle (1 client, the same mix, no captures)", args.idle_seconds)
     idle.cpu(cpu_since(cpu), args.idle_seconds)
 
@@ -376,24 +394,34 @@ def measure(
     capturer = threading.Thread(target=capture_load, args=(base, token, site, stop, jobs))
     if not args.no_captures:
         capturer.start()
-    loaded = asyncio.run(run_clients(base, args.clients, args.seconds, targets, visit))
+    loaded = asyncio.run(run_clients(base, args.clients, args.seconds, targets, args.think))
     cpu = cpu_since(cpu)
     stop.set()
     if capturer.is_alive():
         capturer.join(120)
     captures = "" if args.no_captures else ", captures running"
-    loaded.report(f"load ({args.clients} clients, mixed{captures})", args.seconds)
+    think = f", {args.think:g} s pauses" if args.think else ""
+    loaded.report(f"load ({args.clients} clients{think}, mixed{captures})", args.seconds)
     loaded.cpu(cpu, args.seconds)
+    if not args.think:
+        # Little's law: with every client always waiting, each waits clients / throughput.
+        rate = sum(len(v) for v in loaded.timings.values()) / args.seconds
+        print(
+            f"  saturated: {args.clients} clients / {rate:.1f} requests/s = "
+            f"{args.clients / rate * 1000:.0f} ms per request on average"
+        )
 
-    finished = [urls for state, urls in jobs if state in ("done", "failed")]
-    refused = [detail for state, detail in jobs if state == "refused"]
+    finished = [urls for state, urls, _ in jobs if state in ("done", "failed")]
+    refused = [detail for state, detail, _ in jobs if state == "refused"]
+    durations = [seconds for state, _, seconds in jobs if state != "refused"]
     items = [item for urls in finished for item in urls]
     failed = [item for item in items if item["state"] != "done" or item.get("after_store_error")]
     if not args.no_captures:
         print(
             f"  captures during the run: {len(finished)} jobs, {len(items)} URLs, "
             f"{sum(1 for item in items if item['searchable'])} searchable when the job ended, "
-            f"{len(failed)} failed, {len(refused)} jobs refused"
+            f"{len(failed)} failed, {len(refused)} jobs refused; "
+            f"{sum(durations) / max(1, len(durations)):.1f} s per job"
         )
         for item in failed[:3]:
             print(f"  capture failed: {item['url']}: {item['error'] or item['after_store_error']}")
