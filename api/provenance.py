@@ -8,7 +8,7 @@ The blocking helpers here serve the browser pages too.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
@@ -40,6 +40,17 @@ reading = [Depends(require_reader)]
 
 # Row ids are 32-bit integers in PostgreSQL: larger ones cannot name anything.
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+Row = TypeVar("Row")
+
+
+def find_row(repository: Repository, table: type[Row], row_id: int, what: str) -> Row:
+    """The ``table`` row with this id (blocking); 404 naming ``what`` if there is none."""
+    with repository.catalog.session() as session:
+        found = session.get(table, row_id)
+    if found is None:
+        raise HTTPException(404, f"no {what} {row_id}")
+    return found
 
 
 def relation_view(relation: Relation) -> RelationView:
@@ -174,15 +185,17 @@ async def create_relation(
 @router.get("/relations/{relation_id}", response_model=RelationView, dependencies=reading)
 async def get_relation(relation_id: RowId, repository: RepositoryDep) -> RelationView:
     """One relation, in any status (a removed one shows as ``rejected``)."""
-
-    def load() -> Relation | None:
-        with repository.catalog.session() as session:
-            return session.get(Relation, relation_id)
-
-    found = await to_thread.run_sync(load)
-    if found is None:
-        raise HTTPException(404, f"no relation {relation_id}")
+    found = await to_thread.run_sync(find_row, repository, Relation, relation_id, "relation")
     return relation_view(found)
+
+
+async def _reviewed(
+    repository: Repository, relation_id: int, *, confirm: bool, by: str
+) -> RelationView:
+    done = await to_thread.run_sync(
+        lambda: review_relation(repository, relation_id, confirm=confirm, by=by)
+    )
+    return relation_view(done)
 
 
 @router.delete("/relations/{relation_id}", response_model=RelationView)
@@ -190,10 +203,7 @@ async def delete_relation(
     relation_id: RowId, repository: RepositoryDep, token: Writer
 ) -> RelationView:
     """Remove a relation. It is kept as ``rejected`` (who, when), so it is not suggested again."""
-    done = await to_thread.run_sync(
-        lambda: review_relation(repository, relation_id, confirm=False, by=token)
-    )
-    return relation_view(done)
+    return await _reviewed(repository, relation_id, confirm=False, by=token)
 
 
 @router.post("/relations/{relation_id}/confirm", response_model=RelationView)
@@ -201,10 +211,7 @@ async def confirm_relation(
     relation_id: RowId, repository: RepositoryDep, token: Writer
 ) -> RelationView:
     """Confirm a suggested relation (its evidence stays)."""
-    done = await to_thread.run_sync(
-        lambda: review_relation(repository, relation_id, confirm=True, by=token)
-    )
-    return relation_view(done)
+    return await _reviewed(repository, relation_id, confirm=True, by=token)
 
 
 @router.post("/relations/{relation_id}/reject", response_model=RelationView)
@@ -212,10 +219,7 @@ async def reject_relation(
     relation_id: RowId, repository: RepositoryDep, token: Writer
 ) -> RelationView:
     """Reject a suggested relation (the same as removing it)."""
-    done = await to_thread.run_sync(
-        lambda: review_relation(repository, relation_id, confirm=False, by=token)
-    )
-    return relation_view(done)
+    return await _reviewed(repository, relation_id, confirm=False, by=token)
 
 
 @router.get("/documents/{document_id}/story", response_model=StoryView, dependencies=reading)

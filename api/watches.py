@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from api.deps import RepositoryDep, Writer, require_reader
 from api.errors import ERROR_RESPONSES
-from api.provenance import RowId
+from api.provenance import RowId, find_row
 from api.schemas import PageChangeView, WatchRequest, WatchView
 from archive.repository import Repository
 from archive.urls import InvalidURL
@@ -57,10 +57,7 @@ def add_watch(repository: Repository, request: WatchRequest) -> Watch:
 
 def remove_watch(repository: Repository, watch_id: int) -> Watch:
     """Stop a watch by id (blocking); 404 if there is none."""
-    with repository.catalog.session() as session:
-        found = session.get(Watch, watch_id)
-    if found is None:
-        raise HTTPException(404, f"no watch {watch_id}")
+    found = find_row(repository, Watch, watch_id, "watch")
     try:
         watching.remove_watch(repository.catalog, found.url, found.collection)
     except WatchError as exc:  # removed meanwhile
@@ -108,15 +105,7 @@ async def create_watch(
 @router.get("/watches/{watch_id}", response_model=WatchView, dependencies=reading)
 async def get_watch(watch_id: RowId, repository: RepositoryDep) -> WatchView:
     """One watch."""
-
-    def load() -> Watch | None:
-        with repository.catalog.session() as session:
-            return session.get(Watch, watch_id)
-
-    found = await to_thread.run_sync(load)
-    if found is None:
-        raise HTTPException(404, f"no watch {watch_id}")
-    return watch_view(found)
+    return watch_view(await to_thread.run_sync(find_row, repository, Watch, watch_id, "watch"))
 
 
 @router.delete("/watches/{watch_id}", response_model=WatchView)
