@@ -57,11 +57,22 @@ def main() -> None:
         os.environ["VESTIGE_CAPTURE_ALLOW_PRIVATE"] = "1"
         from archive.capture import Capturer
         from archive.config import get_settings
+        from archive.fetch import Fetcher
         from archive.repository import Repository
 
         repository = Repository(get_settings())
-        capturer = Capturer(repository)
-        client = httpx.Client(limits=httpx.Limits(max_connections=args.concurrency))
+        # The same pool on both sides, whose connections are never closed as
+        # idle or surplus: after a block of the other side, httpcore 1.0's pool
+        # can close a connection it has just handed to a request (its issue 1110).
+        limits = httpx.Limits(
+            max_connections=args.concurrency,
+            max_keepalive_connections=args.concurrency,
+            keepalive_expiry=None,
+        )
+        capturer = Capturer(
+            repository, Fetcher(repository.settings, httpx.HTTPTransport(limits=limits))
+        )
+        client = httpx.Client(limits=limits)
         pool = ThreadPoolExecutor(args.concurrency)
         profile = cProfile.Profile() if args.profile else None
         paths = sample(args.n)
