@@ -55,13 +55,13 @@ function showJob(table, job) {
   label.dataset.state = job.state;
 }
 
-function followJob() {
-  const table = document.getElementById("job");
-  if (!table) return;
+// Fetch a job's state until onJob, given each state, returns no delay for the next look;
+// a failed fetch is tried again after two seconds.
+function pollJob(id, onJob, delay) {
   const poll = async () => {
     let job;
     try {
-      const response = await fetch("/api/v1/jobs/" + encodeURIComponent(table.dataset.job), {
+      const response = await fetch("/api/v1/jobs/" + encodeURIComponent(id), {
         headers: { Accept: "application/json" },
       });
       job = await response.json();
@@ -69,15 +69,24 @@ function followJob() {
       setTimeout(poll, 2000);
       return;
     }
+    const next = onJob(job);
+    if (next) setTimeout(poll, next);
+  };
+  setTimeout(poll, delay);
+}
+
+function followJob() {
+  const table = document.getElementById("job");
+  if (!table) return;
+  pollJob(table.dataset.job, (job) => {
     showJob(table, job);
     const rows = [...table.querySelectorAll("tbody tr")];
     if (rows.every((row) => row.dataset.finished === "1")) {
       document.body.dataset.jobFinished = "1";
-      return;
+      return null;
     }
-    setTimeout(poll, 700);
-  };
-  poll();
+    return 700;
+  }, 0);
 }
 
 function uploadProgress() {
@@ -95,27 +104,16 @@ function followCrawl() {
   const facts = document.getElementById("crawl");
   const label = document.querySelector(".job-state");
   if (!facts || !label || label.dataset.state !== "running") return;
-  const poll = async () => {
-    let job;
-    try {
-      const response = await fetch("/api/v1/jobs/" + encodeURIComponent(facts.dataset.crawl), {
-        headers: { Accept: "application/json" },
-      });
-      job = await response.json();
-    } catch (error) {
-      setTimeout(poll, 2000);
-      return;
-    }
+  pollJob(facts.dataset.crawl, (job) => {
     for (const cell of facts.querySelectorAll("[data-count]")) {
       cell.textContent = job.counts[cell.dataset.count];
     }
     if (job.state !== "running") {
       window.location.reload(); // show the final pages and state
-      return;
+      return null;
     }
-    setTimeout(poll, 1000);
-  };
-  setTimeout(poll, 1000);
+    return 1000;
+  }, 1000);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

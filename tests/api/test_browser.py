@@ -93,11 +93,17 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def _token(base: str) -> str:
-    return create_token(APPS[base].state.repository.catalog, "reporter")
+@pytest.fixture
+def page(server: str, browser: Browser) -> Page:
+    """A browser tab logged in to the service."""
+    tab = browser.new_page()
+    _log_in(tab, server)
+    return tab
 
 
-def _log_in(page: Page, base: str, token: str) -> None:
+def _log_in(page: Page, base: str) -> None:
+    """Log in with a new token, through the login form a write page leads to."""
+    token = create_token(APPS[base].state.repository.catalog, "reporter")
     page.goto(f"{base}/preserve")
     expect(page).to_have_url(f"{base}/login?next=%2Fpreserve")
     page.fill("input[name=token]", token)
@@ -113,11 +119,9 @@ def _preserve(page: Page, urls: list[str]) -> None:
 
 
 def test_preserve_search_facet_document_and_archived_copy(
-    home: Settings, server: str, browser: Browser, web: WebServer
+    home: Settings, server: str, page: Page, web: WebServer
 ) -> None:
     urls = serve_articles(web)
-    page = browser.new_page()
-    _log_in(page, server, _token(server))
     _preserve(page, list(urls.values()))
 
     # English search from the box.
@@ -167,7 +171,7 @@ def test_archived_scripts_cannot_read_cookies_or_call_the_api(
     # A cookie of the app that page scripts could read if they ran as the app's origin.
     context.add_cookies([{"name": "probe", "value": PROBE, "url": server, "httpOnly": False}])
     page = context.new_page()
-    _log_in(page, server, _token(server))
+    _log_in(page, server)
     _preserve(page, [hostile])
 
     # The control: served live, the same script runs and reports to the collector.
@@ -199,11 +203,9 @@ def test_archived_scripts_cannot_read_cookies_or_call_the_api(
 
 
 def test_search_shows_relations_collapsed_copies_and_export(
-    home: Settings, server: str, browser: Browser, web: WebServer
+    home: Settings, server: str, page: Page, web: WebServer
 ) -> None:
     urls = serve_articles(web)
-    page = browser.new_page()
-    _log_in(page, server, _token(server))
     _preserve(page, list(urls.values()))
     repository = APPS[server].state.repository
     relate(repository.catalog, urls["/zh/report.html"], "covers", urls["/en/tribunal.html"])
@@ -254,7 +256,7 @@ FINDINGS = (
 
 
 def test_relating_documents_and_their_story(
-    home: Settings, server: str, browser: Browser, web: WebServer
+    home: Settings, server: str, page: Page, web: WebServer
 ) -> None:
     primary = web.route("/findings.html", _article("Findings", FINDINGS, "2024-03-01"))
     coverage = web.route(
@@ -267,8 +269,6 @@ def test_relating_documents_and_their_story(
             "Report retracted", "This article has been retracted by the editors.", "2024-04-01"
         ),
     )
-    page = browser.new_page()
-    _log_in(page, server, _token(server))
     _preserve(page, [primary, coverage, retraction])
 
     # On the coverage's page: it covers the findings (by URL); the retraction retracts it.
@@ -305,12 +305,10 @@ def test_relating_documents_and_their_story(
 
 
 def test_changes_page_shows_an_edited_page_side_by_side(
-    home: Settings, server: str, browser: Browser, web: WebServer
+    home: Settings, server: str, page: Page, web: WebServer
 ) -> None:
     current = {"route": _article("Statement", FINDINGS, "2024-05-01")}
     url = web.route("/statement.html", lambda _: current["route"])
-    page = browser.new_page()
-    _log_in(page, server, _token(server))
     page.goto(server + "/watches")
     page.fill("#watch input[name=url]", url)
     page.fill("#watch input[name=every]", "1d")
@@ -338,7 +336,7 @@ def test_changes_page_shows_an_edited_page_side_by_side(
 
 
 def test_follow_form_brings_in_a_feeds_entries(
-    home: Settings, server: str, browser: Browser, web: WebServer
+    home: Settings, server: str, page: Page, web: WebServer
 ) -> None:
     entries = [
         web.route("/news/one.html", _article("First entry", FINDINGS, "2024-06-01")),
@@ -355,8 +353,6 @@ def test_follow_form_brings_in_a_feeds_entries(
             headers=[("Content-Type", "application/rss+xml")],
         ),
     )
-    page = browser.new_page()
-    _log_in(page, server, _token(server))
     page.goto(server + "/follow")
     page.fill("#follow input[name=url]", feed)
     page.click("#follow button[type=submit]")
