@@ -105,19 +105,21 @@ def site_server(total: int) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def plain_rate(base: str, total: int, concurrency: int) -> float:
+def plain_rate(base: str, total: int, concurrency: int) -> tuple[float, float]:
+    """Pages/s and this process's CPU seconds per page fetching the site plainly."""
     limits = httpx.Limits(max_connections=concurrency)
     with httpx.Client(limits=limits) as client, ThreadPoolExecutor(concurrency) as pool:
 
         def fetch(number: int) -> None:
             client.get(f"{base}/p/{number}").raise_for_status()
 
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         list(pool.map(fetch, range(total)))
-        return total / (time.perf_counter() - began)
+        return total / (time.perf_counter() - began), (time.process_time() - began_cpu) / total
 
 
-def crawl_rate(base: str, concurrency: int) -> tuple[float, int]:
+def crawl_rate(base: str, concurrency: int) -> tuple[float, int, float]:
+    """Pages/s, pages captured and CPU seconds per page of a crawl of the site."""
     from archive.config import get_settings
     from archive.crawl import Crawler, CrawlOptions
     from archive.repository import Repository
@@ -132,12 +134,12 @@ def crawl_rate(base: str, concurrency: int) -> tuple[float, int]:
             workers=concurrency,
             host_connections=concurrency,
         )
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         status = Crawler(repository, options).run()
-        elapsed = time.perf_counter() - began
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
     finally:
         repository.close()
-    return status.captured / elapsed, status.captured
+    return status.captured / elapsed, status.captured, cpu / max(status.captured, 1)
 
 
 def memory(base: str, queued: int) -> int:
@@ -198,9 +200,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home, site_server(args.n) as base:
         os.environ["VESTIGE_HOME"] = home
         os.environ["VESTIGE_CAPTURE_ALLOW_PRIVATE"] = "1"
-        plain_before = plain_rate(base, args.n, args.concurrency)
-        crawled, pages = crawl_rate(base, args.concurrency)
-        plain_after = plain_rate(base, args.n, args.concurrency)
+        plain_before, cpu_before = plain_rate(base, args.n, args.concurrency)
+        crawled, pages, crawl_cpu = crawl_rate(base, args.concurrency)
+        plain_after, cpu_after = plain_rate(base, args.n, args.concurrency)
         warc_bytes = sum(f.stat().st_size for f in Path(home, "warcs").rglob("*.warc.gz"))
         small = child_memory(base, 0)
         large = child_memory(base, args.queued)
@@ -214,6 +216,10 @@ def main() -> None:
     )
     print(f"crawl (no delay): {crawled:8.1f} pages/s  ({warc_bytes / 2**20:,.1f} MiB of WARC)")
     print(f"ratio:            {crawled / plain:8.2f}x of plain fetching (goal >= 0.60x)")
+    print(
+        f"client CPU:       {(cpu_before + cpu_after) / 2 * 1000:8.2f} ms/page plain, "
+        f"{crawl_cpu * 1000:.2f} ms/page crawl"
+    )
     print(
         f"peak memory:      {large / 1024:8.1f} MiB RSS with {args.queued:,} queued URLs "
         f"({small / 1024:.1f} MiB with the seed only)"
