@@ -6,8 +6,6 @@ import tempfile
 from pathlib import Path
 
 import typer
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from archive import migrations
@@ -52,6 +50,9 @@ def migrate(
 
 def _new_revision(message: str) -> Path:
     """Autogenerate a migration: the difference between the newest revision and the models."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     with tempfile.TemporaryDirectory() as scratch:
         engine = create_engine(f"sqlite:///{scratch}/catalog.sqlite")
         migrations.upgrade(engine)

@@ -16,21 +16,24 @@ A catalog from before migrations existed is taken to be at the first revision.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 HERE = Path(__file__).parent
 # Held (PostgreSQL) while a process creates or migrates the schema, so that
 # replicas starting together do not both try.
 _LOCK_KEY = 0x56455354  # "VEST"
+# The two lines of a migration that name it and its parent.
+_REVISION = re.compile(r"""^(revision|down_revision) = (?:["']([^"']+)["']|None)""", re.MULTILINE)
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -41,6 +44,8 @@ def alembic_config(
     url: str | None = None, connection: Connection | None = None, location: Path = HERE
 ) -> Config:
     """Alembic's configuration for the migrations in ``location`` (no alembic.ini needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(location))
     if url:
@@ -52,14 +57,30 @@ def alembic_config(
 
 @lru_cache(maxsize=4)
 def _scripts(location: Path = HERE) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(location=location))
+
+
+@cache
+def _revisions() -> dict[str, str | None]:
+    """Each migration's revision and its parent, read from the files.
+
+    Opening a catalog only compares revisions, so it reads them here rather
+    than importing Alembic (a large import every command would pay).
+    """
+    revisions: dict[str, str | None] = {}
+    for path in (HERE / "versions").glob("[0-9]*.py"):
+        fields = {name: value for name, value in _REVISION.findall(path.read_text("utf-8"))}
+        revisions[fields["revision"]] = fields.get("down_revision") or None
+    return revisions
 
 
 def head() -> str:
     """The newest revision: the schema this version of Vestige uses."""
-    revision = _scripts().get_current_head()
-    assert revision is not None
-    return revision
+    revisions = _revisions()
+    (newest,) = set(revisions) - set(revisions.values())
+    return newest
 
 
 def base(location: Path = HERE) -> str:
@@ -74,15 +95,14 @@ def _lock(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
-def _has_tables(connection: Connection) -> bool:
-    return bool(set(inspect(connection).get_table_names()) - {"alembic_version"})
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
 
 
-def _known(revision: str) -> bool:
-    try:
-        return _scripts().get_revision(revision) is not None
-    except CommandError:
-        return False
+def _current(connection: Connection, tables: set[str]) -> str | None:
+    if "alembic_version" not in tables:
+        return None
+    return connection.scalar(text("SELECT version_num FROM alembic_version"))
 
 
 def prepare(engine: Engine, metadata) -> None:
@@ -92,14 +112,16 @@ def prepare(engine: Engine, metadata) -> None:
     """
     with engine.begin() as connection:
         _lock(connection)
-        context = MigrationContext.configure(connection)
-        current = context.get_current_revision()
-        if current is None and not _has_tables(connection):
+        tables = _tables(connection)
+        current = _current(connection, tables)
+        if current is None and not tables - {"alembic_version"}:
+            from alembic.runtime.migration import MigrationContext
+
             metadata.create_all(connection)
-            context.stamp(_scripts(), "head")
+            MigrationContext.configure(connection).stamp(_scripts(), "head")
             return
         if current != head():
-            if current is not None and not _known(current):
+            if current is not None and current not in _revisions():
                 raise SchemaOutOfDate(
                     f"the catalog's schema (revision {current}) is newer than this version "
                     "of Vestige: upgrade Vestige"
@@ -115,13 +137,16 @@ def upgrade(
     engine: Engine, revision: str = "head", location: Path = HERE
 ) -> tuple[str | None, str]:
     """Apply the migrations in ``location`` up to ``revision``; returns (before, after)."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with engine.begin() as connection:
         _lock(connection)
-        context = MigrationContext.configure(connection)
-        before = context.get_current_revision()
-        if before is None and _has_tables(connection):
+        tables = _tables(connection)
+        before = _current(connection, tables)
+        if before is None and tables - {"alembic_version"}:
             # Made before migrations existed: its schema is the first revision's.
-            context.stamp(_scripts(location), base(location))
+            MigrationContext.configure(connection).stamp(_scripts(location), base(location))
         command.upgrade(alembic_config(connection=connection, location=location), revision)
         after = MigrationContext.configure(connection).get_current_revision()
     return before, after or ""

@@ -126,6 +126,11 @@ def test_migrations_build_the_models_schema(catalog_home: Settings) -> None:
         engine.dispose()
 
 
+def test_head_read_from_the_files_is_alembics() -> None:
+    """Opening a catalog reads the newest revision without Alembic: the same one."""
+    assert migrations.head() == migrations._scripts().get_current_head()
+
+
 SECOND = '''"""records.reviewed
 
 Revision ID: 9001
