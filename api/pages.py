@@ -93,7 +93,12 @@ PAGE_SIZE = 20
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 _LOGIN_LIFETIME = 3600
 DiffUnit = Literal["word", "char"]
+# Form fields that several forms take, with the same bounds as the JSON API's.
 CsrfField = Annotated[str, Form(max_length=200)]
+UrlField = Annotated[str, Form(max_length=4096)]
+EveryField = Annotated[str, Form(max_length=20)]
+CollectionField = Annotated[str, Form(max_length=200)]
+NoteField = Annotated[str, Form(max_length=10_000)]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
 
@@ -376,7 +381,7 @@ async def login(
     request: Request,
     repository: RepositoryDep,
     token: Annotated[str, Form(max_length=200)],
-    csrf: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
     next_page: Annotated[str, Form(alias="next", max_length=2000)] = "/",
 ):
     """Check the token; on success set the session cookie and go on."""
@@ -406,7 +411,7 @@ async def _writer(request: Request, csrf: str) -> Session:
 
 
 @router.post("/logout")
-async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)]):
+async def logout(request: Request, csrf: CsrfField):
     try:
         await _writer(request, csrf)
     except HTTPException as exc:
@@ -432,9 +437,9 @@ async def preserve(
     request: Request,
     jobs: JobsDep,
     urls: Annotated[str, Form(max_length=100_000)],
-    csrf: Annotated[str, Form(max_length=200)],
-    collection: Annotated[str, Form(max_length=200)] = "default",
-    note: Annotated[str, Form(max_length=10_000)] = "",
+    csrf: CsrfField,
+    collection: CollectionField = "default",
+    note: NoteField = "",
 ):
     """Queue a capture job for the URLs (one a line), then follow it."""
     try:
@@ -481,11 +486,11 @@ async def upload(
     repository: RepositoryDep,
     jobs: JobsDep,
     file: Annotated[UploadFile, File()],
-    csrf: Annotated[str, Form(max_length=200)],
-    url: Annotated[str, Form(max_length=4096)] = "",
+    csrf: CsrfField,
+    url: UrlField = "",
     published: Annotated[str, Form(alias="date", max_length=10)] = "",
-    note: Annotated[str, Form(max_length=10_000)] = "",
-    collection: Annotated[str, Form(max_length=200)] = "default",
+    note: NoteField = "",
+    collection: CollectionField = "default",
 ):
     """Import an uploaded document or web archive; ingested and indexed before the answer."""
     try:
@@ -522,11 +527,11 @@ async def add_relation(
     document_id: str,
     request: Request,
     repository: RepositoryDep,
-    csrf: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
     type_: Annotated[str, Form(alias="type", max_length=20)],
     other: Annotated[str, Form(max_length=4096)],
     direction: Annotated[str, Form(pattern="^(outgoing|incoming)$")] = "outgoing",
-    note: Annotated[str, Form(max_length=10_000)] = "",
+    note: NoteField = "",
 ):
     """Relate this document to another (id or URL): ``this TYPE other``, or the other way."""
 
@@ -549,7 +554,7 @@ async def review_relation_form(
     action: str,
     request: Request,
     repository: RepositoryDep,
-    csrf: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
     document: Annotated[str, Form(pattern="^[0-9a-f]{16}$")],
 ):
     """Confirm a suggested relation, or reject or remove one; back to the document."""
@@ -588,19 +593,16 @@ async def watches_page(request: Request, repository: RepositoryDep):
 async def add_watch_form(
     request: Request,
     repository: RepositoryDep,
-    csrf: Annotated[str, Form(max_length=200)],
-    url: Annotated[str, Form(max_length=4096)],
-    every: Annotated[str, Form(max_length=20)] = "1d",
-    collection: Annotated[str, Form(max_length=200)] = "default",
-    note: Annotated[str, Form(max_length=10_000)] = "",
+    csrf: CsrfField,
+    url: UrlField,
+    every: EveryField = "1d",
+    collection: CollectionField = "default",
+    note: NoteField = "",
 ):
     """Watch a page: captured again every interval by the scheduler."""
     wanted = WatchRequest(url=url, every=every, collection=collection, note=note or None)
-    failed = await _write_form(request, csrf, lambda _: add_watch(repository, wanted))
-    if failed:
-        return failed
-    _wake_scheduler(request)
-    return RedirectResponse("/watches", 303)
+    failed = await _schedule_form(request, csrf, lambda _: add_watch(repository, wanted))
+    return failed or RedirectResponse("/watches", 303)
 
 
 @router.post("/watches/{watch_id}/remove")
@@ -608,7 +610,7 @@ async def remove_watch_form(
     watch_id: RowId,
     request: Request,
     repository: RepositoryDep,
-    csrf: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
 ):
     """Stop watching a page."""
     failed = await _write_form(request, csrf, lambda _: remove_watch(repository, watch_id))
@@ -628,10 +630,15 @@ async def changes_page(
     )
 
 
-def _wake_scheduler(request: Request) -> None:
-    """A new watch or follow is due at once: let the scheduler look now."""
-    if request.app.state.scheduler is not None:
+async def _schedule_form(
+    request: Request, csrf: str, action: Callable[[str], object]
+) -> Response | None:
+    """:func:`_write_form` for a new watch or follow: it is due at once, so the
+    scheduler is woken to look now."""
+    failed = await _write_form(request, csrf, action)
+    if failed is None and request.app.state.scheduler is not None:
         request.app.state.scheduler.wake()
+    return failed
 
 
 # -- crawls and follows -------------------------------------------------------------------
@@ -648,22 +655,19 @@ async def follow_page(request: Request, repository: RepositoryDep):
 async def follow_form(
     request: Request,
     repository: RepositoryDep,
-    csrf: Annotated[str, Form(max_length=200)],
-    url: Annotated[str, Form(max_length=4096)],
-    every: Annotated[str, Form(max_length=20)] = "1h",
-    collection: Annotated[str, Form(max_length=200)] = "default",
-    note: Annotated[str, Form(max_length=10_000)] = "",
+    csrf: CsrfField,
+    url: UrlField,
+    every: EveryField = "1h",
+    collection: CollectionField = "default",
+    note: NoteField = "",
 ):
     """Follow a feed or a site; its first run is due at once."""
     wanted = FollowRequest(url=url, every=every, collection=collection, note=note or None)
     made: list[int] = []
-    failed = await _write_form(
+    failed = await _schedule_form(
         request, csrf, lambda _: made.append(new_follow(repository, wanted).id)
     )
-    if failed:
-        return failed
-    _wake_scheduler(request)
-    return RedirectResponse(f"/follows/{made[0]}", 303)
+    return failed or RedirectResponse(f"/follows/{made[0]}", 303)
 
 
 @router.get("/follows/{follow_id}", response_class=HTMLResponse)
@@ -681,7 +685,7 @@ async def unfollow_form(
     follow_id: RowId,
     request: Request,
     repository: RepositoryDep,
-    csrf: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
 ):
     """Stop following a source; what it brought in stays."""
     failed = await _write_form(request, csrf, lambda _: remove_follow(repository, follow_id))
@@ -691,12 +695,12 @@ async def unfollow_form(
 @router.post("/crawl")
 async def crawl_form(
     request: Request,
-    csrf: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
     seeds: Annotated[str, Form(max_length=100_000)],
     scope: Annotated[str, Form(pattern="^(page|prefix|host|domain)$")] = "prefix",
     depth: Annotated[int, Form(ge=0, le=100)] = 2,
     max_pages: Annotated[str, Form(max_length=10)] = "",
-    collection: Annotated[str, Form(max_length=200)] = "default",
+    collection: CollectionField = "default",
 ):
     """Start a crawl job from the seeds (one a line), then follow it."""
     try:
@@ -719,9 +723,7 @@ async def crawl_form(
 
 
 @router.post("/jobs/{job_id}/cancel")
-async def cancel_form(
-    job_id: str, request: Request, jobs: JobsDep, csrf: Annotated[str, Form(max_length=200)]
-):
+async def cancel_form(job_id: str, request: Request, jobs: JobsDep, csrf: CsrfField):
     """Cancel a crawl job; back to its page."""
     crawls = request.app.state.crawls
     failed = await _write_form(request, csrf, lambda _: cancel_job(crawls, jobs.get, job_id))
