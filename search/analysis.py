@@ -20,6 +20,9 @@ _HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _HAN = re.compile(f"[{_HAN_CLASS}]")
 _RUNS = re.compile(f"[{_HAN_CLASS}]+|[^{_HAN_CLASS}]+")
 _WORD = re.compile(f"[^\\W_{_HAN_CLASS}]+")
+# Han characters side by side, whitespace between them allowed (as the character field sees them).
+_HAN_RUN = re.compile(f"[{_HAN_CLASS}](?:\\s*[{_HAN_CLASS}])*")
+BIGRAM_GAP = "|"  # between runs of Han text, so a phrase of bigrams cannot bridge them
 
 # One stop list for both engines' English fields in tantivy (Lucene's English set).
 STOP_WORDS = [
@@ -48,6 +51,23 @@ def runs(text: str) -> list[tuple[bool, str]]:
 def chinese_words(text: str) -> list[str]:
     """rjieba's word segmentation of (Simplified) text, keeping words with Han characters."""
     return [word for word in rjieba.cut(text) if has_han(word)]
+
+
+def han_bigrams(text: str) -> list[str]:
+    """Overlapping pairs of Han characters (``中国人`` -> ``中国 国人``), run by run.
+
+    A Chinese string of two or more characters is the phrase of its bigrams: a lookup of
+    rarer terms than its characters, whose positions would have to be checked in every
+    document holding them all. Runs are separated by :data:`BIGRAM_GAP`.
+    """
+    found: list[str] = []
+    for match in _HAN_RUN.finditer(text):
+        run = "".join(match.group().split())
+        if len(run) > 1:
+            if found:
+                found.append(BIGRAM_GAP)
+            found += map(str.__add__, run, run[1:])
+    return found
 
 
 def english_analyzer(stop_words: bool = True) -> tantivy.TextAnalyzer:

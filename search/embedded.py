@@ -7,8 +7,9 @@ writing); readers reload after commits and follow ``CURRENT`` when it changes.
 
 Fields: English text (``title``, ``text``) with the stemming analyzer; Chinese words
 (``*_zh``, rjieba on the Simplified text, space-joined into a whitespace-tokenized field);
-Chinese characters (``*_han``, one token per character, so a word is always findable as a
-character phrase); keyword fields for filters and facets; ``date`` for ranges and sorting;
+Chinese characters (``*_han``, one token per character, for one-character queries) and
+character bigrams (``*_bi``, so a longer string is always findable as a phrase of bigrams,
+whatever the segmentation); keyword fields for filters and facets; ``date`` for ranges and sorting;
 ``story`` (a number, 0 for none) for collapsing same-story copies into one hit.
 
 An index written with another schema (an older Vestige) cannot be opened with this one:
@@ -37,6 +38,7 @@ from search.analysis import (
     english_positions,
     fold,
     han_analyzer,
+    han_bigrams,
     runs,
 )
 from search.backend import FACETS, SearchBackend, SearchError, Sort
@@ -63,6 +65,7 @@ _FILTER_FIELDS = {
     "has": "has",
     "role": "role",
 }
+_MATCHES = "__matches"  # the aggregation counting matches alongside the facets
 COLLAPSE_WINDOW = 100  # hits read at least, to fill a page of collapsed hits
 
 
@@ -76,7 +79,8 @@ def _schema() -> tantivy.Schema:
     for name in ("title", "text"):
         builder.add_text_field(name, stored=True, tokenizer_name="vestige_en")
         builder.add_text_field(f"{name}_zh", tokenizer_name="whitespace")
-        builder.add_text_field(f"{name}_han", tokenizer_name="vestige_han")
+        builder.add_text_field(f"{name}_han", tokenizer_name="vestige_han", index_option="freq")
+        builder.add_text_field(f"{name}_bi", tokenizer_name="whitespace")
     builder.add_bytes_field("text_simplified", stored=True)
     builder.add_date_field("captured", stored=True)
     builder.add_date_field("date", indexed=True, fast=True)
@@ -127,6 +131,7 @@ def _document(doc: IndexDocument) -> tantivy.Document:
         if simplified is not None:
             out.add_text(f"{name}_zh", " ".join(chinese_words(simplified)))
             out.add_text(f"{name}_han", simplified)
+            out.add_text(f"{name}_bi", " ".join(han_bigrams(simplified)))
     if doc.simplified_text is not None:
         out.add_bytes("text_simplified", doc.simplified_text.encode())
     out.add_date("captured", to_utc_naive(doc.captured))
@@ -203,9 +208,12 @@ class _Compiler:
         for is_han, run in runs(node.text):
             if is_han:
                 simplified = fold(run)
-                chars = [(i, c) for i, c in enumerate(simplified)]
-                words = [(i, w) for i, w in enumerate(chinese_words(simplified))]
-                must = self._scoped([f"{b}_han" for b in bases], chars)
+                bigrams = list(enumerate(han_bigrams(simplified)))
+                words = list(enumerate(chinese_words(simplified)))
+                if bigrams:
+                    must = self._scoped([f"{b}_bi" for b in bases], bigrams)
+                else:  # one character
+                    must = self._scoped([f"{b}_han" for b in bases], [simplified])
                 ranked = Query.boost_query(
                     self._scoped([f"{b}_zh" for b in bases], words), WORD_BOOST
                 )
@@ -463,13 +471,18 @@ class EmbeddedBackend(SearchBackend):
         order = "date" if sort is Sort.date else None
         try:
             copied = self._copied(searcher, full) if collapse else []
+            counts = self._facets(searcher, full) if facets else None
             if copied:
                 documents, page, total = self._collapsed(
                     searcher, full, order, copied, limit, offset
                 )
             else:
-                found = searcher.search(full, limit=limit, offset=offset, order_by_field=order)
-                documents = total = found.count or 0
+                # With facets, the aggregation counts the matches: the page of hits then
+                # needs no count, and the engine can skip documents that cannot make it.
+                found = searcher.search(
+                    full, limit=limit, offset=offset, order_by_field=order, count=counts is None
+                )
+                documents = total = found.count if counts is None else counts[1]
                 page = [(key, address, 0) for key, address in found.hits]
         except ValueError as exc:
             raise SearchError(f"search failed: {exc}") from exc
@@ -504,12 +517,14 @@ class EmbeddedBackend(SearchBackend):
         return SearchResult(
             total=total,
             hits=hits,
-            facets=self._facets(searcher, full) if facets else {},
+            facets=counts[0] if counts else {},
             documents=documents,
         )
 
     def _copied(self, searcher: tantivy.Searcher, full: Query) -> list[int]:
         """The story numbers of every match that has copies (usually few or none)."""
+        if not searcher.doc_freq("has", "copies"):
+            return []  # no copies anywhere: no second pass over the matches
         query = _filtered(full, Query.term_query(SCHEMA, "has", "copies"))
         count = searcher.search(query, limit=1).count or 0
         if not count:
@@ -608,13 +623,20 @@ class EmbeddedBackend(SearchBackend):
                 yield searcher.doc(address).get_first("id")
             offset += len(found)
 
-    def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, list[tuple[str, int]]]:
-        spec = {name: {"terms": {"field": name, "size": FACET_SIZES[name]}} for name in FACETS}
+    def _facets(
+        self, searcher: tantivy.Searcher, query: Query
+    ) -> tuple[dict[str, list[tuple[str, int]]], int]:
+        """Facet counts over every match, and the number of matches (in one pass)."""
+        spec: dict[str, Any] = {
+            name: {"terms": {"field": name, "size": FACET_SIZES[name]}} for name in FACETS
+        }
+        spec[_MATCHES] = {"value_count": {"field": "year"}}  # every document has one year
         buckets = searcher.aggregate(query, spec)
-        return {
+        facets = {
             name: [(str(b["key"]), int(b["doc_count"])) for b in buckets[name]["buckets"]]
             for name in FACETS
         }
+        return facets, int(buckets[_MATCHES]["value"] or 0)
 
     def status(self) -> dict[str, Any]:
         self._follow()
