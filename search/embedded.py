@@ -51,7 +51,7 @@ from search.models import (
     SearchResult,
     to_utc_naive,
 )
-from search.query import All, And, DateRange, Filter, Node, Not, Or, Text
+from search.query import KNOWN_VALUES, All, And, DateRange, Filter, Node, Not, Or, Text
 from search.ranking import TITLE_BOOST, WORD_BOOST, proximity_phrase
 from search.snippets import snippet
 
@@ -627,13 +627,23 @@ class EmbeddedBackend(SearchBackend):
         self, searcher: tantivy.Searcher, query: Query
     ) -> tuple[dict[str, list[tuple[str, int]]], int]:
         """Facet counts over every match, and the number of matches (in one pass)."""
+        # Relation facets are empty in most archives: skip them when no document has any.
+        empty = [
+            name
+            for name, values in KNOWN_VALUES.items()
+            if not any(searcher.doc_freq(name, value) for value in values)
+        ]
         spec: dict[str, Any] = {
-            name: {"terms": {"field": name, "size": FACET_SIZES[name]}} for name in FACETS
+            name: {"terms": {"field": name, "size": FACET_SIZES[name]}}
+            for name in FACETS
+            if name not in empty
         }
         spec[_MATCHES] = {"value_count": {"field": "year"}}  # every document has one year
         buckets = searcher.aggregate(query, spec)
         facets = {
             name: [(str(b["key"]), int(b["doc_count"])) for b in buckets[name]["buckets"]]
+            if name in spec
+            else []
             for name in FACETS
         }
         return facets, int(buckets[_MATCHES]["value"] or 0)

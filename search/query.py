@@ -24,6 +24,7 @@ from search.models import HAS
 
 __all__ = [
     "FIELDS",
+    "KNOWN_VALUES",
     "All",
     "And",
     "DateRange",
@@ -37,6 +38,10 @@ __all__ = [
     "filters",
     "parse",
 ]
+
+
+# The only values these fields take (see search.provenance).
+KNOWN_VALUES = {"has": HAS, "role": ROLES}
 
 
 class QuerySyntaxError(ValueError):
@@ -202,9 +207,9 @@ def _leaf(token: _Token) -> Node:
             raise QuerySyntaxError(f"site:{token.text} is not a domain such as bbc.com")
     elif field == "collection" and not _COLLECTION.fullmatch(value):
         raise QuerySyntaxError(f"collection:{token.text} is not a collection name")
-    elif field in ("has", "role"):
+    elif field in KNOWN_VALUES:
         value = value.lower()
-        known = HAS if field == "has" else ROLES
+        known = KNOWN_VALUES[field]
         if value not in known:
             raise QuerySyntaxError(f"{field}:{token.text} is not one of {', '.join(known)}")
     return Filter(field, value)
