@@ -8,7 +8,7 @@ written as one batch, fsynced, then catalogued. Only then is it reported done.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import partial
@@ -65,12 +65,15 @@ class Capturer:
         truncate: bool = False,
         capture_id: str | None = None,
         metadata: Sequence[tuple[str, str]] = (),
+        fetched: Callable[[], None] | None = None,
     ) -> CaptureResult:
         """Fetch and store ``url``. Errors come back in the result, never raised,
         except an invalid collection name, which is the caller's mistake.
 
         ``capture_id`` (default: a new one) lets a caller find the capture in
         the catalog after a crash; ``metadata`` adds fields to its metadata record.
+        ``fetched`` is called once every hop is read, before storing them: a
+        crawler can give the host its next request while this one is made durable.
         """
         check_collection(collection)
         result = CaptureResult(url=url)
@@ -78,6 +81,8 @@ class Capturer:
             check_scheme(url)  # first: javascript: and data: URLs have no host to normalise
             result.url = normalise_url(url)
             with self.fetcher.fetch(result.url, truncate=truncate) as hops:
+                if fetched is not None:
+                    fetched()
                 self._store(
                     result,
                     hops,

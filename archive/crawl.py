@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 from urllib.robotparser import RobotFileParser
 
@@ -561,9 +562,22 @@ class Crawler:
     def _work(self, entry: Entry) -> None:
         host = self._host(entry.url)
         page = entry.kind is URLKind.page  # a seed page may turn out to be a feed
-        fetched = False
+        fetched = released = False
+
+        def release(fetched: bool) -> None:
+            """Free the host for its next request, once."""
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                host.busy -= 1
+                if fetched:
+                    host.ready_at = max(host.ready_at, time.time() + host.delay)
+                self._lock.notify_all()
+
         try:
-            fetched, result, skip = self._fetch(entry, host)
+            fetched, result, skip = self._fetch(entry, host, partial(release, True))
             if result is None:
                 self.frontier.finish(entry, state=URLState.skipped, reason=skip)
         except BaseException as exc:  # a bug or the catalog failing: stop the crawl, loudly
@@ -571,11 +585,7 @@ class Crawler:
                 self._errors.append(exc)
             result = None
         finally:
-            with self._lock:
-                host.busy -= 1
-                if fetched:
-                    host.ready_at = max(host.ready_at, time.time() + host.delay)
-                self._lock.notify_all()
+            release(fetched)
         try:
             if result is not None:
                 self._after_capture(entry, result, host)
@@ -589,9 +599,13 @@ class Crawler:
                     self._pages_inflight -= 1
                 self._lock.notify_all()
 
-    def _fetch(self, entry: Entry, host: _Host) -> tuple[bool, CaptureResult | None, str | None]:
+    def _fetch(
+        self, entry: Entry, host: _Host, on_fetched: Callable[[], None]
+    ) -> tuple[bool, CaptureResult | None, str | None]:
         """Capture ``entry`` (robots.txt first if the host's is unknown);
-        returns whether anything was fetched, the result, or why it was skipped."""
+        returns whether anything was fetched, the result, or why it was skipped.
+        ``on_fetched`` is called when the page is read, before it is stored: the
+        host's next request need not wait for this one's fsyncs."""
         fetched = self._ensure_robots(entry.url, host)
         if entry.kind is URLKind.robots:
             return fetched, None, None
@@ -611,10 +625,10 @@ class Crawler:
             and self.repository.catalog.versions(entry.url)
         ):
             return fetched, None, "already archived"
-        result = self._capture(entry)
+        result = self._capture(entry, on_fetched)
         return True, result, None
 
-    def _capture(self, entry: Entry) -> CaptureResult:
+    def _capture(self, entry: Entry, on_fetched: Callable[[], None] | None = None) -> CaptureResult:
         return self.capturer.capture(
             entry.url,
             collection=self.options.collection,
@@ -627,6 +641,7 @@ class Crawler:
                 ("crawl-depth", str(entry.depth)),
                 ("discovered-from", entry.discovered_from or ""),
             ],
+            fetched=on_fetched,
         )
 
     # -- robots.txt ------------------------------------------------------------

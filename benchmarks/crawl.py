@@ -10,7 +10,8 @@ passes), the ratio (goal: 0.6x or better), and the peak memory of a crawl
 whose frontier holds 100,000 queued URLs against one holding only its seed.
 Both fetch ``--concurrency`` pages at a time (default 8, as
 ``benchmarks/capture.py``); the crawl then allows that many connections to
-the one host (its default is 1, with a delay).
+the one host (its default is 1, with a delay), with twice as many workers, so
+that pages wait for their fsyncs while others are fetched.
 
     python benchmarks/crawl.py [--n 5000] [--queued 100000]
 """
@@ -131,7 +132,7 @@ def crawl_rate(base: str, concurrency: int) -> tuple[float, int, float]:
             scope="host",
             depth=1000,
             delay=0.0,
-            workers=concurrency,
+            workers=2 * concurrency,
             host_connections=concurrency,
         )
         began, began_cpu = time.perf_counter(), time.process_time()

@@ -131,3 +131,29 @@ def test_printed_location_is_where_the_response_is(home, web: WebServer) -> None
         assert record.rec_type == "response"
         assert record.rec_headers.get_header("WARC-Target-URI") == url
         assert record.raw_stream.read() == b"located"
+
+
+def test_fetched_is_called_once_after_every_hop_is_read_and_before_storing(
+    home: Settings, web: WebServer
+) -> None:
+    from archive.capture import Capturer
+    from archive.repository import Repository
+
+    target = web.route("/target", Route(body=b"<p>after the redirect</p>"))
+    start = web.route("/start", Route(status=302, headers=[("Location", target)]))
+    repository = Repository(home)
+    capturer = Capturer(repository)
+    seen: list[tuple[list[str], int]] = []
+
+    def fetched() -> None:  # what the server had answered, what the catalog holds
+        seen.append((list(web.hits), len(repository.catalog.versions(target))))
+
+    try:
+        result = capturer.capture(start, fetched=fetched)
+        refused = capturer.capture("ftp://example.org/file", fetched=fetched)
+    finally:
+        capturer.close()
+        repository.close()
+    assert result.ok and result.final_url == target
+    assert seen == [(["/start", "/target"], 0)]  # once, both hops read, nothing stored yet
+    assert not refused.ok  # nothing fetched: not called
