@@ -302,6 +302,7 @@ class EmbeddedBackend(SearchBackend):
             self._index = self._replace_outdated()
         self._compiler = _Compiler(SCHEMA)
         self._writer: tantivy.IndexWriter | None = None
+        self._uncommitted = False  # changes given to the writer since its last commit
         self._pointer_mtime = self._pointer_stamp()
         self._committed = 0  # meta.json's mtime when the reader last reloaded
 
@@ -379,6 +380,7 @@ class EmbeddedBackend(SearchBackend):
             self._lock()
             self._follow()
             self._writer = self._index.writer(heap_size=256_000_000, num_threads=2)
+        self._uncommitted = True
         return self._writer
 
     def index(self, documents: Iterable[IndexDocument]) -> int:
@@ -409,6 +411,7 @@ class EmbeddedBackend(SearchBackend):
             marker.add_integer("seq", checkpoint)
             writer.add_document(marker)
         writer.commit()
+        self._uncommitted = False
         self._index.reload()
 
     def checkpoint(self) -> int:
@@ -443,9 +446,13 @@ class EmbeddedBackend(SearchBackend):
 
     def _release_writer(self) -> None:
         if self._writer is not None:
-            self._writer.rollback()  # uncommitted changes are dropped, like a crash
+            if self._uncommitted:
+                self._writer.rollback()  # uncommitted changes are dropped, like a crash
+            # Lets the segment merges the commits started finish (a rollback cancels them):
+            # without them each commit's segment stays and searches slow down with each one.
             self._writer.wait_merging_threads()
             self._writer = None
+            self._uncommitted = False
 
     def close(self) -> None:
         self._release_writer()
