@@ -5,6 +5,8 @@ least ``--n`` response records (each copy its own URL; half with a charset in
 the HTTP header), then measures in one run:
 
 (a) ``trafilatura.extract`` alone on the same payload bytes;
+(m) the same with ``with_metadata=True``: trafilatura doing all the
+    extraction a document needs (text and metadata), the like-for-like base;
 (b) the full ingest path (read WARC, decode, extract, language, catalog
     writes) with 1 worker;
 (c) the same with 2 workers, on its own copy of the archive.
@@ -21,7 +23,7 @@ the path itself costs, and CPU cores obtained (CPU time / wall time) shows
 what the machine allowed; on a loaded machine the cores obtained bound c/b
 whatever the code does.
 
-Prints docs/s for each phase, b/a (goal >= 0.85) and c/b (goal >= 1.7), peak
+Prints docs/s for each phase, b/a (goal >= 0.85), b/m, c/b (goal >= 1.7), peak
 memory, and the mean token F1 of (b) and of (a) on the ground-truth pages.
 
 With ``--catalog postgresql`` it also runs (d), (b) with the catalog in a
@@ -180,7 +182,7 @@ def serve_phase(phase: str, home: Path, workers: int) -> None:
     import logging
 
     logging.disable(logging.WARNING)  # trafilatura logs every page it finds odd
-    if phase == "a":
+    if phase in ("a", "m"):
         import trafilatura
 
         pages = list(corpus_pages(CORPUS))
@@ -189,7 +191,11 @@ def serve_phase(phase: str, home: Path, workers: int) -> None:
         def work(start: int, end: int) -> tuple[int, int]:
             for i in range(start, end):
                 page = i % len(pages)
-                trafilatura.extract(bodies[page], url=copy_url(pages[page], i // len(pages)))
+                trafilatura.extract(
+                    bodies[page],
+                    url=copy_url(pages[page], i // len(pages)),
+                    with_metadata=phase == "m",
+                )
             return end - start, 0
     else:
         from sqlalchemy import select
@@ -352,6 +358,7 @@ def main() -> None:
         shutil.copytree(one, two)
         phases = [
             Phase("a", "trafilatura alone", one),
+            Phase("m", "trafilatura + metadata", one),
             Phase("b", "vestige ingest, 1 wkr", one, 1),
             Phase("c", "vestige ingest, 2 wkrs", two, 2),
         ]
@@ -389,7 +396,7 @@ def main() -> None:
         load = os.getloadavg()[0]
 
     by_name = {phase.name: phase for phase in phases}
-    a, b, c = by_name["a"], by_name["b"], by_name["c"]
+    a, b, c, m = by_name["a"], by_name["b"], by_name["c"], by_name["m"]
     print(f"{'':28s} {'docs/s':>8s} {'CPU cores':>10s} {'docs/CPU-s':>11s} {'peak PSS':>9s}")
     for phase in phases:
         print(
@@ -398,7 +405,8 @@ def main() -> None:
         )
     if b.failed or c.failed:
         print(f"failed records: (b) {b.failed}, (c) {c.failed}")
-    for name, (top, bottom, goal) in {"b/a": (b, a, 0.85), "c/b": (c, b, 1.7)}.items():
+    ratios = {"b/a": (b, a, 0.85), "b/m": (b, m, 0.85), "c/b": (c, b, 1.7)}
+    for name, (top, bottom, goal) in ratios.items():
         ratio, each = median_ratio(top, bottom)
         rounds_text = " ".join(f"{value:.2f}" for value in each)
         print(f"{name} = {ratio:.2f}  (goal >= {goal}; median of rounds: {rounds_text})")
