@@ -41,8 +41,13 @@ def forbidden_reason(address: str) -> str | None:
 
 
 def check_scheme(url: str) -> None:
-    """Refuse ``url`` unless it is http or https."""
-    scheme = urlsplit(url).scheme.lower()
+    """Refuse ``url`` unless it is a well-formed http or https URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port is what raises on a bad one)
+    except ValueError as exc:  # unbalanced IPv6 brackets, a port out of range
+        raise RefusedURL(f"invalid URL {url[:200]!r}: {exc}") from exc
+    scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise RefusedURL(f"only http and https URLs can be captured, not {scheme or 'no scheme'!r}")
 

@@ -113,6 +113,18 @@ def test_other_schemes_are_refused(guarded, url: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "reason"),
+    [("http://[::1/page", "Invalid IPv6 URL"), ("http://example.org:99999/", "Port out of range")],
+)
+def test_malformed_urls_fail_with_a_clear_error(guarded, url: str, reason: str) -> None:
+    done = vestige("capture", url, "http://127.0.0.1:1/also-refused")
+    assert done.exit_code == 1
+    assert f"FAILED  {url}  invalid URL" in done.output
+    assert reason in done.output
+    assert "Traceback" not in done.output
+
+
+@pytest.mark.parametrize(
     "name", ["../x", "..", "a/../../x", "/tmp/x", "a/b", ".hidden", "", "x" * 101, "名字", "a\x00b"]
 )
 def test_collection_names_cannot_escape_home(home, web: WebServer, tmp_path, name: str) -> None:
