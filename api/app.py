@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI
@@ -45,6 +45,7 @@ from archive.config import Settings, get_settings
 from archive.repository import Repository, software_version
 from search.backend import SearchBackend, SearchError
 from search.engine import open_backend
+from search.indexer import behind
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             repository, workers=settings.capture_workers, queue_size=settings.capture_queue_size
         )
         await to_thread.run_sync(jobs.start)
+        if app.state.search is not None:
+            with suppress(SearchError):  # searches say what is wrong; `vestige index` catches up
+                if await to_thread.run_sync(behind, app.state.search, repository.catalog):
+                    jobs.after_store.catch_up()
         crawls = CrawlJobs(repository, jobs.after_store)
         scheduler = Scheduler(repository, settings.scheduler_interval)
         app.state.repository = repository

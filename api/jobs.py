@@ -35,6 +35,7 @@ from archive.repository import Repository
 log = logging.getLogger(__name__)
 
 _child_repository: Repository | None = None
+CATCH_UP = 2000  # changes indexed per piece of the catch-up at start
 
 
 def _open_child(settings: Settings) -> None:
@@ -49,6 +50,13 @@ def _open_child(settings: Settings) -> None:
 def _after_store_child(record_ids: list[int]) -> None:
     assert _child_repository is not None
     run_after_store(_child_repository, record_ids, enabled=True)
+
+
+def _catch_up_child(limit: int) -> bool:
+    from search.cli import index_now
+
+    assert _child_repository is not None
+    return index_now(_child_repository, limit)
 
 
 class AfterStore:
@@ -67,6 +75,22 @@ class AfterStore:
             initializer=_open_child,
             initargs=(settings,),
         )
+        self._closing = threading.Event()
+
+    def catch_up(self) -> None:
+        """Index what the catalog holds and the search index lacks (changes made while
+        the service was down; an index from an older version starts empty), in the
+        background, ``CATCH_UP`` changes at a time: stopping waits for one piece at most."""
+
+        def run() -> None:
+            try:
+                while not self._closing.is_set():
+                    if not self._pool.submit(_catch_up_child, CATCH_UP).result():
+                        return
+            except Exception as exc:  # the service is stopping, or the engine failed
+                log.info("search index catch-up stopped: %s", exc)
+
+        threading.Thread(target=run, name="index-catch-up", daemon=True).start()
 
     def run(self, record_ids: Sequence[int]) -> str | None:
         """Ingest and index ``record_ids`` (blocking); None, or what went wrong."""
@@ -78,6 +102,7 @@ class AfterStore:
         return None
 
     def close(self) -> None:
+        self._closing.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

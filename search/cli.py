@@ -186,15 +186,19 @@ def search_status(
         typer.echo(f"{key}: {value}")
 
 
-def index_now(repository: Repository) -> None:
+def index_now(repository: Repository, limit: int | None = None) -> bool:
     """Apply the catalog's pending changes to the search index (new documents, changed
-    relations); an engine error is printed, and ``vestige index`` catches up later."""
+    relations), or about the first ``limit`` of them; True when more remain.
+
+    An engine error is printed, and ``vestige index`` catches up later.
+    """
     try:
         with open_search() as backend:
-            indexer.sync(backend, repository.catalog)
+            indexer.sync(backend, repository.catalog, limit=limit)
+            return limit is not None and indexer.behind(backend, repository.catalog)
     except typer.Exit:
         # What was stored or related is kept; the error was printed.
-        pass
+        return False
 
 
 def index_after_store(repository: Repository, record_ids: Sequence[int]) -> None:

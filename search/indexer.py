@@ -49,8 +49,10 @@ def sync(
     *,
     batch: int = BATCH,
     progress: Progress | None = None,
+    limit: int | None = None,
 ) -> int:
-    """Apply every change after the backend's checkpoint; returns how many were applied.
+    """Apply every change after the backend's checkpoint (or the batches holding the
+    first ``limit`` of them); returns how many were applied.
 
     Each batch is committed together with its last ``seq``: after a crash the next run
     resumes from the last committed batch and re-applies idempotent changes only.
@@ -58,7 +60,7 @@ def sync(
     after = backend.checkpoint()
     pending = max(0, latest_seq(catalog) - after)  # an upper bound: seqs may have gaps
     done = 0
-    while True:
+    while limit is None or done < limit:
         documents = changes(catalog, after, batch)
         if not documents:
             break
@@ -69,6 +71,12 @@ def sync(
         if progress is not None:
             progress(done, max(pending, done))
     return done
+
+
+def behind(backend: SearchBackend, catalog: Catalog) -> bool:
+    """Whether the catalog has changes the index lacks (an index from an older version
+    is replaced by an empty one, whose checkpoint is 0)."""
+    return backend.checkpoint() < latest_seq(catalog)
 
 
 def rebuild(backend: SearchBackend, catalog: Catalog, *, progress: Progress | None = None) -> int:

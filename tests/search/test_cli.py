@@ -5,12 +5,17 @@
 from __future__ import annotations
 
 import json
+import shutil
+import time
 import uuid
 
 import pytest
+import tantivy
+from fastapi.testclient import TestClient
 from searchtools import cluster_url  # noqa: F401 - fixture
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.cli import app
 from archive.config import get_settings
 from archive.repository import Repository
@@ -142,6 +147,33 @@ def test_bad_queries_and_engines_fail_cleanly(search_home, monkeypatch):
     result = run("search", "x")
     assert result.exit_code == 1
     assert "error: cannot reach the search engine at http://127.0.0.1:9" in result.output
+
+
+def test_serve_indexes_again_what_an_older_index_held(home, web):
+    """An index written by an older version is replaced by an empty one: the service
+    indexes the archive again as it starts, and searches find it without `vestige index`."""
+    get_settings.cache_clear()
+    settings = get_settings()
+    captured = run("capture", web.route("/tribunal", html(ENGLISH)))
+    assert captured.exit_code == 0, captured.output
+    root = settings.home / "index"
+    generation = root / (root / "CURRENT").read_text().strip()
+    shutil.rmtree(generation)
+    generation.mkdir()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True)
+    tantivy.Index(builder.build(), path=str(generation))  # another version's schema
+    assert search_json("tribunal")["total"] == 0  # replaced by an empty index
+
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 120  # a bound so that a hang fails, not a timing test
+        while True:
+            found = client.get("/api/v1/search", params={"q": "tribunal"}).json()
+            if found["total"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert [hit["title"] for hit in found["hits"]] == ["Tribunal finds forced organ harvesting"]
+    get_settings.cache_clear()
 
 
 def page(number: int) -> bytes:
