@@ -39,7 +39,7 @@ BULK_BYTES = 8 * 1024 * 1024  # keep each bulk request (and memory) bounded
 RETRIES = 6
 SCROLL_SIZE = 1000  # ids per scroll page
 SCROLL_KEEP = "2m"  # how long the cluster keeps the scroll between pages
-MAPPINGS_VERSION = 2  # 2: relations (has, role, related) and same-story collapsing
+MAPPINGS_VERSION = 3  # 2: relations and same-story collapsing; 3: Chinese bigram subfields
 STORY_PRECISION = 40_000  # below this many stories, the collapsed total is exact
 _FILTER_FIELDS = {
     "lang": "language",
@@ -73,8 +73,44 @@ CHINESE_ANALYZERS = (
 )
 
 
+def _text_pair(name: str) -> dict[str, Any]:
+    return {
+        name: {"type": "text", "analyzer": "english"},
+        f"{name}_zh": {
+            "type": "text",
+            "analyzer": "vestige_zh",
+            "fields": {
+                # One token per Han character, for one-character queries.
+                "han": {"type": "text", "analyzer": "vestige_han"},
+                # Bigrams of Han characters (the built-in cjk analyzer): a longer string is
+                # always findable as a phrase of bigrams, whatever the segmentation, without
+                # checking the positions of the most common characters in every document.
+                "bi": {"type": "text", "analyzer": "cjk"},
+            },
+        },
+    }
+
+
+def properties() -> dict[str, Any]:
+    """The fields of a Vestige index (an older index gets the ones it lacks as it opens)."""
+    keyword = {"type": "keyword"}
+    return {
+        **{
+            name: keyword
+            for name in ("id", "url", "language", "collection", "site", "domain", "script")
+        },
+        "published": {"type": "keyword", "index": False},
+        **_text_pair("title"),
+        **_text_pair("text"),
+        "captured": {"type": "date"},
+        "date": {"type": "date"},
+        "year": {"type": "integer"},
+        **relation_properties(),
+    }
+
+
 def relation_properties() -> dict[str, Any]:
-    """Mappings of the fields search.provenance fills (added to older indexes as they open)."""
+    """Mappings of the fields search.provenance fills."""
     keyword = {"type": "keyword"}
     return {
         "has": keyword,
@@ -86,19 +122,6 @@ def relation_properties() -> dict[str, Any]:
 
 def index_body(chinese: dict[str, Any], analyzer_name: str) -> dict[str, Any]:
     """Settings and mappings for a Vestige index."""
-
-    def text_pair(name: str) -> dict[str, Any]:
-        return {
-            name: {"type": "text", "analyzer": "english"},
-            f"{name}_zh": {
-                "type": "text",
-                "analyzer": "vestige_zh",
-                # One token per Han character: a word is always findable as a phrase.
-                "fields": {"han": {"type": "text", "analyzer": "vestige_han"}},
-            },
-        }
-
-    keyword = {"type": "keyword"}
     return {
         "settings": {
             "index": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
@@ -120,19 +143,7 @@ def index_body(chinese: dict[str, Any], analyzer_name: str) -> dict[str, Any]:
                 "vestige_chinese_analyzer": analyzer_name,
                 "vestige_mappings": MAPPINGS_VERSION,
             },
-            "properties": {
-                **{
-                    name: keyword
-                    for name in ("id", "url", "language", "collection", "site", "domain", "script")
-                },
-                "published": {"type": "keyword", "index": False},
-                **text_pair("title"),
-                **text_pair("text"),
-                "captured": {"type": "date"},
-                "date": {"type": "date"},
-                "year": {"type": "integer"},
-                **relation_properties(),
-            },
+            "properties": properties(),
         },
     }
 
@@ -186,10 +197,11 @@ def _text(node: Text) -> dict[str, Any] | None:
     for is_han, run in runs(node.text):
         if is_han:
             simplified = fold(run)
+            chars = "han" if len(simplified) == 1 else "bi"
             clauses.append(
                 {
                     "bool": {
-                        "must": _should(_scoped([f"{b}_zh.han" for b in bases], simplified)),
+                        "must": _should(_scoped([f"{b}_zh.{chars}" for b in bases], simplified)),
                         "should": _should(
                             _scoped([f"{b}_zh" for b in bases], simplified), WORD_BOOST
                         ),
@@ -329,7 +341,7 @@ class ClusterBackend(SearchBackend):
         meta |= {"vestige_mappings": MAPPINGS_VERSION, "vestige_checkpoint": 0}
         self.api.body(
             self.client.indices.put_mapping,
-            {"properties": relation_properties(), "_meta": meta},
+            {"properties": properties(), "_meta": meta},
             index=index,
         )
 
