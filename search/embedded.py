@@ -379,7 +379,10 @@ class EmbeddedBackend(SearchBackend):
         if self._writer is None:
             self._lock()
             self._follow()
-            self._writer = self._index.writer(heap_size=256_000_000, num_threads=2)
+            # One indexing thread: a commit's documents and its checkpoint marker share a
+            # segment. With two, the marker could sit alone in one, and the next commit's
+            # deleting it emptied that segment, which stopped tantivy from merging any.
+            self._writer = self._index.writer(heap_size=256_000_000, num_threads=1)
         self._uncommitted = True
         return self._writer
 
