@@ -74,7 +74,12 @@ def _window(spans: list[tuple[int, int, str]], width: int) -> int:
     best, best_start = (-1, -1), 0
     for i, (start, _, _) in enumerate(spans[:200]):
         lead = max(0, start - width // 4)
-        inside = [s for s in spans[i:] if s[1] <= lead + width]
+        inside = []
+        for span in spans[i:]:
+            if span[0] > lead + width:
+                break  # spans are sorted by start: none after this one fits
+            if span[1] <= lead + width:
+                inside.append(span)
         score = (len({s[2] for s in inside}), len(inside))
         if score > best:
             best, best_start = score, lead
