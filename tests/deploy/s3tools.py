@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from javatools import free_port, maven_classpath
 
 HERE = Path(__file__).resolve().parent
-CLASSPATH_FILE = Path.home() / ".cache" / "vestige" / "s3proxy.classpath"
 IDENTITY, CREDENTIAL = "vestige-test", "vestige-test-secret"
 
 
@@ -32,29 +31,9 @@ class S3ProxyMissing(RuntimeError):
     """S3Proxy could not be resolved or started (needs Java and Maven)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def classpath() -> str:
     """S3Proxy's Java classpath, resolving it from Maven Central the first time."""
-    if CLASSPATH_FILE.is_file():
-        entries = CLASSPATH_FILE.read_text().strip().split(os.pathsep)
-        if entries and all(Path(entry).is_file() for entry in entries):
-            return os.pathsep.join(entries)
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise S3ProxyMissing("Maven (mvn) is needed to fetch S3Proxy; install maven")
-    CLASSPATH_FILE.parent.mkdir(parents=True, exist_ok=True)
-    command = [mvn, "-q", "-B", "-f", str(HERE / "s3proxy" / "pom.xml"),
-               "dependency:build-classpath", f"-Dmdep.outputFile={CLASSPATH_FILE}"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0 or not CLASSPATH_FILE.is_file():
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise S3ProxyMissing(f"could not resolve S3Proxy from Maven Central:\n{tail}")
-    return CLASSPATH_FILE.read_text().strip()
+    return maven_classpath(HERE / "s3proxy" / "pom.xml", "s3proxy", "S3Proxy", S3ProxyMissing)
 
 
 class S3Proxy:
@@ -67,7 +46,7 @@ class S3Proxy:
         self.home = Path(tempfile.mkdtemp(prefix="vestige-s3proxy-"))
         self.directory = self.home / "buckets"
         self.directory.mkdir()
-        self.endpoint = f"http://127.0.0.1:{_free_port()}"
+        self.endpoint = f"http://127.0.0.1:{free_port()}"
         properties = self.home / "s3proxy.properties"
         properties.write_text(
             f"s3proxy.endpoint={self.endpoint}\n"

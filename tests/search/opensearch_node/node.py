@@ -10,56 +10,30 @@ Python process exits (the launcher stops when its standard input closes).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CLASSPATH_FILE = Path.home() / ".cache" / "vestige" / "opensearch-node.classpath"
+# tests/ (on pytest's path already; benchmarks import this module too).
+sys.path.append(str(HERE.parents[1]))
+
+from javatools import free_port, maven_classpath  # noqa: E402
 
 
 class NodeError(RuntimeError):
     """The OpenSearch node could not be resolved or started."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def classpath() -> str:
     """The node's Java classpath, resolving the Maven artifacts the first time."""
-    if CLASSPATH_FILE.is_file():
-        entries = CLASSPATH_FILE.read_text().strip().split(os.pathsep)
-        if entries and all(Path(entry).is_file() for entry in entries):
-            return os.pathsep.join(entries)
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise NodeError("Maven (mvn) is needed to fetch the OpenSearch test node; install maven")
-    CLASSPATH_FILE.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        mvn,
-        "-q",
-        "-B",
-        "-f",
-        str(HERE / "pom.xml"),
-        "dependency:build-classpath",
-        f"-Dmdep.outputFile={CLASSPATH_FILE}",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0 or not CLASSPATH_FILE.is_file():
-        tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
-        raise NodeError(
-            "could not resolve the OpenSearch node from Maven Central "
-            f"({' '.join(command)}):\n" + "\n".join(tail)
-        )
-    return CLASSPATH_FILE.read_text().strip()
+    return maven_classpath(
+        HERE / "pom.xml", "opensearch-node", "the OpenSearch test node", NodeError
+    )
 
 
 class OpenSearchNode:
@@ -70,7 +44,7 @@ class OpenSearchNode:
         if java is None:
             raise NodeError("Java 17+ is needed to run the OpenSearch test node")
         self.home = Path(tempfile.mkdtemp(prefix="vestige-opensearch-"))
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         command = [
             java,
@@ -83,7 +57,7 @@ class OpenSearchNode:
             str(HERE / "Launcher.java"),
             str(self.home),
             str(port),
-            str(_free_port()),
+            str(free_port()),
         ]
         self._output = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the node
         self.process = subprocess.Popen(
