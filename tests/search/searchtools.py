@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from archive.config import Settings, get_settings
 from search.backend import SearchBackend
 from search.cluster import ClusterBackend
 from search.embedded import EmbeddedBackend
-from search.engine import detect_distribution
+from search.engine import detect_distribution, open_backend
 
 sys.path.insert(0, str(Path(__file__).parent / "opensearch_node"))
 
@@ -85,3 +86,20 @@ def open_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Back
 @pytest.fixture
 def engine(open_engine: BackendFactory) -> SearchBackend:
     return open_engine()
+
+
+@pytest.fixture(params=["embedded", "opensearch"])
+def search_home(request: pytest.FixtureRequest, home, monkeypatch) -> Iterator[Settings]:
+    """An archive home on the embedded engine, or on a fresh alias of the test cluster."""
+    if request.param == "opensearch":
+        monkeypatch.setenv("VESTIGE_SEARCH_URL", request.getfixturevalue("cluster_url"))
+        monkeypatch.setenv("VESTIGE_SEARCH_INDEX", f"vestige-test-{uuid.uuid4().hex[:12]}")
+    get_settings.cache_clear()
+    settings = get_settings()
+    yield settings
+    if request.param == "opensearch":
+        backend = open_backend(settings)
+        for index in backend.client.indices.get(index=f"{settings.search_index}-*"):
+            backend.client.indices.delete(index=index)
+        backend.close()
+    get_settings.cache_clear()

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import shutil
 import time
-import uuid
 
 import pytest
 import tantivy
 from fastapi.testclient import TestClient
-from searchtools import cluster_url  # noqa: F401 - fixture
+from searchtools import cluster_url, search_home  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -45,23 +44,6 @@ CHINESE = """<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8">
 </article></body></html>""".encode()
 
 
-@pytest.fixture(params=["embedded", "opensearch"])
-def search_home(request, home, monkeypatch):
-    """An archive home using the embedded engine, or a fresh alias on the test cluster."""
-    if request.param == "opensearch":
-        monkeypatch.setenv("VESTIGE_SEARCH_URL", request.getfixturevalue("cluster_url"))
-        monkeypatch.setenv("VESTIGE_SEARCH_INDEX", f"vestige-cli-{uuid.uuid4().hex[:12]}")
-    get_settings.cache_clear()
-    settings = get_settings()
-    yield settings
-    if request.param == "opensearch":
-        backend = open_backend(settings)
-        for index in backend.client.indices.get(index=f"{settings.search_index}-*"):
-            backend.client.indices.delete(index=index)
-        backend.close()
-    get_settings.cache_clear()
-
-
 def run(*args: str):
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
@@ -72,7 +54,7 @@ def search_json(*args: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_capture_makes_pages_searchable(search_home, web):
+def test_capture_makes_pages_searchable(search_home, web):  # noqa: F811 - the fixture
     english = web.route("/tribunal", html(ENGLISH))
     chinese = web.route("/zh/report", html(CHINESE))
     captured = run("capture", english, chinese)
@@ -111,7 +93,7 @@ def test_capture_makes_pages_searchable(search_home, web):
     assert json.loads(status.stdout)["documents"] == 2
 
 
-def test_index_resumes_after_a_crash(search_home, web):
+def test_index_resumes_after_a_crash(search_home, web):  # noqa: F811 - the fixture
     urls = [web.route(f"/page/{n}", html(page(n))) for n in range(5)]
     assert run("capture", "--no-ingest", *urls).exit_code == 0
     assert run("ingest").exit_code == 0
@@ -136,7 +118,7 @@ def test_index_resumes_after_a_crash(search_home, web):
     repository.close()
 
 
-def test_bad_queries_and_engines_fail_cleanly(search_home, monkeypatch):
+def test_bad_queries_and_engines_fail_cleanly(search_home, monkeypatch):  # noqa: F811 - the fixture
     result = run("search", '"organ harvesting')
     assert result.exit_code == 2
     assert "error: bad query: unbalanced quote" in result.output

@@ -4,23 +4,20 @@ same-story copies collapsed into one hit, and re-indexing when relations change.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime
 
 import pytest
 import tantivy
-from searchtools import cluster_url, engine, open_engine  # noqa: F401 - fixtures
+from searchtools import cluster_url, engine, open_engine, search_home  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
 from api.cli import app
-from archive.config import get_settings
 from archive.repository import Repository
 from conftest import Route, WebServer
 from ingest import relations
 from search.backend import SearchBackend, Sort
 from search.cluster import ClusterBackend, index_body, relation_properties
 from search.embedded import EmbeddedBackend
-from search.engine import open_backend
 from search.models import IndexDocument, Provenance, Related
 from search.query import parse
 
@@ -204,23 +201,6 @@ COVERAGE = (
 )
 
 
-@pytest.fixture(params=["embedded", "opensearch"])
-def search_home(request, home, monkeypatch):
-    """An archive home on the embedded engine, or on a fresh alias of the test cluster."""
-    if request.param == "opensearch":
-        monkeypatch.setenv("VESTIGE_SEARCH_URL", request.getfixturevalue("cluster_url"))
-        monkeypatch.setenv("VESTIGE_SEARCH_INDEX", f"vestige-rel-{uuid.uuid4().hex[:12]}")
-    get_settings.cache_clear()
-    settings = get_settings()
-    yield settings
-    if request.param == "opensearch":
-        backend = open_backend(settings)
-        for index in backend.client.indices.get(index=f"{settings.search_index}-*"):
-            backend.client.indices.delete(index=index)
-        backend.close()
-    get_settings.cache_clear()
-
-
 def serve(web: WebServer, path: str, title: str, published: str, *paragraphs: str) -> str:
     body = page(title, published, *paragraphs)
     return web.route(path, Route(body=body, headers=[("Content-Type", "text/html; charset=utf-8")]))
@@ -236,7 +216,7 @@ def found(*args: str) -> dict:
     return json.loads(vestige("search", *args, "--json"))
 
 
-def test_relations_are_searchable_as_they_change(search_home, web):
+def test_relations_are_searchable_as_they_change(search_home, web):  # noqa: F811 - the fixture
     urls = {
         "report": serve(web, "/report", "Lawyers detained", "2021-01-05", *REPORT),
         "news": serve(web, "/news", "Report: lawyers held", "2021-01-06", *COVERAGE),
@@ -272,7 +252,7 @@ def test_relations_are_searchable_as_they_change(search_home, web):
     assert found("role:primary")["total"] == 0
 
 
-def test_index_catches_up_with_relations_made_elsewhere(search_home, web):
+def test_index_catches_up_with_relations_made_elsewhere(search_home, web):  # noqa: F811 - the fixture
     report = serve(web, "/r", "Lawyers detained", "2021-01-05", *REPORT)
     news = serve(web, "/n", "Report: lawyers held", "2021-01-06", *COVERAGE)
     vestige("capture", report, news)
