@@ -22,6 +22,7 @@ from lxml.html import HtmlElement
 from archive.urls import InvalidURL, normalise_url
 from ingest.decode import Decoded, decode, http_charset
 from ingest.language import detect, to_simplified
+from ingest.models import Document
 from ingest.text import content_hash, normalise_text, word_count
 
 
@@ -83,26 +84,8 @@ class Extraction:
 
     def fields(self) -> dict[str, Any]:
         """The fields stored on a :class:`~ingest.models.Document`."""
-        return {name: getattr(self, name) for name in _DOCUMENT_FIELDS}
+        return {name: getattr(self, name) for name in Document.EXTRACTED}
 
-
-_DOCUMENT_FIELDS = (
-    "title",
-    "authors",
-    "published",
-    "site",
-    "description",
-    "tags",
-    "language",
-    "languages",
-    "script",
-    "text",
-    "text_simplified",
-    "word_count",
-    "outlinks",
-    "extraction",
-    "content_hash",
-)
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml+html"}
 TEXT_TYPES = {"text/plain", "text/markdown"}

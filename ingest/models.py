@@ -72,12 +72,8 @@ class Document(Base):
     )
 
     # Fields derived from the record's bytes (what --rebuild re-derives).
-    DERIVED = (
-        "url",
-        "collection",
-        "captured",
-        "status",
-        "mime",
+    # Fields the extraction of a payload fills in (``ingest.extract``).
+    EXTRACTED = (
         "title",
         "authors",
         "published",
@@ -93,6 +89,14 @@ class Document(Base):
         "outlinks",
         "extraction",
         "content_hash",
+    )
+    DERIVED = (
+        "url",
+        "collection",
+        "captured",
+        "status",
+        "mime",
+        *EXTRACTED,
         "warc_file",
         "warc_offset",
         "warc_length",
