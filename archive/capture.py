@@ -16,7 +16,7 @@ from functools import partial
 from archive.catalog import Record
 from archive.fetch import Fetcher, FetchError, Hop
 from archive.guard import RefusedURL, check_scheme
-from archive.records import new_row
+from archive.records import record_row
 from archive.repository import Repository
 from archive.store import Location, check_collection, gzip_member
 from archive.urls import InvalidURL, normalise_url
@@ -148,7 +148,14 @@ class Capturer:
         try:
             with repository.store.append(collection) as appender:
                 rows = [
-                    _row(record, appender.write_member(member), collection, capture_id, hop)
+                    record_row(
+                        record,
+                        appender.write_member(member),
+                        collection,
+                        capture_id,
+                        status=hop.status if hop else None,
+                        mime=hop.content_type if hop else None,
+                    )
                     for (record, hop), member in zip(records, members, strict=True)
                 ]
                 appender.after_sync(partial(repository.catalog.add, rows))
@@ -198,26 +205,4 @@ def _response_record(hop: Hop, original: Record | None) -> WarcRecord:
         head=hop.response_head,
         headers=headers,
         payload_digest=hop.payload_digest,
-    )
-
-
-def _row(
-    record: WarcRecord,
-    location: Location,
-    collection: str,
-    capture_id: str,
-    hop: Hop | None = None,
-) -> Record:
-    return new_row(
-        record_id=record.record_id,
-        record_type=record.record_type,
-        target_uri=record.target_uri,
-        date=record.date,
-        location=location,
-        collection=collection,
-        capture_id=capture_id,
-        status=hop.status if hop else None,
-        mime=hop.content_type if hop else None,
-        payload_digest=record.payload_digest,
-        refers_to=dict(record.headers).get("WARC-Refers-To"),
     )

@@ -48,7 +48,7 @@ from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Record
 from archive.config import MiB
-from archive.records import catalog_row, new_row
+from archive.records import catalog_row, new_row, record_row
 from archive.repository import Repository
 from archive.store import WarcAppender, check_collection
 from archive.urls import InvalidURL, normalise_url
@@ -527,17 +527,7 @@ def _http_response(spool: BinaryIO) -> tuple[int | None, str | None]:
 def _document_writer(record: WarcRecord, capture_id: str) -> Callable[[WarcAppender, str], Record]:
     def write(appender: WarcAppender, collection: str) -> Record:
         location = appender.write_raw(record.serialise())
-        return new_row(
-            record_id=record.record_id,
-            record_type=record.record_type,
-            target_uri=record.target_uri,
-            date=record.date,
-            location=location,
-            collection=collection,
-            capture_id=capture_id,
-            mime=record.content_type,
-            payload_digest=record.payload_digest,
-        )
+        return record_row(record, location, collection, capture_id, mime=record.content_type)
 
     return write
 

@@ -11,6 +11,7 @@ from warcio.timeutils import iso_date_to_datetime
 from archive.catalog import Record
 from archive.store import Location
 from archive.urls import InvalidURL, normalise_url, surt
+from archive.warc import WarcRecord
 
 # Records that carry a page or file someone may want back.
 CONTENT_TYPES = ("response", "resource", "revisit")
@@ -68,6 +69,31 @@ def new_row(
         offset=location.offset,
         length=location.length,
         capture_id=capture_id,
+    )
+
+
+def record_row(
+    record: WarcRecord,
+    location: Location,
+    collection: str,
+    capture_id: str,
+    *,
+    status: int | None = None,
+    mime: str | None = None,
+) -> Record:
+    """A catalog row for a record Vestige wrote itself (capture, submitted file)."""
+    return new_row(
+        record_id=record.record_id,
+        record_type=record.record_type,
+        target_uri=record.target_uri,
+        date=record.date,
+        location=location,
+        collection=collection,
+        capture_id=capture_id,
+        status=status,
+        mime=mime,
+        payload_digest=record.payload_digest,
+        refers_to=dict(record.headers).get("WARC-Refers-To"),
     )
 
 
