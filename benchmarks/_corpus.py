@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -68,10 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve() -> None:
-    """Serve every corpus page until stdin closes; print the port first."""
-    _Handler.pages = {path: (CORPUS / path).read_bytes() for path in page_paths()}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def serve_until_stdin_closes(handler: type[BaseHTTPRequestHandler]) -> None:
+    """Serve ``handler`` on a free loopback port until stdin closes; print the port first."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -80,19 +79,30 @@ def serve() -> None:
 
 
 @contextmanager
-def page_server() -> Iterator[str]:
-    """Run the corpus server in a subprocess; yield its base URL."""
+def server_process(*args: str) -> Iterator[str]:
+    """Run ``python ARGS`` (a script that calls :func:`serve_until_stdin_closes`) in a
+    subprocess, so the server's CPU is not the benchmark's; yield its base URL."""
     process = subprocess.Popen(
-        [sys.executable, __file__, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     try:
         assert process.stdout is not None
-        port = int(process.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{int(process.stdout.readline())}"
     finally:
         assert process.stdin is not None
         process.stdin.close()
         process.wait(timeout=10)
+
+
+def serve() -> None:
+    """Serve every corpus page until stdin closes; print the port first."""
+    _Handler.pages = {path: (CORPUS / path).read_bytes() for path in page_paths()}
+    serve_until_stdin_closes(_Handler)
+
+
+def page_server() -> AbstractContextManager[str]:
+    """Run the corpus server in a subprocess; yield its base URL."""
+    return server_process(__file__, "serve")
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["serve"]:

@@ -24,15 +24,14 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
+from _corpus import serve_until_stdin_closes, server_process
 
 PARAGRAPH = (
     "Witnesses described the events of that night in detail; the report lists "
@@ -82,28 +81,11 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(total: int) -> None:
     """Serve the generated site until stdin closes; print the port first."""
     _Handler.total = total
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    print(server.server_address[1], flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sys.stdin.read()
-    server.shutdown()
+    serve_until_stdin_closes(_Handler)
 
 
-@contextmanager
-def site_server(total: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, __file__, "serve", str(total)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        yield f"http://127.0.0.1:{int(process.stdout.readline())}"
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        process.wait(timeout=10)
+def site_server(total: int) -> AbstractContextManager[str]:
+    return server_process(__file__, "serve", str(total))
 
 
 def plain_rate(base: str, total: int, concurrency: int) -> tuple[float, float]:
