@@ -24,6 +24,7 @@ from archive.importer import Importer, Submission, parse_date_line
 from archive.repository import Repository
 from archive.urls import normalise_url
 from archive.warc import Digest
+from conftest import minimal_pdf
 
 runner = CliRunner()
 
@@ -310,31 +311,9 @@ def test_html_document_with_non_ascii_url(home: Settings, tmp_path: Path) -> Non
     warcio_check(warc_files(home))
 
 
-def tiny_pdf() -> bytes:
-    """A one-page PDF with a correct cross-reference table."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
-
-
 def test_pdf_document(home: Settings, tmp_path: Path) -> None:
     pdf = tmp_path / "judgment.pdf"
-    pdf.write_bytes(tiny_pdf())
+    pdf.write_bytes(minimal_pdf("Judgment", "The court", ["The appeal is dismissed."]))
     url = "https://court.example.org/judgment.pdf"
     result = runner.invoke(
         app, ["import", "--no-ingest", "--url", url, "--date", "2023-01-31", str(pdf)]

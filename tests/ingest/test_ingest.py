@@ -14,7 +14,7 @@ from api.cli import app
 from archive.config import get_settings
 from archive.importer import Importer, Submission
 from archive.repository import Repository
-from conftest import Route, WebServer
+from conftest import Route, WebServer, minimal_pdf
 from ingest import documents
 from ingest.language import detect
 from ingest.models import Document, IngestOutcome
@@ -241,32 +241,6 @@ def test_seed_articles_import_and_ingest(home, corpus: Path) -> None:
     )
     assert second["published"] == "2019-04-10" and second["url"] == url_004
     assert not second["text"].startswith("Doctor Reveals")
-
-
-def minimal_pdf(title: str, author: str, lines: list[str]) -> bytes:
-    """A one-page PDF with text in Helvetica and an Info dictionary."""
-    text = " T* ".join(f"({line}) Tj" for line in lines)
-    stream = f"BT /F1 12 Tf 14 TL 72 720 Td {text} ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        f"<< /Title ({title}) /Author ({author}) /CreationDate (D:20190410120000Z) >>".encode(),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\n" % (len(objects) + 1)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
 
 
 def test_pdf_text_and_document_information(home, web: WebServer) -> None:
