@@ -27,6 +27,17 @@ def corpus() -> Path:
     return CORPUS
 
 
+def missing_part(what: str, install: str) -> None:
+    """A Debian-packaged part a test needs is absent: skip with how to install it, fail in CI.
+
+    ``.ci/run`` installs every such part, so under ``CI=true`` its absence is a defect.
+    """
+    message = f"{what} is not installed ({install})"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have it: {message}")
+    pytest.skip(message)
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """A fresh ``VESTIGE_HOME`` with captures of loopback allowed; yields the settings."""

@@ -21,7 +21,7 @@ from servicetools import serve_articles
 from api.app import create_app
 from api.tokens import create_token
 from archive.config import Settings
-from conftest import Route, WebServer
+from conftest import Route, WebServer, missing_part
 from ingest.relate_cli import run_after_relate
 from ingest.relations import relate
 from ingest.watch import run_due
@@ -86,7 +86,7 @@ def server(home: Settings) -> Iterator[str]:
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is needed at {CHROMIUM} (apt-get install chromium)")
+        missing_part(f"Chromium at {CHROMIUM}", "apt-get install chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield launched

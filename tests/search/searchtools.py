@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from archive.config import Settings, get_settings
+from conftest import missing_part
 from search.backend import SearchBackend
 from search.cluster import ClusterBackend
 from search.embedded import EmbeddedBackend
@@ -43,9 +44,9 @@ def cluster_url() -> str:
         try:
             _nodes.append(OpenSearchNode())
         except NodeError as exc:
-            if os.environ.get("CI"):
-                pytest.fail(f"CI must run the OpenSearch tests: {exc}")
-            pytest.skip(f"no OpenSearch node (needs Java 17 and Maven): {exc}")
+            missing_part(
+                "an OpenSearch node", f"apt-get install maven openjdk-17-jre-headless: {exc}"
+            )
         atexit.register(_nodes[0].stop)
     return _nodes[0].url
 
