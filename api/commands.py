@@ -46,6 +46,26 @@ def serve(
 
 
 @app.command()
+def doctor() -> None:
+    """Check this machine's set-up: what works, what is missing, the command that adds it.
+
+    Exits 1 when the configured set-up (home, catalog, search engine) cannot run.
+    """
+    from api.doctor import run_checks
+
+    failed = False
+    for check in run_checks(get_settings()):
+        mark = "ok" if check.ok else ("FAIL" if check.required else "missing")
+        typer.echo(f"{mark:>7}  {check.name:<10} {check.detail}")
+        if not check.ok and check.fix:
+            typer.echo(f"{'':>7}  {'':<10} -> {check.fix}")
+        failed |= check.required and not check.ok
+    typer.echo("the configured set-up cannot run" if failed else "the configured set-up can run")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def cdxj(
     output: Path | None = typer.Option(
         None, help="Where to write it (default: $VESTIGE_HOME/pywb/index.cdxj, as pywb reads it)."
