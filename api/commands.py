@@ -57,7 +57,7 @@ def doctor() -> None:
     for check in run_checks(get_settings()):
         mark = "ok" if check.ok else ("FAIL" if check.required else "missing")
         typer.echo(f"{mark:>7}  {check.name:<10} {check.detail}")
-        if not check.ok and check.fix:
+        if check.fix:
             typer.echo(f"{'':>7}  {'':<10} -> {check.fix}")
         failed |= check.required and not check.ok
     typer.echo("the configured set-up cannot run" if failed else "the configured set-up can run")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -128,13 +129,23 @@ def _search(settings: Settings) -> Check:
         fix = None if found else "pip install -c requirements.lock -e ."
         return Check("search", found, f"embedded engine in {settings.home / 'index'}", fix, True)
     from search.backend import SearchError
+    from search.cluster import CHINESE_ANALYZERS
     from search.engine import detect_distribution
 
+    url = settings.search_url.rstrip("/")
     try:
-        distribution = detect_distribution(settings.search_url, timeout=5)
-    except SearchError as exc:
+        distribution = detect_distribution(url, timeout=5)
+        answer = httpx.get(f"{url}/_cat/plugins", params={"format": "json"}, timeout=5)
+        installed = {entry.get("component") for entry in answer.json()}
+    except (SearchError, httpx.HTTPError, ValueError) as exc:
         return Check("search", False, str(exc), "start it, or unset VESTIGE_SEARCH_URL", True)
-    return Check("search", True, f"{distribution} at {settings.search_url}", required=True)
+    # The best Chinese analyzer the cluster offers, as ClusterBackend will choose it.
+    analyzer = next(name for name, plugin, _ in CHINESE_ANALYZERS if plugin in (*installed, None))
+    detail = f"{distribution} at {url}, Chinese analyzer {analyzer}"
+    if analyzer == "cjk":
+        fix = f"bin/{distribution}-plugin install analysis-smartcn (on every node)"
+        return Check("search", True, f"{detail} (no smartcn or icu plugin)", fix, True)
+    return Check("search", True, detail, required=True)
 
 
 def _chromium(settings: Settings) -> Check:
