@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
+from api import pipeline
 from archive.capture import Capturer
 from archive.cdxj import cdxj_line
 from archive.config import get_settings
@@ -27,18 +28,19 @@ from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
 from archive.verify import total_bytes
 from archive.verify import verify as verify_archive
+from search.backend import SearchError
 
 app = typer.Typer(no_args_is_help=True)
 
-# What runs after records are stored (ingest, then indexing), registered by
-# the later stages so that the archive stage never imports them.
-StoredHook = Callable[[Repository, Sequence[int]], None]
-after_store: list[StoredHook] = []
+
+def report_error(message: str) -> None:
+    """Print a one-line error on stderr."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    report_error(message)
     return typer.Exit(code)
 
 
@@ -63,9 +65,29 @@ def open_repository() -> Iterator[Repository]:
 
 
 def run_after_store(repository: Repository, record_ids: Sequence[int], enabled: bool) -> None:
-    if enabled and record_ids:
-        for hook in after_store:
-            hook(repository, record_ids)
+    """Ingest and index what a command stored (unless ``--no-ingest``), saying what failed.
+
+    An engine failure is printed and the command goes on: ``vestige index`` catches up.
+    """
+    if not (enabled and record_ids):
+        return
+    error = None
+    try:
+        summary = pipeline.after_store(repository, record_ids)
+    except pipeline.NotIndexed as exc:
+        summary, error = exc.summary, exc
+    for failure in summary.failures:
+        typer.secho(f"warning: {failure.url} not ingested: {failure.reason}", fg="yellow", err=True)
+    if error is not None:
+        report_error(str(error))
+
+
+def run_after_relate(repository: Repository) -> None:
+    """Re-index the documents whose relations changed; an engine failure is printed."""
+    try:
+        pipeline.after_relate(repository)
+    except SearchError as exc:
+        report_error(str(exc))
 
 
 def _collection(name: str) -> str:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import typer
 from rich.console import Console
 from rich.status import Status
 
-from archive.cli import fail, open_repository, run_after_store
+from archive.cli import fail, open_repository, run_after_relate, run_after_store
 from archive.crawl_cli import _DefaultCommandGroup
 from archive.repository import Repository
 from ingest import diff as text_diff
@@ -29,13 +29,6 @@ app.add_typer(watch_app, name="watch")
 _stderr = Console(stderr=True)
 
 TYPE_HELP = "Relation type: " + ", ".join(relations.TYPES) + "."
-# Run after relations change (search registers re-indexing the documents concerned).
-after_relate: list[Callable[[Repository], None]] = []
-
-
-def run_after_relate(repository: Repository) -> None:
-    for hook in after_relate:
-        hook(repository)
 
 
 @app.command()
