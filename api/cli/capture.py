@@ -1,20 +1,17 @@
-"""Command-line interface of the archive stage: capture, import, captures, verify."""
+"""``vestige capture``, ``import``, ``captures``, ``verify``: the archive stage's commands."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-from api import pipeline
+from api.cli.common import fail, open_repository, run_after_store
 from archive.capture import Capturer
 from archive.cdxj import cdxj_line
-from archive.config import get_settings
 from archive.importer import (
     Importer,
     ImportResult,
@@ -23,71 +20,11 @@ from archive.importer import (
     parse_published,
     source_size,
 )
-from archive.migrations import SchemaOutOfDate
-from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
 from archive.verify import total_bytes
 from archive.verify import verify as verify_archive
-from search.backend import SearchError
 
 app = typer.Typer(no_args_is_help=True)
-
-
-def report_error(message: str) -> None:
-    """Print a one-line error on stderr."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error and return the exit to raise."""
-    report_error(message)
-    return typer.Exit(code)
-
-
-@contextmanager
-def open_repository() -> Iterator[Repository]:
-    """The archive under ``$VESTIGE_HOME``, repaired if a writer crashed."""
-    try:
-        repository = Repository(get_settings())
-    except SchemaOutOfDate as exc:
-        raise fail(str(exc)) from exc
-    for report in repository.repairs:
-        typer.secho(
-            f"repaired {report.warc_file}: kept {len(report.records)} records, "
-            f"cut {report.truncated_bytes} bytes of unfinished tail",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
-    try:
-        yield repository
-    finally:
-        repository.close()
-
-
-def run_after_store(repository: Repository, record_ids: Sequence[int], enabled: bool) -> None:
-    """Ingest and index what a command stored (unless ``--no-ingest``), saying what failed.
-
-    An engine failure is printed and the command goes on: ``vestige index`` catches up.
-    """
-    if not (enabled and record_ids):
-        return
-    error = None
-    try:
-        summary = pipeline.after_store(repository, record_ids)
-    except pipeline.NotIndexed as exc:
-        summary, error = exc.summary, exc
-    for failure in summary.failures:
-        typer.secho(f"warning: {failure.url} not ingested: {failure.reason}", fg="yellow", err=True)
-    if error is not None:
-        report_error(str(error))
-
-
-def run_after_relate(repository: Repository) -> None:
-    """Re-index the documents whose relations changed; an engine failure is printed."""
-    try:
-        pipeline.after_relate(repository)
-    except SearchError as exc:
-        report_error(str(exc))
 
 
 def _collection(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Command-line interface of the ingest stage: ingest, show, versions."""
+"""``vestige ingest``, ``show``, ``versions``: the ingest stage's commands."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from archive.cli import fail, open_repository
+from api.cli.common import fail, open_repository
 from archive.store import InvalidCollection, check_collection
 from ingest import documents
 

@@ -1,44 +1,25 @@
-"""Command-line interface of the search stage: search, index, reindex, search-status."""
+"""``vestige search``, ``index``, ``reindex``, ``search-status``: the search stage's commands."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from archive.cli import fail, open_repository
-from archive.config import get_settings
+from api.cli.common import fail, open_repository, open_search
 from search import indexer
-from search.backend import SearchBackend, SearchError, Sort
-from search.engine import open_backend
+from search.backend import Sort
 from search.models import markers, plural
 from search.query import QuerySyntaxError, conjoin, filters, parse
 
 app = typer.Typer(no_args_is_help=True)
 
 _MARK = re.compile(r"<mark>(.*?)</mark>")
-
-
-@contextmanager
-def open_search() -> Iterator[SearchBackend]:
-    """The configured engine; engine failures become one-line errors."""
-    try:
-        backend = open_backend(get_settings())
-    except SearchError as exc:
-        raise fail(str(exc)) from exc
-    try:
-        yield backend
-    except SearchError as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        backend.close()
 
 
 def _snippet(marked: str) -> Text:
