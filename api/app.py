@@ -17,10 +17,6 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# The ingest and search commands register the after_store hooks that make
-# captures and imports searchable: the service needs them as much as the CLI.
-import ingest.cli  # noqa: F401
-import search.cli  # noqa: F401
 from api import (
     captures,
     crawls,

@@ -25,12 +25,13 @@ from contextlib import contextmanager
 
 from sqlalchemy import func, select, update
 
+from api import pipeline
 from api.models import Job, JobItem, JobState, utcnow
 from archive.capture import Capturer, CaptureResult
 from archive.catalog import Record
-from archive.cli import run_after_store
 from archive.config import Settings
 from archive.repository import Repository
+from search.backend import SearchError
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +41,21 @@ CATCH_UP = 2000  # changes indexed per piece of the catch-up at start
 
 def _open_child(settings: Settings) -> None:
     global _child_repository
-    # Importing the stages' commands registers their after_store hooks (ingest, index).
-    import ingest.cli  # noqa: F401
-    import search.cli  # noqa: F401
-
     _child_repository = Repository(settings)
 
 
 def _after_store_child(record_ids: list[int]) -> None:
     assert _child_repository is not None
-    run_after_store(_child_repository, record_ids, enabled=True)
+    pipeline.after_store_logged(_child_repository, record_ids)
 
 
 def _catch_up_child(limit: int) -> bool:
-    from search.cli import index_now
-
     assert _child_repository is not None
-    return index_now(_child_repository, limit)
+    try:
+        return pipeline.index(_child_repository, limit)
+    except SearchError as exc:  # what is stored stays; the next start catches up
+        log.warning("search index catch-up failed: %s", exc)
+        return False
 
 
 class AfterStore:

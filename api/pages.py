@@ -66,8 +66,7 @@ from api.searches import MAX_OFFSET, SearchParams, get_search, run_search
 from api.session import Session
 from api.status import service_status
 from api.watches import add_watch, change_view, changes, remove_watch, watch_view
-from archive.crawl_cli import _interval as interval_text
-from archive.follow import list_follows
+from archive.follow import format_interval, list_follows
 from archive.importer import Submission
 from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
@@ -118,7 +117,7 @@ def highlight(snippet: str) -> Markup:
 
 templates.env.filters["highlight"] = highlight
 templates.env.filters["ts14"] = timestamp14
-templates.env.filters["interval"] = interval_text
+templates.env.filters["interval"] = format_interval
 templates.env.filters["markers"] = markers
 templates.env.globals["FIELDS"] = FIELDS
 

@@ -8,11 +8,13 @@ The blocking helpers here serve the browser pages too.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal, TypeVar
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
+from api import pipeline
 from api.deps import RepositoryDep, Writer, require_reader
 from api.documents import DocumentId, find_document
 from api.errors import ERROR_RESPONSES
@@ -31,10 +33,11 @@ from ingest import diff as text_diff
 from ingest import documents, relations
 from ingest import story as stories
 from ingest.models import Document
-from ingest.relate_cli import run_after_relate
 from ingest.relations import Relation, RelationError
 from ingest.text import similarity
+from search.backend import SearchError
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["provenance"], responses=ERROR_RESPONSES)
 reading = [Depends(require_reader)]
 
@@ -79,13 +82,21 @@ def document_relations(repository: Repository, document: Document) -> DocumentRe
     )
 
 
+def _reindex(repository: Repository) -> None:
+    """Re-index the related documents; the relation stays if the engine fails."""
+    try:
+        pipeline.after_relate(repository)
+    except SearchError as exc:
+        log.warning("relations changed, not indexed (vestige index catches up): %s", exc)
+
+
 def make_relation(
     repository: Repository, source: str, type_: str, target: str, note: str | None, by: str
 ) -> Relation:
     """Relate two documents (ids or URLs) as ``by``, then re-index them (blocking).
     Raises :class:`RelationError`."""
     made = relations.relate(repository.catalog, source, type_, target, note=note, made_by=by)
-    run_after_relate(repository)
+    _reindex(repository)
     return made
 
 
@@ -99,7 +110,7 @@ def review_relation(
     if found is None or found.status == relations.REJECTED:
         raise HTTPException(404, f"no relation {relation_id}")
     done = relations.review(repository.catalog, relation_id, confirm=confirm, by=by)
-    run_after_relate(repository)
+    _reindex(repository)
     return done
 
 

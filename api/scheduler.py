@@ -23,6 +23,7 @@ from multiprocessing.process import BaseProcess
 
 from sqlalchemy import or_, select
 
+from api import pipeline
 from archive.config import Settings
 from archive.frontier import Follow
 from archive.repository import Repository
@@ -54,17 +55,13 @@ def anything_due(repository: Repository) -> bool:
 
 def run_due_now(settings: Settings) -> None:
     """One scheduler run, in a child process: capture what is due, ingest and index it."""
-    # The stages' commands register their after_store hooks (ingest, index).
-    import ingest.cli  # noqa: F401
-    import search.cli  # noqa: F401
-    from archive.cli import run_after_store
     from ingest.watch import run_due
 
     logging.basicConfig(level=logging.INFO, format="vestige scheduler: %(message)s")
     repository = Repository(settings)
     try:
         run = run_due(
-            repository, on_stored=lambda ids: run_after_store(repository, ids, enabled=True)
+            repository, on_stored=lambda ids: pipeline.after_store_logged(repository, ids)
         )
     except KeyboardInterrupt:  # the service is stopping: leases end, crawls resume
         return

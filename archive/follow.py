@@ -42,6 +42,14 @@ def parse_interval(text: str) -> int:
     return seconds
 
 
+def format_interval(seconds: int) -> str:
+    """``seconds`` as :func:`parse_interval` reads them: 5400 is ``90m``, 86400 is ``1d``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def looks_like_feed(url: str) -> bool:
     """Whether a URL names a feed rather than a site (trafilatura's feed URL patterns)."""
     url = url.rstrip("/")

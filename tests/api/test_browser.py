@@ -19,10 +19,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from servicetools import serve_articles
 
 from api.app import create_app
+from api.pipeline import after_relate
 from api.tokens import create_token
 from archive.config import Settings
 from conftest import Route, WebServer, missing_part
-from ingest.relate_cli import run_after_relate
 from ingest.relations import relate
 from ingest.watch import run_due
 
@@ -210,7 +210,7 @@ def test_search_shows_relations_collapsed_copies_and_export(
     repository = APPS[server].state.repository
     relate(repository.catalog, urls["/zh/report.html"], "covers", urls["/en/tribunal.html"])
     relate(repository.catalog, urls["/zh-hant/report.html"], "same-story", urls["/zh/report.html"])
-    run_after_relate(repository)
+    after_relate(repository)
 
     page.goto(server + "/?q=tribunal")
     expect(page.locator(".hit .relations .role")).to_have_text(["primary"])

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from servicetools import new_token, preserve, serve_articles, service, wait_for_job
 
 from api.pages import highlight
+from api.pipeline import after_relate
 from api.tokens import revoke_token
 from archive.config import Settings
 from conftest import WebServer
-from ingest.relate_cli import run_after_relate
 from ingest.relations import relate
 
 
@@ -277,7 +277,7 @@ def test_relation_markers_collapsed_copies_and_export(home: Settings, web: WebSe
         relate(repository.catalog, urls["/zh/report.html"], "covers", urls["/en/tribunal.html"])
         relate(repository.catalog, urls["/zh-hant/report.html"], "same-story",
                urls["/zh/report.html"])  # fmt: skip
-        run_after_relate(repository)
+        after_relate(repository)
 
         covered = client.get("/api/v1/search", params={"has": "coverage"}).json()
         (primary,) = covered["hits"]

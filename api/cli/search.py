@@ -1,47 +1,25 @@
-"""Command-line interface of the search stage: search, index, reindex, search-status."""
+"""``vestige search``, ``index``, ``reindex``, ``search-status``: the search stage's commands."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from archive.cli import after_store, fail, open_repository
-from archive.config import get_settings
-from archive.repository import Repository
-from ingest import cli as _ingest_cli  # noqa: F401 - registers ingest's hook before ours
-from ingest.relate_cli import after_relate
+from api.cli.common import fail, open_repository, open_search
 from search import indexer
-from search.backend import SearchBackend, SearchError, Sort
-from search.engine import open_backend
+from search.backend import Sort
 from search.models import markers, plural
 from search.query import QuerySyntaxError, conjoin, filters, parse
 
 app = typer.Typer(no_args_is_help=True)
 
 _MARK = re.compile(r"<mark>(.*?)</mark>")
-
-
-@contextmanager
-def open_search() -> Iterator[SearchBackend]:
-    """The configured engine; engine failures become one-line errors."""
-    try:
-        backend = open_backend(get_settings())
-    except SearchError as exc:
-        raise fail(str(exc)) from exc
-    try:
-        yield backend
-    except SearchError as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        backend.close()
 
 
 def _snippet(marked: str) -> Text:
@@ -184,29 +162,3 @@ def search_status(
         return
     for key, value in status.items():
         typer.echo(f"{key}: {value}")
-
-
-def index_now(repository: Repository, limit: int | None = None) -> bool:
-    """Apply the catalog's pending changes to the search index (new documents, changed
-    relations), or about the first ``limit`` of them; True when more remain.
-
-    An engine error is printed, and ``vestige index`` catches up later.
-    """
-    try:
-        with open_search() as backend:
-            indexer.sync(backend, repository.catalog, limit=limit)
-            return limit is not None and indexer.behind(backend, repository.catalog)
-    except typer.Exit:
-        # What was stored or related is kept; the error was printed.
-        return False
-
-
-def index_after_store(repository: Repository, record_ids: Sequence[int]) -> None:
-    """``after_store`` hook: make what ingest just derived searchable."""
-    index_now(repository)
-
-
-# Ingest's hook (imported above) runs first: it creates the documents this one indexes.
-after_store.append(index_after_store)
-# Relations shown on hits changed: re-index the documents concerned.
-after_relate.append(index_now)

@@ -1,19 +1,17 @@
-"""Command-line interface of the archive stage: capture, import, captures, verify."""
+"""``vestige capture``, ``import``, ``captures``, ``verify``: the archive stage's commands."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
+from api.cli.common import fail, open_repository, run_after_store
 from archive.capture import Capturer
 from archive.cdxj import cdxj_line
-from archive.config import get_settings
 from archive.importer import (
     Importer,
     ImportResult,
@@ -22,50 +20,11 @@ from archive.importer import (
     parse_published,
     source_size,
 )
-from archive.migrations import SchemaOutOfDate
-from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
 from archive.verify import total_bytes
 from archive.verify import verify as verify_archive
 
 app = typer.Typer(no_args_is_help=True)
-
-# What runs after records are stored (ingest, then indexing), registered by
-# the later stages so that the archive stage never imports them.
-StoredHook = Callable[[Repository, Sequence[int]], None]
-after_store: list[StoredHook] = []
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error and return the exit to raise."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def open_repository() -> Iterator[Repository]:
-    """The archive under ``$VESTIGE_HOME``, repaired if a writer crashed."""
-    try:
-        repository = Repository(get_settings())
-    except SchemaOutOfDate as exc:
-        raise fail(str(exc)) from exc
-    for report in repository.repairs:
-        typer.secho(
-            f"repaired {report.warc_file}: kept {len(report.records)} records, "
-            f"cut {report.truncated_bytes} bytes of unfinished tail",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
-    try:
-        yield repository
-    finally:
-        repository.close()
-
-
-def run_after_store(repository: Repository, record_ids: Sequence[int], enabled: bool) -> None:
-    if enabled and record_ids:
-        for hook in after_store:
-            hook(repository, record_ids)
 
 
 def _collection(name: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from api.cli.common import fail, open_repository
 from api.pywb import (
     COLLECTION,
     PywbMissing,
@@ -20,7 +21,6 @@ from api.pywb import (
     write_config,
 )
 from api.tokens import TokenError, create_token, list_tokens, revoke_token
-from archive.cli import fail, open_repository
 from archive.config import get_settings
 
 app = typer.Typer(no_args_is_help=True)

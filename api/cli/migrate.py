@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from sqlalchemy import create_engine
 
+from api.cli.common import fail
 from archive import migrations
-from archive.cli import fail
 from archive.config import get_settings
 
 app = typer.Typer()

@@ -1,4 +1,4 @@
-"""Command-line interface of exports: ``vestige export`` and ``vestige verify-export``."""
+"""``vestige export`` and ``vestige verify-export``: the export commands."""
 
 from __future__ import annotations
 
@@ -17,13 +17,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from api.cli.common import fail, open_repository, open_search
 from api.export.exporter import FORMATS, run_export
 from api.export.selection import DocumentSource, ExportError, Selection, Versions, choose_fields
 from api.export.wacz import fingerprint, load_or_create_key, public_key_b64, verify_package
-from archive.cli import fail, open_repository
 from archive.config import get_settings
 from search.backend import SearchBackend
-from search.cli import open_search
 
 app = typer.Typer(no_args_is_help=True)
 

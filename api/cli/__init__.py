@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from api import commands as api_commands
-from api.export import cli as export_cli
-from archive import cli as archive_cli
-from archive import crawl_cli, migrate_cli
-from ingest import cli as ingest_cli
-from ingest import relate_cli
-from search import cli as search_cli
+from api.cli import capture as archive_cli
+from api.cli import crawl as crawl_cli
+from api.cli import export as export_cli
+from api.cli import ingest as ingest_cli
+from api.cli import migrate as migrate_cli
+from api.cli import provenance as relate_cli
+from api.cli import search as search_cli
+from api.cli import serve as api_commands
 
 app = typer.Typer(
     name="vestige",

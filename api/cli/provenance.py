@@ -1,17 +1,23 @@
-"""Command-line interface of provenance: relations, suggestions, stories, watches, changes."""
+"""``vestige relate``, ``story``, ``suggest``, ``diff``, ``watch``, ``changes``: provenance."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import typer
 from rich.console import Console
 from rich.status import Status
 
-from archive.cli import fail, open_repository, run_after_store
-from archive.crawl_cli import _DefaultCommandGroup
+from api.cli.common import (
+    DefaultCommandGroup,
+    fail,
+    open_repository,
+    run_after_relate,
+    run_after_store,
+    when,
+)
 from archive.repository import Repository
 from ingest import diff as text_diff
 from ingest import documents, relations
@@ -21,7 +27,7 @@ from ingest.relations import RelationError
 
 app = typer.Typer(no_args_is_help=True)
 watch_app = typer.Typer(
-    cls=_DefaultCommandGroup,
+    cls=DefaultCommandGroup,
     no_args_is_help=True,
     help="Watch pages: vestige watch URL --every 1d, then vestige watch run.",
 )
@@ -29,13 +35,6 @@ app.add_typer(watch_app, name="watch")
 _stderr = Console(stderr=True)
 
 TYPE_HELP = "Relation type: " + ", ".join(relations.TYPES) + "."
-# Run after relations change (search registers re-indexing the documents concerned).
-after_relate: list[Callable[[Repository], None]] = []
-
-
-def run_after_relate(repository: Repository) -> None:
-    for hook in after_relate:
-        hook(repository)
 
 
 @app.command()
@@ -226,7 +225,7 @@ def watch_add(
             )
         except watching.WatchError as exc:
             raise fail(str(exc), 2) from exc
-    typer.echo(f"watching {made.url} every {every}; next capture {_when(made.next_due)}")
+    typer.echo(f"watching {made.url} every {every}; next capture {when(made.next_due)}")
 
 
 @watch_app.command("remove")
@@ -269,8 +268,8 @@ def watch_list(
             )
             continue
         typer.echo(
-            f"{watch.id:>4}  every {watch.every:>7}s  last {_when(watch.last_run)} "
-            f"({watch.last_kind or '-'})  next {_when(watch.next_due)}  {watch.url}"
+            f"{watch.id:>4}  every {watch.every:>7}s  last {when(watch.last_run)} "
+            f"({watch.last_kind or '-'})  next {when(watch.next_due)}  {watch.url}"
         )
 
 
@@ -339,16 +338,12 @@ def changes(
 
 
 def _change_line(change: watching.PageChange) -> str:
-    line = f"{_when(change.detected)}  {change.kind:<11}  {change.url}"
+    line = f"{when(change.detected)}  {change.kind:<11}  {change.url}"
     if change.reason:
         line += f"  ({change.reason})"
     if change.similarity is not None:
         line += f"  similarity {change.similarity:.0%}"
     return line
-
-
-def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M}" if moment else "never"
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,18 +1,15 @@
-"""Command-line interface for crawling: ``vestige crawl`` and ``vestige follow``."""
+"""``vestige crawl`` and ``vestige follow``: crawling commands."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
-import click
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
-from typer.core import TyperGroup
 
-from archive.cli import fail, open_repository, run_after_store
+from api.cli.common import DefaultCommandGroup, fail, open_repository, run_after_store, when
 from archive.crawl import (
     Crawler,
     CrawlError,
@@ -25,6 +22,7 @@ from archive.crawl import (
 from archive.follow import (
     FollowInfo,
     add_follow,
+    format_interval,
     list_follows,
     parse_interval,
     remove_follow,
@@ -33,25 +31,14 @@ from archive.follow import (
 from archive.repository import Repository
 from archive.scope import Scope
 
-
-class _DefaultCommandGroup(TyperGroup):
-    """A group whose arguments go to its first command unless they name one:
-    ``vestige crawl URL`` is ``vestige crawl start URL``."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = [next(iter(self.commands)), *args]
-        return super().parse_args(ctx, args)
-
-
 app = typer.Typer()
 crawl_app = typer.Typer(
-    cls=_DefaultCommandGroup,
+    cls=DefaultCommandGroup,
     no_args_is_help=True,
     help="Crawl sites: vestige crawl SEED_URL... (see vestige crawl start --help).",
 )
 follow_app = typer.Typer(
-    cls=_DefaultCommandGroup,
+    cls=DefaultCommandGroup,
     no_args_is_help=True,
     help="Follow feeds and sites: vestige follow URL --every 1h, then vestige follow run.",
 )
@@ -263,7 +250,7 @@ def add(
             )
         except CrawlError as exc:
             raise fail(str(exc), 2) from exc
-    typer.echo(f"following {info.url} every {_interval(info.every)} (id {info.id})")
+    typer.echo(f"following {info.url} every {format_interval(info.every)} (id {info.id})")
 
 
 @follow_app.command()
@@ -319,17 +306,6 @@ def remove(follow_id: int = typer.Argument(..., help="Id of the follow (vestige 
     typer.echo(f"no longer following {follow_id}")
 
 
-def _interval(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M}" if moment else "never"
-
-
 def _follow_line(info: FollowInfo) -> str:
     brought = (
         f"{info.last_crawl.captured:,} new pages, {info.last_crawl.failed:,} failed"
@@ -337,6 +313,6 @@ def _follow_line(info: FollowInfo) -> str:
         else "-"
     )
     return (
-        f"{info.id:>4}  every {_interval(info.every):<4}  last {_when(info.last_run)}  "
-        f"next {_when(info.next_run)}  {brought}  {info.url} [{info.collection}]"
+        f"{info.id:>4}  every {format_interval(info.every):<4}  last {when(info.last_run)}  "
+        f"next {when(info.next_run)}  {brought}  {info.url} [{info.collection}]"
     )

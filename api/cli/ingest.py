@@ -1,14 +1,9 @@
-"""Command-line interface of the ingest stage: ingest, show, versions.
-
-Importing this module also registers ingest as an ``after_store`` hook, so
-``vestige capture`` and ``vestige import`` ingest what they stored.
-"""
+"""``vestige ingest``, ``show``, ``versions``: the ingest stage's commands."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import typer
@@ -22,8 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from archive.cli import after_store, fail, open_repository
-from archive.repository import Repository
+from api.cli.common import fail, open_repository
 from archive.store import InvalidCollection, check_collection
 from ingest import documents
 
@@ -169,15 +163,3 @@ def versions(
             f"{version.document_id or '-':<16}  {change}"
             + (f"  {version.title}" if version.title else "")
         )
-
-
-def ingest_stored(repository: Repository, record_ids: Sequence[int]) -> None:
-    """``after_store`` hook: ingest what a capture or import just stored (in this process)."""
-    from ingest.pipeline import Ingester
-
-    summary = Ingester(repository, workers=1).run(record_ids=record_ids)
-    for failure in summary.failures:
-        typer.secho(f"warning: {failure.url} not ingested: {failure.reason}", fg="yellow", err=True)
-
-
-after_store.append(ingest_stored)
