@@ -25,6 +25,7 @@ from archive.importer import (
 from archive.migrations import SchemaOutOfDate
 from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
+from archive.urls import InvalidURL, checked_url
 from archive.verify import total_bytes
 from archive.verify import verify as verify_archive
 
@@ -40,6 +41,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
+
+
+def url_argument(url: str, *, fetchable: bool = False) -> str:
+    """``url`` in its stored form; a malformed one exits 2 with one line saying why."""
+    try:
+        return checked_url(url, fetchable=fetchable)
+    except InvalidURL as exc:
+        raise fail(str(exc), 2) from exc
 
 
 @contextmanager
@@ -91,6 +100,8 @@ def capture(
     Exits non-zero if any URL failed; the others are still stored.
     """
     collection = _collection(collection)
+    for url in urls:
+        url_argument(url, fetchable=True)
     failed = 0
     with open_repository() as repository:
         capturer = Capturer(repository)
@@ -128,6 +139,7 @@ def captures(
     format: CapturesFormat = typer.Option(CapturesFormat.text, help="Output format."),
 ) -> None:
     """List every stored version of a URL: timestamp, status, digest, size."""
+    url_argument(url)
     with open_repository() as repository:
         versions = repository.catalog.versions(url)
         if not versions:
@@ -221,6 +233,8 @@ def import_(
     and makes the command exit non-zero.
     """
     collection = _collection(collection)
+    if url is not None:
+        url_argument(url, fetchable=True)
     sizes: dict[Path, int] = {}
     for path in paths:
         try:

@@ -75,6 +75,24 @@ def normalise_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def checked_url(url: str, *, fetchable: bool = False, what: str = "URL") -> str:
+    """The stored form of a URL someone gave (a command argument, a form line).
+
+    Raises :class:`InvalidURL` with one line naming the URL and what is wrong with it.
+    ``fetchable``: it must also be http or https (to capture, crawl, follow or watch),
+    not only a key to look up (imported archives hold ``ftp:`` and ``dns:`` records too).
+    """
+    shown = repr(url if len(url) <= 200 else url[:200] + "...")
+    try:
+        stored = normalise_url(url)
+    except InvalidURL as exc:
+        reason = str(exc).removeprefix(f"invalid URL {url!r}: ")
+        raise InvalidURL(f"invalid {what} {shown}: {reason}") from exc
+    if fetchable and not stored.startswith(("http://", "https://")):
+        raise InvalidURL(f"invalid {what} {shown}: only http and https URLs can be fetched")
+    return stored
+
+
 def surt(url: str) -> str:
     """Sort-friendly URI Reordering Transform key, as used by CDX indexes:
     ``http://www.Example.com/a?b=2&a=1`` becomes ``com,example)/a?a=1&b=2``."""

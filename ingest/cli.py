@@ -22,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from archive.cli import after_store, fail, open_repository
+from archive.cli import after_store, fail, open_repository, url_argument
 from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
 from ingest import documents
@@ -103,12 +103,20 @@ def _print_summary(summary: IngestSummary) -> None:
         typer.echo(f"  ... and {len(summary.failures) - 20} more failures")
 
 
+def document_argument(ref: str) -> str:
+    """``ref`` unchanged: a document id, or a URL (a malformed one exits 2 saying why)."""
+    if not documents.is_document_id(ref):
+        url_argument(ref)
+    return ref
+
+
 @app.command()
 def show(
     document: str = typer.Argument(..., help="Document id, or a URL (its latest version)."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Print a document: metadata, language, the start of its text, where its bytes live."""
+    document_argument(document)
     with open_repository() as repository:
         found = documents.get(repository.catalog, document)
         if found is None:
@@ -151,6 +159,7 @@ def versions(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object per version."),
 ) -> None:
     """List every capture of a URL and what changed from one version to the next."""
+    url_argument(url)
     with open_repository() as repository:
         found = documents.versions(repository.catalog, url)
     if not found:

@@ -85,10 +85,15 @@ class SeqBlock:
             )
 
 
+def is_document_id(ref: str) -> bool:
+    """Whether ``ref`` has the form of a document id (16 hex digits), not of a URL."""
+    return bool(_DOCUMENT_ID.match(ref))
+
+
 def get(catalog: Catalog, id_or_url: str) -> Document | None:
     """The document with this id, or the latest live document of this URL."""
     with catalog.session() as session:
-        if _DOCUMENT_ID.match(id_or_url):
+        if is_document_id(id_or_url):
             document = session.get(Document, id_or_url)
             if document is not None:
                 return document

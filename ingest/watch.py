@@ -55,7 +55,7 @@ from archive.catalog import Base, Catalog, Record
 from archive.follow import parse_interval, run_due_follows
 from archive.repository import Repository
 from archive.store import check_collection
-from archive.urls import normalise_url
+from archive.urls import checked_url, normalise_url
 from ingest import diff
 from ingest.models import Document
 from ingest.relations import utcnow
@@ -159,12 +159,10 @@ def add_watch(
     the interval of its watch. The first capture is due now."""
     try:
         seconds = every if isinstance(every, int) else parse_interval(every)
-        url = normalise_url(url)
+        url = checked_url(url, fetchable=True)
         check_collection(collection)
     except ValueError as exc:
         raise WatchError(str(exc)) from exc
-    if not url.startswith(("http://", "https://")):
-        raise WatchError(f"invalid URL {url!r}: only http and https pages can be watched")
     with catalog.session() as session:
         watch = session.scalars(
             select(Watch).where(Watch.url == url, Watch.collection == collection)
