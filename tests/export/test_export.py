@@ -440,3 +440,42 @@ def test_resume_refuses_different_options(archive, tmp_path: Path) -> None:
         "--resume", code=1,
     )  # fmt: skip
     assert "different format" in result.output
+
+
+def indexed(lines: list[str]) -> set[tuple[str, str, str, str]]:
+    """(SURT key, timestamp, digest, status) of each CDXJ line."""
+    out = set()
+    for line in lines:
+        key, stamp, data = line.split(" ", 2)
+        entry = json.loads(data)
+        out.add((key, stamp, entry["digest"], entry["status"]))
+    return out
+
+
+def test_every_cdxj_output_matches_cdxj_indexer(archive, corpus: Path, tmp_path: Path) -> None:
+    """``captures --format cdxj``, ``vestige cdxj`` and the WACZ index key records as the
+    cdxj-indexer pywb and py-wacz use does on the same WARC files: IP hosts reversed,
+    ``sha1:`` digests (loopback captures and an imported corpus WARC)."""
+    vestige("import", str(corpus / "warc" / "pywb" / "example.warc.gz"))
+    warcs = sorted(str(path) for path in (get_settings().home / "warcs").rglob("*.warc.gz"))
+    indexer = Path(sys.executable).with_name("cdxj-indexer")
+    reference = indexed(
+        subprocess.run([indexer, *warcs], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()
+    )
+    assert any(key.startswith("1,0,0,127:") for key, *_ in reference)  # the loopback captures
+    assert any(key.startswith("com,example)/") for key, *_ in reference)  # the corpus WARC
+    index = tmp_path / "index.cdxj"
+    vestige("cdxj", "--output", str(index))
+    whole = indexed(index.read_text(encoding="utf-8").splitlines())
+    assert whole and whole <= reference, whole - reference
+    captured = set()
+    for url in (archive.english, archive.chinese, archive.report, "http://example.com?example=1"):
+        lines = vestige("captures", url, "--format", "cdxj").output.strip().splitlines()
+        captured |= indexed(lines)
+    assert captured and captured <= reference, captured - reference
+    package = export(tmp_path, "all.wacz", "--all", "--versions", "all", "--format", "wacz")
+    with zipfile.ZipFile(package) as wacz:
+        packed = indexed(wacz.read("indexes/index.cdxj").decode().splitlines())
+    assert packed and packed <= reference, packed - reference
