@@ -33,7 +33,7 @@ from ingest import story as stories
 from ingest.models import Document
 from ingest.relate_cli import run_after_relate
 from ingest.relations import Relation, RelationError
-from ingest.text import similarity
+from ingest.text import edit_similarity
 
 router = APIRouter(tags=["provenance"], responses=ERROR_RESPONSES)
 reading = [Depends(require_reader)]
@@ -131,7 +131,7 @@ def diff_view(old: Document, new: Document, by: Literal["word", "char"] = "word"
         old=brief(old),
         new=brief(new),
         by=by,
-        similarity=round(similarity(old.text or "", new.text or ""), 3),
+        similarity=edit_similarity(old.text or "", new.text or ""),
         ops=[DiffOp(kind=op.kind, old=op.old, new=op.new) for op in ops],
     )
 

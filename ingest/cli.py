@@ -170,7 +170,7 @@ def versions(
             continue
         change = version.change
         if version.similarity is not None:
-            change += f" (similarity {version.similarity:.0%})"
+            change += f" (similarity {version.similarity:.1%})"
         if version.redirect_to:
             change += f" -> {version.redirect_to}"
         typer.echo(

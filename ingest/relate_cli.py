@@ -355,7 +355,7 @@ def _change_line(change: watching.PageChange) -> str:
     if change.reason:
         line += f"  ({change.reason})"
     if change.similarity is not None:
-        line += f"  similarity {change.similarity:.0%}"
+        line += f"  similarity {change.similarity:.1%}"
     return line
 
 

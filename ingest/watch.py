@@ -60,7 +60,7 @@ from ingest import diff
 from ingest.models import Document
 from ingest.relations import utcnow
 from ingest.suggest import PROBE_SUFFIX, is_home_page, site_of
-from ingest.text import similarity
+from ingest.text import edit_similarity, similarity
 
 FIRST, UNCHANGED, CHANGED, REMOVED, UNREACHABLE = (
     "first",
@@ -491,7 +491,7 @@ def _classify(
             change.kind, change.reason = REMOVED, "soft-404 (the site's page for a missing path)"
             return
     change.kind = CHANGED
-    change.similarity = round(similarity(previous.text, document.text), 3)
+    change.similarity = edit_similarity(previous.text, document.text)
     if (document.title or "") != (previous.title or ""):
         evidence["title"] = [previous.title, document.title]
     ops = diff.diff(previous.text, document.text, document.language, "word")
@@ -553,7 +553,7 @@ def _describe(change: PageChange) -> str:
     if change.reason:
         parts.append(change.reason)
     if change.similarity is not None:
-        parts.append(f"similarity {change.similarity:.0%}")
+        parts.append(f"similarity {change.similarity:.1%}")
     fragments = change.evidence.get("diff", {}).get("fragments", [])
     for fragment in fragments[:3]:
         parts.append(f"-{fragment['old']!r} +{fragment['new']!r}")
