@@ -133,7 +133,7 @@ def show(
         ("title", data["title"]),
         ("authors", ", ".join(data["authors"])),
         ("published", data["published"]),
-        ("site", data["site"]),
+        ("publisher", data["site"]),
         ("language", f"{data['language'] or '-'} ({languages})" if languages else None),
         ("script", data["script"]),
         ("words", f"{data['word_count']:,}  ({len(data['outlinks']):,} outlinks)"),

@@ -170,3 +170,18 @@ recorded in full in the transcript published by the tribunal after the hearing.<
 
 def html(body: bytes) -> Route:
     return Route(200, body, [("Content-Type", "text/html; charset=utf-8")])
+
+
+def test_site_is_the_url_host_and_publisher_the_site_name(search_home, web, corpus):  # noqa: F811
+    """A corpus page (華視新聞網, cts.com.tw) captured from loopback: ``site:`` filters on
+    the URL's host, ``publisher:`` on the site name the page gives, on both engines."""
+    body = (corpus / "zh" / "taiwanese-news" / "html" / "cts_s1.html").read_bytes()
+    url = web.route("/cts/politics/1.html", html(body))
+    assert run("capture", url).exit_code == 0
+    found = search_json("publisher:華視新聞網")
+    assert [hit["url"] for hit in found["hits"]] == [url]
+    assert search_json('publisher:"華視新聞網 "')["total"] == 1  # spacing ignored
+    assert search_json("publisher:cts.com.tw")["total"] == 0
+    assert search_json("site:127.0.0.1")["total"] == 1
+    assert search_json("site:cts.com.tw")["total"] == 0
+    assert "publisher" in run("show", url).stdout
