@@ -104,8 +104,28 @@ def mime_of(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+# Files for crawlers, not readers: archived and replayable, never documents.
+_CRAWLER_FILE = re.compile(r"/(robots\.txt|sitemap[^/]*\.(xml|txt)(\.gz)?)$", re.IGNORECASE)
+
+
+def not_a_document(url: str) -> str | None:
+    """Why the record at ``url`` is not a document (None if it may be one).
+
+    Crawler logs and manifests (``metadata://``, ``urn:X-wpull:log``...) are not web pages;
+    robots.txt and sitemaps are for crawlers. Feeds have XML types, which are not text.
+    """
+    parts = urlsplit(url.strip("<>"))
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{parts.scheme or 'no'} URL, not a web page"
+    match = _CRAWLER_FILE.search(parts.path)
+    return match[1].lower().removesuffix(".gz") if match else None
+
+
 def kind_of(payload: Payload) -> str:
     """``html``, ``pdf`` or ``text``; raises :class:`NotText` for anything else."""
+    reason = not_a_document(payload.url)
+    if reason:
+        raise NotText(reason)
     mime = mime_of(payload.content_type)
     if mime in HTML_TYPES:
         return "html"

@@ -185,3 +185,22 @@ def test_site_is_the_url_host_and_publisher_the_site_name(search_home, web, corp
     assert search_json("site:127.0.0.1")["total"] == 1
     assert search_json("site:cts.com.tw")["total"] == 0
     assert "publisher" in run("show", url).stdout
+
+
+def test_robots_logs_and_manifests_are_archived_but_not_documents(search_home, corpus):  # noqa: F811
+    """Real WARCs (a Wikipedia capture with robots.txt, wget and wpull logs and manifests):
+    those records stay replayable, but no document, hit or facet comes from them."""
+    warcs = corpus / "warc"
+    for name in ("ukwa/main-page.warc.gz", "pywb/example-wget-1-14.warc.gz",
+                 "pywb/example-wpull.warc.gz"):  # fmt: skip
+        assert run("import", str(warcs / name)).exit_code == 0
+    found = search_json("", "--limit", "100")
+    urls = [hit["url"] for hit in found["hits"]]
+    assert urls and found["total"] == len(urls)
+    assert all(url.startswith(("http://", "https://")) for url in urls), urls
+    assert not [url for url in urls if url.endswith("/robots.txt")]
+    assert "und" not in found["facets"]["language"]
+    [first, *_] = search_json("Wikipedia")["hits"]
+    assert first["url"] == "http://en.wikipedia.org/wiki/Main_Page"
+    listed = run("captures", "http://bits.wikimedia.org/robots.txt")
+    assert listed.exit_code == 0 and "200" in listed.stdout  # still archived, still replayable
