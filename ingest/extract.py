@@ -190,7 +190,7 @@ def extract_html(payload: Payload, decoded: Decoded) -> Extraction:
     )
     text = ""
     if found is not None:
-        text = "\n".join(part for part in (found.text, found.comments) if part)
+        text = "\n".join(untable(part) for part in (found.text, found.comments) if part)
     result = Extraction(text=text, extraction="trafilatura", encoding=decoded.encoding)
     if not text.strip():
         result.text, result.extraction = visible_text(tree), "fallback"
@@ -203,6 +203,29 @@ def extract_html(payload: Payload, decoded: Decoded) -> Extraction:
     result.tags = _unique([*(meta.get("categories") or []), *(meta.get("tags") or [])])
     result.outlinks = outlinks(tree, payload.url)
     return result
+
+
+_TABLE_RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|?)+$")  # | --- | :---: |
+_CELL_BORDER = re.compile(r"(?<!\\)\|")  # a pipe that is not an escaped one in a cell
+
+
+def untable(text: str) -> str:
+    """Text with trafilatura's Markdown table rows (``| a | b |``) reduced to their cells.
+
+    Pages laid out with tables come out as rows of mostly empty cells (``| | |``) that
+    would fill snippets; each row keeps its non-empty cells, one `` | `` between them.
+    """
+    lines = []
+    for line in text.split("\n"):
+        row = line.strip()
+        if not row.startswith("|"):
+            lines.append(line)
+        elif not _TABLE_RULE.match(row):
+            # A cell holding only an escaped pipe is a menu separator.
+            cells = (cell.replace("\\|", "|").strip("| ") for cell in _CELL_BORDER.split(row))
+            if kept := [cell for cell in cells if cell]:
+                lines.append(" | ".join(kept))
+    return "\n".join(lines)
 
 
 def _page_meta(tree: HtmlElement) -> dict[str, str]:

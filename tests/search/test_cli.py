@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 
@@ -204,3 +205,16 @@ def test_robots_logs_and_manifests_are_archived_but_not_documents(search_home, c
     assert first["url"] == "http://en.wikipedia.org/wiki/Main_Page"
     listed = run("captures", "http://bits.wikimedia.org/robots.txt")
     assert listed.exit_code == 0 and "200" in listed.stdout  # still archived, still replayable
+
+
+def test_table_layout_pages_give_snippets_without_separator_runs(search_home, web, corpus):  # noqa: F811
+    """A real 2005 portal page laid out with tables (trafilatura writes its cells as
+    Markdown rows): neither its text nor its snippets hold runs of ``|``."""
+    page = corpus / "zh" / "cwced" / "original" / "2bac7fb2-efbd-4444-99c8-51c72acf5c7d.html"
+    url = web.route("/news/a.html", html(page.read_bytes()))
+    assert run("capture", url).exit_code == 0
+    separators = re.compile(r"\|\s*\|")
+    assert not separators.search(json.loads(run("show", "--json", url).stdout)["text"])
+    for query in ("顺子", "首页", "雅虎"):
+        [hit] = search_json(query)["hits"]
+        assert "<mark>" in hit["snippet"] and not separators.search(hit["snippet"]), hit
