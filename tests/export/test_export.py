@@ -28,7 +28,9 @@ from api.export.selection import FIELDS, DocumentSource, Selection, Versions
 from archive.config import get_settings
 from archive.repository import Repository
 from archive.store import Location
-from conftest import WebServer
+from conftest import Route, WebServer
+
+HTML_TYPE = ("Content-Type", "text/html; charset=utf-8")
 
 runner = CliRunner()
 PUBLIC = "https://archive.example.org"
@@ -479,3 +481,27 @@ def test_every_cdxj_output_matches_cdxj_indexer(archive, corpus: Path, tmp_path:
     with zipfile.ZipFile(package) as wacz:
         packed = indexed(wacz.read("indexes/index.cdxj").decode().splitlines())
     assert packed and packed <= reference, packed - reference
+
+
+def test_csv_text_can_be_cut_for_spreadsheets_and_says_so(home, web: WebServer, corpus, tmp_path):
+    """A long real article (Wikipedia, ~28,000 characters): CSV cut to N with the datasheet
+    saying so; JSON Lines keeps the whole text; the option is refused for other formats."""
+    source = corpus / "en" / "readability" / "wikipedia" / "source.html"
+    url = web.route("/wiki/Mozilla", Route(body=source.read_bytes(), headers=[HTML_TYPE]))
+    vestige("capture", url)
+    whole = jsonl(export(tmp_path, "all.jsonl", "--all"))[0]["text"]
+    assert len(whole) > 20_000
+    path = export(tmp_path, "cut.csv", "--all", "-f", "csv", "--text-max-chars", "10000")
+    csv.field_size_limit(10_500)  # well under the text: a longer cell would raise
+    try:
+        [row] = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    finally:
+        csv.field_size_limit(131_072)
+    assert row["text"] == whole[:10_000]
+    readme = path.with_name("cut.csv.README.md").read_text(encoding="utf-8")
+    assert "cut to their first 10,000 characters" in readme and "jsonl" in readme
+    manifest = json.loads(path.with_name("cut.csv.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["text_max_chars"] == 10_000
+    refused = vestige("export", "--all", "-f", "jsonl", "--text-max-chars", "5", "-o",
+                      str(tmp_path / "x.jsonl"), code=2)  # fmt: skip
+    assert "applies to csv only" in refused.output
