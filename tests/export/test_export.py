@@ -505,3 +505,24 @@ def test_csv_text_can_be_cut_for_spreadsheets_and_says_so(home, web: WebServer, 
     refused = vestige("export", "--all", "-f", "jsonl", "--text-max-chars", "5", "-o",
                       str(tmp_path / "x.jsonl"), code=2)  # fmt: skip
     assert "applies to csv only" in refused.output
+
+
+def test_signed_packages_are_checked_by_verify_export_not_wacz_verify_auth(
+    archive, tmp_path: Path
+) -> None:
+    """py-wacz's ``--verify-auth`` checks only domain-signed packages; Vestige's anonymous
+    signatures are checked by ``vestige verify-export``, as the README says."""
+    path = tmp_path / "signed.wacz"
+    vestige("export", "--all", "-f", "wacz", "--sign", "--key", str(tmp_path / "k.pem"),
+            "-o", str(path))  # fmt: skip
+    auth = subprocess.run(
+        [sys.executable, "-m", "wacz", "validate", "--verify-auth", "-f", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    # Not valid to py-wacz (if it learns anonymous signatures, update the README).
+    assert auth.returncode != 0 or "is invalid" in auth.stdout, auth.stdout
+    assert "signature valid" in vestige("verify-export", str(path)).output
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    signing = readme[readme.index("**Signing.**") :].split("\n\n")[0]
+    assert "--verify-auth" in signing and "vestige verify-export" in signing
