@@ -17,7 +17,7 @@ from api.replay import timestamp14
 from api.schemas import CaptureRequest, CrawlJobView, JobAccepted, JobUrl, JobView
 from archive.catalog import Catalog, Record
 from archive.store import InvalidCollection, check_collection
-from archive.urls import InvalidURL, normalise_url
+from archive.urls import InvalidURL, checked_url
 from ingest.models import Document
 from search.backend import SearchBackend, SearchError
 
@@ -28,8 +28,7 @@ def _check(request: CaptureRequest) -> None:
     try:
         check_collection(request.collection)
         for url in request.urls:
-            if not normalise_url(url).startswith(("http://", "https://")):
-                raise InvalidURL(f"not an http(s) URL: {url!r}")
+            checked_url(url, fetchable=True)
     except (InvalidCollection, InvalidURL) as exc:
         raise HTTPException(422, str(exc)) from exc
 

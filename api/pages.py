@@ -70,7 +70,7 @@ from archive.follow import format_interval, list_follows
 from archive.importer import Submission
 from archive.repository import Repository
 from archive.store import InvalidCollection, check_collection
-from archive.urls import InvalidURL, normalise_url
+from archive.urls import InvalidURL, checked_url
 from ingest import relations
 from ingest import watch as watching
 from ingest.models import Document
@@ -448,11 +448,14 @@ async def preserve(
             raise HTTPException(422, "give at least one URL")
         try:
             check_collection(collection)
-            for url in wanted:
-                if not normalise_url(url).startswith(("http://", "https://")):
-                    raise InvalidURL(f"not an http(s) URL: {url!r}")
-        except (InvalidCollection, InvalidURL) as exc:
+        except InvalidCollection as exc:
             raise HTTPException(422, str(exc)) from exc
+        for number, line in enumerate(urls.splitlines(), 1):
+            try:
+                if line.strip():
+                    checked_url(line.strip(), fetchable=True)
+            except InvalidURL as exc:
+                raise HTTPException(422, f"line {number}: {exc}") from exc
         try:
             job = await to_thread.run_sync(
                 lambda: jobs.submit(
@@ -462,7 +465,15 @@ async def preserve(
         except QueueFull as exc:
             raise HTTPException(503, str(exc)) from exc
     except HTTPException as exc:
-        return await page(request, "preserve.html", exc.status_code, error=exc.detail, urls=urls)
+        return await page(
+            request,
+            "preserve.html",
+            exc.status_code,
+            error=exc.detail,
+            urls=urls,
+            note=note,
+            collection=collection,
+        )
     return RedirectResponse(f"/jobs/{job.id}", 303)
 
 

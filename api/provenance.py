@@ -34,7 +34,7 @@ from ingest import documents, relations
 from ingest import story as stories
 from ingest.models import Document
 from ingest.relations import Relation, RelationError
-from ingest.text import similarity
+from ingest.text import edit_similarity
 from search.backend import SearchError
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def diff_view(old: Document, new: Document, by: Literal["word", "char"] = "word"
         old=brief(old),
         new=brief(new),
         by=by,
-        similarity=round(similarity(old.text or "", new.text or ""), 3),
+        similarity=edit_similarity(old.text or "", new.text or ""),
         ops=[DiffOp(kind=op.kind, old=op.old, new=op.new) for op in ops],
     )
 

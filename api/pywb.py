@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,6 @@ from archive.config import Settings
 COLLECTION = "vestige"  # pywb serves the whole archive as one collection
 _REPLAYED = ("response", "resource", "revisit")
 _PAGE = 5000
-_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
 class PywbMissing(RuntimeError):
@@ -51,17 +49,7 @@ def _lines(catalog: Catalog) -> Iterator[str]:
             .execution_options(yield_per=_PAGE)
         )
         for row in rows:
-            yield pywb_key(cdxj_line(row))
-
-
-def pywb_key(line: str) -> str:
-    """pywb's SURT writes IPv4 hosts reversed with commas, like domains (``1,0,0,127:80)/``)."""
-    host, bracket, rest = line.partition(")")
-    name, colon, port = host.partition(":")
-    if bracket and _IPV4.fullmatch(name):
-        name = ",".join(reversed(name.split(".")))
-        return f"{name}{colon}{port}{bracket}{rest}"
-    return line
+            yield cdxj_line(row)
 
 
 def write_cdxj(catalog: Catalog, path: Path) -> int:

@@ -53,6 +53,7 @@ _DECODERS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate", "br": "br"}
 _NO_BODY = {204, 304}
 _CHUNK = 1 << 16
 _SCHEME = re.compile(r"^(https?):/*", re.IGNORECASE)
+_ENCODED_SCHEME = re.compile(r"^https?%3A", re.IGNORECASE)
 _TIMESTAMP = re.compile(r"^\d{4,14}$")
 
 
@@ -100,6 +101,8 @@ def url_from_path(raw: str) -> str:
     scheme separator is repaired and the host decoded before normalising.
     Raises ``archive.urls.InvalidURL`` (a ``ValueError``).
     """
+    if _ENCODED_SCHEME.match(raw):  # the whole URL percent-encoded, as one path segment
+        raw = unquote(raw)
     match = _SCHEME.match(raw)
     raw = f"{match.group(1)}://{raw[match.end() :]}" if match else "http://" + raw
     parts = urlsplit(raw)

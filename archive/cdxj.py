@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 
 from archive.catalog import Record
+from archive.urls import InvalidURL, surt
 
 
 def cdxj_line(row: Record) -> str:
@@ -13,9 +15,14 @@ def cdxj_line(row: Record) -> str:
         "url": row.url,
         "mime": "warc/revisit" if row.record_type == "revisit" else (row.mime or "unk"),
         "status": str(row.status) if row.status is not None else "-",
-        "digest": (row.payload_digest or "-").removeprefix("sha1:"),
+        "digest": row.payload_digest or "-",  # ``sha1:BASE32``, as cdxj-indexer writes it
         "length": str(row.length),
         "offset": str(row.offset),
         "filename": row.warc_file,
     }
-    return f"{row.surt} {row.timestamp:%Y%m%d%H%M%S} {json.dumps(fields, ensure_ascii=False)}"
+    key = row.surt
+    if row.url:
+        # Recomputed, not ``row.surt``: catalogs written before it matched pywb's keys.
+        with suppress(InvalidURL):
+            key = surt(row.url)
+    return f"{key} {row.timestamp:%Y%m%d%H%M%S} {json.dumps(fields, ensure_ascii=False)}"

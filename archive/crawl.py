@@ -54,7 +54,7 @@ from archive.frontier import (
 from archive.repository import Repository
 from archive.scope import Scope, ScopeRules, clean_url, origin
 from archive.store import InvalidCollection, Location, check_collection
-from archive.urls import InvalidURL, normalise_url
+from archive.urls import InvalidURL, checked_url
 
 # URLs a running crawl takes from the catalog at a time: memory stays bounded
 # however large the frontier grows.
@@ -102,11 +102,9 @@ class CrawlOptions:
         seeds = []
         for seed in self.seeds:
             try:
-                seeds.append(normalise_url(seed))
+                seeds.append(checked_url(seed, fetchable=True, what="seed"))
             except InvalidURL as exc:
-                raise CrawlError(f"invalid seed {seed!r}: {exc}") from exc
-            if not seeds[-1].startswith(("http://", "https://")):
-                raise CrawlError(f"invalid seed {seed!r}: only http and https URLs can be crawled")
+                raise CrawlError(str(exc)) from exc
         self.seeds = list(dict.fromkeys(seeds))
         self.scope = Scope(self.scope)
         try:

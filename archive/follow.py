@@ -21,7 +21,7 @@ from archive.frontier import Follow, utcnow
 from archive.repository import Repository
 from archive.scope import Scope
 from archive.store import InvalidCollection, check_collection
-from archive.urls import InvalidURL, normalise_url
+from archive.urls import InvalidURL, checked_url
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -86,12 +86,10 @@ def add_follow(
     """Follow ``url`` (a feed, or a site's front page), or update its follow.
     ``sitemaps`` defaults to True for sites, False for feeds. The first run is due now."""
     try:
-        url = normalise_url(url)
+        url = checked_url(url, fetchable=True)
         check_collection(collection)
     except (InvalidURL, InvalidCollection) as exc:
         raise CrawlError(str(exc)) from exc
-    if not url.startswith(("http://", "https://")):
-        raise CrawlError(f"invalid URL {url!r}: only http and https URLs can be followed")
     with repository.catalog.session() as session:
         follow = session.scalars(
             select(Follow).where(Follow.url == url, Follow.collection == collection)

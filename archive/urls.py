@@ -12,6 +12,7 @@ import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
+from surt import surt as surt_key
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters RFC 3986 allows unescaped in a path or query; everything else is
@@ -75,22 +76,29 @@ def normalise_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-def surt(url: str) -> str:
-    """Sort-friendly URI Reordering Transform key, as used by CDX indexes:
-    ``http://www.Example.com/a?b=2&a=1`` becomes ``com,example)/a?a=1&b=2``."""
-    parts = urlsplit(normalise_url(url))
-    host = parts.hostname or ""
+def checked_url(url: str, *, fetchable: bool = False, what: str = "URL") -> str:
+    """The stored form of a URL someone gave (a command argument, a form line).
+
+    Raises :class:`InvalidURL` with one line naming the URL and what is wrong with it.
+    ``fetchable``: it must also be http or https (to capture, crawl, follow or watch),
+    not only a key to look up (imported archives hold ``ftp:`` and ``dns:`` records too).
+    """
+    shown = repr(url if len(url) <= 200 else url[:200] + "...")
     try:
-        ipaddress.ip_address(host)
-        key = f"[{host}]" if ":" in host else host  # addresses are not reversed
-    except ValueError:
-        labels = host.split(".")
-        if labels[0] == "www":
-            labels = labels[1:]
-        key = ",".join(reversed(labels))
-    port = parts.port
-    if port is not None:
-        key += f":{port}"
-    path = parts.path.lower()
-    query = "&".join(sorted(parts.query.lower().split("&"))) if parts.query else ""
-    return f"{key}){path}" + (f"?{query}" if query else "")
+        stored = normalise_url(url)
+    except InvalidURL as exc:
+        reason = str(exc).removeprefix(f"invalid URL {url!r}: ")
+        raise InvalidURL(f"invalid {what} {shown}: {reason}") from exc
+    if fetchable and not stored.startswith(("http://", "https://")):
+        raise InvalidURL(f"invalid {what} {shown}: only http and https URLs can be fetched")
+    return stored
+
+
+def surt(url: str) -> str:
+    """Sort-friendly URI Reordering Transform key, as CDX(J) indexes use:
+    ``http://www.Example.com/a?b=2&a=1`` becomes ``com,example)/a?a=1&b=2``.
+
+    The ``surt`` package's, which pywb and py-wacz's ``cdxj-indexer`` use, so every index
+    Vestige writes keys a record as they do (IP hosts reversed too: ``1,0,0,127:80)/``).
+    """
+    return surt_key(normalise_url(url))

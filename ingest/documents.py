@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from archive.catalog import Catalog, Record
 from archive.urls import InvalidURL, normalise_url
 from ingest.models import ChangeSequence, Document
-from ingest.text import similarity
+from ingest.text import edit_similarity
 
 _DOCUMENT_ID = re.compile(r"^[0-9a-f]{16}$")
 
@@ -85,10 +85,15 @@ class SeqBlock:
             )
 
 
+def is_document_id(ref: str) -> bool:
+    """Whether ``ref`` has the form of a document id (16 hex digits), not of a URL."""
+    return bool(_DOCUMENT_ID.match(ref))
+
+
 def get(catalog: Catalog, id_or_url: str) -> Document | None:
     """The document with this id, or the latest live document of this URL."""
     with catalog.session() as session:
-        if _DOCUMENT_ID.match(id_or_url):
+        if is_document_id(id_or_url):
             document = session.get(Document, id_or_url)
             if document is not None:
                 return document
@@ -229,7 +234,7 @@ def versions(catalog: Catalog, url: str) -> list[Version]:
         else:
             if document.content_hash != previous.content_hash:
                 version.changes.append(TEXT_CHANGED)
-                version.similarity = round(similarity(previous.text, document.text), 3)
+                version.similarity = edit_similarity(previous.text, document.text)
             if (document.title or "") != (previous.title or ""):
                 version.changes.append(TITLE_CHANGED)
             version.changes = version.changes or [UNCHANGED]

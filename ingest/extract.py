@@ -104,8 +104,28 @@ def mime_of(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+# Files for crawlers, not readers: archived and replayable, never documents.
+_CRAWLER_FILE = re.compile(r"/(robots\.txt|sitemap[^/]*\.(xml|txt)(\.gz)?)$", re.IGNORECASE)
+
+
+def not_a_document(url: str) -> str | None:
+    """Why the record at ``url`` is not a document (None if it may be one).
+
+    Crawler logs and manifests (``metadata://``, ``urn:X-wpull:log``...) are not web pages;
+    robots.txt and sitemaps are for crawlers. Feeds have XML types, which are not text.
+    """
+    parts = urlsplit(url.strip("<>"))
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{parts.scheme or 'no'} URL, not a web page"
+    match = _CRAWLER_FILE.search(parts.path)
+    return match[1].lower().removesuffix(".gz") if match else None
+
+
 def kind_of(payload: Payload) -> str:
     """``html``, ``pdf`` or ``text``; raises :class:`NotText` for anything else."""
+    reason = not_a_document(payload.url)
+    if reason:
+        raise NotText(reason)
     mime = mime_of(payload.content_type)
     if mime in HTML_TYPES:
         return "html"
@@ -170,7 +190,7 @@ def extract_html(payload: Payload, decoded: Decoded) -> Extraction:
     )
     text = ""
     if found is not None:
-        text = "\n".join(part for part in (found.text, found.comments) if part)
+        text = "\n".join(untable(part) for part in (found.text, found.comments) if part)
     result = Extraction(text=text, extraction="trafilatura", encoding=decoded.encoding)
     if not text.strip():
         result.text, result.extraction = visible_text(tree), "fallback"
@@ -183,6 +203,29 @@ def extract_html(payload: Payload, decoded: Decoded) -> Extraction:
     result.tags = _unique([*(meta.get("categories") or []), *(meta.get("tags") or [])])
     result.outlinks = outlinks(tree, payload.url)
     return result
+
+
+_TABLE_RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|?)+$")  # | --- | :---: |
+_CELL_BORDER = re.compile(r"(?<!\\)\|")  # a pipe that is not an escaped one in a cell
+
+
+def untable(text: str) -> str:
+    """Text with trafilatura's Markdown table rows (``| a | b |``) reduced to their cells.
+
+    Pages laid out with tables come out as rows of mostly empty cells (``| | |``) that
+    would fill snippets; each row keeps its non-empty cells, one `` | `` between them.
+    """
+    lines = []
+    for line in text.split("\n"):
+        row = line.strip()
+        if not row.startswith("|"):
+            lines.append(line)
+        elif not _TABLE_RULE.match(row):
+            # A cell holding only an escaped pipe is a menu separator.
+            cells = (cell.replace("\\|", "|").strip("| ") for cell in _CELL_BORDER.split(row))
+            if kept := [cell for cell in cells if cell]:
+                lines.append(" | ".join(kept))
+    return "\n".join(lines)
 
 
 def _page_meta(tree: HtmlElement) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from difflib import SequenceMatcher
@@ -46,3 +47,15 @@ def similarity(a: str, b: str) -> float:
     if not left and not right:
         return 1.0
     return SequenceMatcher(None, left, right, autojunk=False).ratio()
+
+
+def edit_similarity(old: str, new: str) -> float:
+    """:func:`similarity` of two versions, rounded down to 0.001 and below 1 when they differ.
+
+    A one-sentence edit of a long article is ~0.995: rounded to the nearest it would read
+    as 100%, as would an edit of punctuation only (tokens skip it).
+    """
+    value = math.floor(similarity(old, new) * 1000) / 1000
+    if value >= 1.0 and normalise_text(old) != normalise_text(new):
+        return 0.999
+    return value

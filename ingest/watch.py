@@ -55,12 +55,12 @@ from archive.catalog import Base, Catalog, Record
 from archive.follow import parse_interval, run_due_follows
 from archive.repository import Repository
 from archive.store import check_collection
-from archive.urls import normalise_url
+from archive.urls import checked_url, normalise_url
 from ingest import diff
 from ingest.models import Document
 from ingest.relations import utcnow
 from ingest.suggest import PROBE_SUFFIX, is_home_page, site_of
-from ingest.text import similarity
+from ingest.text import edit_similarity, similarity
 
 FIRST, UNCHANGED, CHANGED, REMOVED, UNREACHABLE = (
     "first",
@@ -159,12 +159,10 @@ def add_watch(
     the interval of its watch. The first capture is due now."""
     try:
         seconds = every if isinstance(every, int) else parse_interval(every)
-        url = normalise_url(url)
+        url = checked_url(url, fetchable=True)
         check_collection(collection)
     except ValueError as exc:
         raise WatchError(str(exc)) from exc
-    if not url.startswith(("http://", "https://")):
-        raise WatchError(f"invalid URL {url!r}: only http and https pages can be watched")
     with catalog.session() as session:
         watch = session.scalars(
             select(Watch).where(Watch.url == url, Watch.collection == collection)
@@ -493,7 +491,7 @@ def _classify(
             change.kind, change.reason = REMOVED, "soft-404 (the site's page for a missing path)"
             return
     change.kind = CHANGED
-    change.similarity = round(similarity(previous.text, document.text), 3)
+    change.similarity = edit_similarity(previous.text, document.text)
     if (document.title or "") != (previous.title or ""):
         evidence["title"] = [previous.title, document.title]
     ops = diff.diff(previous.text, document.text, document.language, "word")
@@ -555,7 +553,7 @@ def _describe(change: PageChange) -> str:
     if change.reason:
         parts.append(change.reason)
     if change.similarity is not None:
-        parts.append(f"similarity {change.similarity:.0%}")
+        parts.append(f"similarity {change.similarity:.1%}")
     fragments = change.evidence.get("diff", {}).get("fragments", [])
     for fragment in fragments[:3]:
         parts.append(f"-{fragment['old']!r} +{fragment['new']!r}")

@@ -39,11 +39,13 @@ BULK_BYTES = 8 * 1024 * 1024  # keep each bulk request (and memory) bounded
 RETRIES = 6
 SCROLL_SIZE = 1000  # ids per scroll page
 SCROLL_KEEP = "2m"  # how long the cluster keeps the scroll between pages
-MAPPINGS_VERSION = 3  # 2: relations and same-story collapsing; 3: Chinese bigram subfields
+# 2: relations and same-story collapsing; 3: Chinese bigram subfields; 4: publisher
+MAPPINGS_VERSION = 4
 STORY_PRECISION = 40_000  # below this many stories, the collapsed total is exact
 _FILTER_FIELDS = {
     "lang": "language",
     "site": "domain",
+    "publisher": "publisher",
     "collection": "collection",
     "has": "has",
     "role": "role",
@@ -97,7 +99,16 @@ def properties() -> dict[str, Any]:
     return {
         **{
             name: keyword
-            for name in ("id", "url", "language", "collection", "site", "domain", "script")
+            for name in (
+                "id",
+                "url",
+                "language",
+                "collection",
+                "site",
+                "domain",
+                "publisher",
+                "script",
+            )
         },
         "published": {"type": "keyword", "index": False},
         **_text_pair("title"),
@@ -164,6 +175,7 @@ def source(doc: IndexDocument) -> dict[str, Any]:
         "collection": doc.collection,
         "site": doc.host,
         "domain": doc.domains,
+        "publisher": doc.publisher or None,
         "script": doc.script,
         "published": doc.published,
         "title": doc.title,

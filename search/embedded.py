@@ -61,6 +61,7 @@ FACET_SIZES = {"language": 50, "site": 20, "year": 100, "collection": 50, "has":
 _FILTER_FIELDS = {
     "lang": "language",
     "site": "domain",
+    "publisher": "publisher",
     "collection": "collection",
     "has": "has",
     "role": "role",
@@ -74,6 +75,7 @@ def _schema() -> tantivy.Schema:
     for name in ("id", "language", "collection", "site", "has", "role"):
         builder.add_text_field(name, stored=True, tokenizer_name="raw", fast=name != "id")
     builder.add_text_field("domain", tokenizer_name="raw")
+    builder.add_text_field("publisher", tokenizer_name="raw")
     for name in ("url", "script", "published"):
         builder.add_text_field(name, stored=True, tokenizer_name="raw", index_option="basic")
     for name in ("title", "text"):
@@ -119,6 +121,8 @@ def _document(doc: IndexDocument) -> tantivy.Document:
     out.add_text("language", doc.language or "und")
     out.add_text("collection", doc.collection)
     out.add_text("site", doc.host)
+    if doc.publisher:
+        out.add_text("publisher", doc.publisher)
     for domain in doc.domains:
         out.add_text("domain", domain)
     if doc.script:

@@ -14,6 +14,11 @@ HAS = ("coverage", "correction", "retraction", "update", "translation", "copies"
 MAX_COPIES = 20  # copies listed with a hit (all are counted)
 
 
+def publisher_key(name: str) -> str:
+    """A site name as ``publisher:`` compares it: case and spacing ignored."""
+    return " ".join(name.split()).lower()
+
+
 @dataclass(frozen=True)
 class Related:
     """How many other pages stand in one kind of relation to a document."""
@@ -97,6 +102,11 @@ class IndexDocument:
         """The URL's host without ``www.``, for ``site:`` filters and the site facet."""
         host = (urlsplit(self.url).hostname or "").lower()
         return host.removeprefix("www.")
+
+    @property
+    def publisher(self) -> str:
+        """The site name the page gives (``og:site_name``...), for ``publisher:`` filters."""
+        return publisher_key(self.site or "")
 
     @property
     def domains(self) -> list[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ingest.story import ORDER as ROLES
-from search.models import HAS
+from search.models import HAS, publisher_key
 
 __all__ = [
     "FIELDS",
@@ -59,7 +59,8 @@ class Text:
 
 @dataclass(frozen=True)
 class Filter:
-    """An exact-value restriction: ``lang``, ``site``, ``collection``, ``has`` or ``role``."""
+    """An exact-value restriction: ``lang``, ``site``, ``publisher``, ``collection``, ``has``
+    or ``role``."""
 
     field: str
     value: str
@@ -98,7 +99,8 @@ Node = Text | Filter | DateRange | Not | And | Or | All
 # field name -> what it restricts; ``title`` searches text, the others are exact filters.
 FIELDS = {
     "lang": "language code such as en or zh",
-    "site": "domain such as bbc.com (subdomains included)",
+    "site": "domain of the page's URL such as bbc.com (subdomains included)",
+    "publisher": 'site name the page gives, e.g. publisher:聯合新聞網 or publisher:"BBC News"',
     "collection": "collection name",
     "title": "words or a quoted phrase in the title",
     "after": "date YYYY[-MM[-DD]], inclusive",
@@ -205,6 +207,10 @@ def _leaf(token: _Token) -> Node:
         value = value.lower().removeprefix("www.")
         if not _SITE.fullmatch(value) or "." not in value.strip("."):
             raise QuerySyntaxError(f"site:{token.text} is not a domain such as bbc.com")
+    elif field == "publisher":
+        value = publisher_key(value)
+        if not value:
+            raise QuerySyntaxError('publisher: needs a site name, e.g. publisher:"BBC News"')
     elif field == "collection" and not _COLLECTION.fullmatch(value):
         raise QuerySyntaxError(f"collection:{token.text} is not a collection name")
     elif field in KNOWN_VALUES:

@@ -16,6 +16,7 @@ from search.analysis import english_terms, fold, runs, stems
 from search.query import And, Node, Or, Text
 
 _LATIN = "a-zA-Z0-9\u00c0-\u024f"  # letters that cannot precede a word's first letter
+_SEPARATORS = re.compile(r"(?:\s*\|){2,}\s*")
 SCAN_LIMIT = 50_000  # characters searched for matches; enough for any lead paragraph
 
 
@@ -115,4 +116,5 @@ def snippet(text: str, simplified: str | None, query: Node, width: int = 220) ->
     parts.append(html.escape(display[cursor:end]))
     if end < len(display):
         parts.append("…")
-    return " ".join("".join(parts).split())
+    # Table separators of documents ingested before ``untable``: never a run of them.
+    return _SEPARATORS.sub(" | ", " ".join("".join(parts).split())).strip(" |")

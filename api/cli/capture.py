@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.common import fail, open_repository, run_after_store
+from api.cli.common import fail, open_repository, run_after_store, url_argument
 from archive.capture import Capturer
 from archive.cdxj import cdxj_line
 from archive.importer import (
@@ -50,6 +50,8 @@ def capture(
     Exits non-zero if any URL failed; the others are still stored.
     """
     collection = _collection(collection)
+    for url in urls:
+        url_argument(url, fetchable=True)
     failed = 0
     with open_repository() as repository:
         capturer = Capturer(repository)
@@ -87,6 +89,7 @@ def captures(
     format: CapturesFormat = typer.Option(CapturesFormat.text, help="Output format."),
 ) -> None:
     """List every stored version of a URL: timestamp, status, digest, size."""
+    url_argument(url)
     with open_repository() as repository:
         versions = repository.catalog.versions(url)
         if not versions:
@@ -180,6 +183,8 @@ def import_(
     and makes the command exit non-zero.
     """
     collection = _collection(collection)
+    if url is not None:
+        url_argument(url, fetchable=True)
     sizes: dict[Path, int] = {}
     for path in paths:
         try:

@@ -15,6 +15,8 @@ from api import pipeline
 from archive.config import get_settings
 from archive.migrations import SchemaOutOfDate
 from archive.repository import Repository
+from archive.urls import InvalidURL, checked_url
+from ingest import documents
 from search.backend import SearchBackend, SearchError
 from search.engine import open_backend
 
@@ -28,6 +30,21 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
     report_error(message)
     return typer.Exit(code)
+
+
+def url_argument(url: str, *, fetchable: bool = False) -> str:
+    """``url`` in its stored form; a malformed one exits 2 with one line saying why."""
+    try:
+        return checked_url(url, fetchable=fetchable)
+    except InvalidURL as exc:
+        raise fail(str(exc), 2) from exc
+
+
+def document_argument(ref: str) -> str:
+    """``ref`` unchanged: a document id, or a URL (a malformed one exits 2 saying why)."""
+    if not documents.is_document_id(ref):
+        url_argument(ref)
+    return ref
 
 
 @contextmanager

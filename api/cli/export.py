@@ -18,7 +18,7 @@ from rich.progress import (
 )
 
 from api.cli.common import fail, open_repository, open_search
-from api.export.exporter import FORMATS, run_export
+from api.export.exporter import FORMATS, check_text_max_chars, run_export
 from api.export.selection import DocumentSource, ExportError, Selection, Versions, choose_fields
 from api.export.wacz import fingerprint, load_or_create_key, public_key_b64, verify_package
 from archive.config import get_settings
@@ -57,6 +57,9 @@ def export(
         Versions.latest, help="latest: the newest capture of each URL; all: every capture."
     ),
     bom: bool = typer.Option(False, help="Start a CSV with a UTF-8 BOM (for spreadsheets)."),
+    text_max_chars: int | None = typer.Option(
+        None, help="Cut a CSV's text to N characters (a spreadsheet cell holds 32,767)."
+    ),
     resume: bool = typer.Option(False, help="Continue an interrupted export to the same file."),
     sign: bool = typer.Option(False, help="Sign a wacz or bundle package (ECDSA P-256)."),
     key: Path | None = typer.Option(
@@ -73,6 +76,7 @@ def export(
         chosen = choose_fields(names, with_text)
         if format not in FORMATS:
             raise ExportError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
+        check_text_max_chars(format, text_max_chars)
         if sign and format not in ("wacz", "bundle"):
             raise ExportError("--sign applies to the wacz and bundle formats")
     except ExportError as exc:
@@ -116,6 +120,7 @@ def export(
                     output,
                     fields=chosen,
                     bom=bom,
+                    text_max_chars=text_max_chars,
                     resume=resume,
                     signing_key=signing_key,
                     total=lambda count: progress.update(task, total=count),

@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from api.cli.common import fail, open_repository
+from api.cli.common import document_argument, fail, open_repository, url_argument
 from archive.store import InvalidCollection, check_collection
 from ingest import documents
 
@@ -103,6 +103,7 @@ def show(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Print a document: metadata, language, the start of its text, where its bytes live."""
+    document_argument(document)
     with open_repository() as repository:
         found = documents.get(repository.catalog, document)
         if found is None:
@@ -119,7 +120,7 @@ def show(
         ("title", data["title"]),
         ("authors", ", ".join(data["authors"])),
         ("published", data["published"]),
-        ("site", data["site"]),
+        ("publisher", data["site"]),
         ("language", f"{data['language'] or '-'} ({languages})" if languages else None),
         ("script", data["script"]),
         ("words", f"{data['word_count']:,}  ({len(data['outlinks']):,} outlinks)"),
@@ -145,6 +146,7 @@ def versions(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object per version."),
 ) -> None:
     """List every capture of a URL and what changed from one version to the next."""
+    url_argument(url)
     with open_repository() as repository:
         found = documents.versions(repository.catalog, url)
     if not found:
@@ -155,7 +157,7 @@ def versions(
             continue
         change = version.change
         if version.similarity is not None:
-            change += f" (similarity {version.similarity:.0%})"
+            change += f" (similarity {version.similarity:.1%})"
         if version.redirect_to:
             change += f" -> {version.redirect_to}"
         typer.echo(

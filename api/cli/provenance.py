@@ -12,10 +12,12 @@ from rich.status import Status
 
 from api.cli.common import (
     DefaultCommandGroup,
+    document_argument,
     fail,
     open_repository,
     run_after_relate,
     run_after_store,
+    url_argument,
     when,
 )
 from archive.repository import Repository
@@ -45,6 +47,8 @@ def relate(
     note: str | None = typer.Option(None, help="Why they are related, kept with the relation."),
 ) -> None:
     """Relate two documents: vestige relate A covers B. Confirms a suggestion."""
+    document_argument(source)
+    document_argument(target)
     with open_repository() as repository:
         try:
             made = relations.relate(repository.catalog, source, type_, target, note=note)
@@ -61,6 +65,8 @@ def unrelate(
     target: str = typer.Argument(..., help="Document id or URL."),
 ) -> None:
     """Remove a relation (a removed suggestion is not suggested again)."""
+    document_argument(source)
+    document_argument(target)
     with open_repository() as repository:
         try:
             removed = relations.unrelate(repository.catalog, source, type_, target)
@@ -76,6 +82,7 @@ def list_relations(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object per relation."),
 ) -> None:
     """List a document's relations: type, direction, status, other document, who made it."""
+    document_argument(document)
     with open_repository() as repository:
         try:
             found = relations.relations_of(repository.catalog, document)
@@ -101,6 +108,7 @@ def story(
 ) -> None:
     """The timeline of everything related to a document: primary source first, then
     coverage, copies, updates, corrections, retractions, translations."""
+    document_argument(document)
     with open_repository() as repository:
         try:
             found = stories.story(repository.catalog, document)
@@ -198,6 +206,8 @@ def diff_command(
     ),
 ) -> None:
     """Show what changed between two documents: [-removed-] {+added+}."""
+    document_argument(old)
+    document_argument(new)
     with open_repository() as repository:
         left = documents.get(repository.catalog, old)
         right = documents.get(repository.catalog, new)
@@ -234,6 +244,7 @@ def watch_remove(
     collection: str = typer.Option("default", help="Collection of the watch."),
 ) -> None:
     """Stop watching a page (its captures and changes stay)."""
+    url_argument(url)
     with open_repository() as repository:
         try:
             watching.remove_watch(repository.catalog, url, collection)
@@ -325,6 +336,8 @@ def changes(
     kinds = (
         (watching.FIRST, watching.UNCHANGED, *watching.NOTABLE) if all_kinds else watching.NOTABLE
     )
+    if url is not None:
+        url_argument(url)
     with open_repository() as repository:
         found = watching.list_changes(repository.catalog, kinds=kinds, url=url, limit=limit)
     if atom:
@@ -342,7 +355,7 @@ def _change_line(change: watching.PageChange) -> str:
     if change.reason:
         line += f"  ({change.reason})"
     if change.similarity is not None:
-        line += f"  similarity {change.similarity:.0%}"
+        line += f"  similarity {change.similarity:.1%}"
     return line
 
 

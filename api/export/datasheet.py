@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from api.export.selection import FIELDS, ExportDocument, Selection
+from api.export.selection import FIELDS, TEXT_FIELDS, ExportDocument, Selection
 from search.models import parse_published
 
 _CHUNK = 1 << 20
@@ -77,6 +77,17 @@ class Datasheet:
     documents: int
     counts: Counts
     files: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (sha256, bytes)
+    text_max_chars: int | None = None  # CSV text cut to this many characters
+
+    def text_note(self) -> str | None:
+        """What the cut text is missing and where it is whole, if the text was cut."""
+        if self.text_max_chars is None or not set(TEXT_FIELDS) & set(self.fields):
+            return None
+        return (
+            f"`text` and `text_simplified` are cut to their first {self.text_max_chars:,} "
+            "characters (a spreadsheet cell holds 32,767). The full text is in a jsonl or "
+            "parquet export of the same selection, and in `vestige show ID`."
+        )
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -87,6 +98,7 @@ class Datasheet:
             "documents": self.documents,
             "counts": self.counts.to_json(),
             "fields": {name: FIELDS[name] for name in self.fields},
+            **({"text_max_chars": self.text_max_chars} if self.text_note() else {}),
             "files": [
                 {"path": name, "sha256": digest, "bytes": size}
                 for name, (digest, size) in self.files.items()
@@ -108,6 +120,7 @@ class Datasheet:
             "Documents are ordered by final URL, capture time and id. Each row's `warc_file`,",
             "`warc_offset`, `warc_length` and `warc_record_id` locate the archived record it",
             "was extracted from; `archived_url` shows the archived copy.",
+            *(["", note] if (note := self.text_note()) else []),
             "",
             "## Files",
             "",

@@ -36,14 +36,26 @@ Progress = Callable[[int], None]  # documents just written
 Notice = Callable[[str], None]
 
 
+def check_text_max_chars(name: str, text_max_chars: int | None) -> None:
+    """Cutting text is for CSV (JSON Lines and Parquet keep it whole), by a positive count."""
+    if text_max_chars is not None and (name != "csv" or text_max_chars < 1):
+        raise ExportError("--text-max-chars takes a positive number, and applies to csv only")
+
+
 def make_writer(
-    name: str, fields: list[str], repository: Repository, *, bom: bool = False
+    name: str,
+    fields: list[str],
+    repository: Repository,
+    *,
+    bom: bool = False,
+    text_max_chars: int | None = None,
 ) -> Writer:
     """The writer for a format name; :class:`ExportError` for an unknown one."""
+    check_text_max_chars(name, text_max_chars)
     if name == "jsonl":
         return JsonLines(fields)
     if name == "csv":
-        return Csv(fields, bom=bom)
+        return Csv(fields, bom=bom, text_max_chars=text_max_chars)
     if name == "parquet":
         return Parquet(fields)
     if name == "warc":
@@ -130,6 +142,7 @@ def run_export(
     *,
     fields: list[str],
     bom: bool = False,
+    text_max_chars: int | None = None,
     resume: bool = False,
     exported_at: datetime | None = None,
     signing_key: ec.EllipticCurvePrivateKey | None = None,
@@ -144,7 +157,7 @@ def run_export(
     the user should know. An exception (even ``KeyboardInterrupt``) keeps the
     partial export for ``resume``.
     """
-    writer = make_writer(format, fields, repository, bom=bom)
+    writer = make_writer(format, fields, repository, bom=bom, text_max_chars=text_max_chars)
     output = output.expanduser().absolute()
     if output.is_dir():
         raise ExportError(f"{output} is a folder: give a file name to export to")
@@ -162,6 +175,7 @@ def run_export(
         "selection": source.selection.describe(),
         "fields": fields,
         "bom": bom,
+        "text_max_chars": text_max_chars,
     }
     state = _load_state(state_path, identity, writer, resume, notice)
     if state is None:
@@ -227,6 +241,7 @@ def run_export(
             software=software_version(),
             documents=written,
             counts=counts,
+            text_max_chars=text_max_chars,
         )
         if isinstance(writer, Wacz):
             if isinstance(writer, Bundle):

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from api.export.selection import ExportDocument
+from api.export.selection import TEXT_FIELDS, ExportDocument
 
 Chunk = tuple[str, bytes]  # (part name, bytes to append to it)
 DATA = "data"
@@ -88,16 +88,21 @@ class Csv(Writer):
 
     Lists (authors, relations) are JSON text in their cell; a missing value is empty.
     ``bom`` starts the file with a UTF-8 byte order mark, which spreadsheets need to
-    recognise UTF-8 (and so show Chinese correctly).
+    recognise UTF-8 (and so show Chinese correctly). ``text_max_chars`` cuts ``text`` and
+    ``text_simplified`` to that many characters: a spreadsheet cell holds 32,767, and
+    Python's ``csv`` reads fields of at most 131,072 unless told otherwise.
     """
 
     name = "csv"
     extension = ".csv"
     media_type = "text/csv; charset=utf-8"
 
-    def __init__(self, fields: list[str], *, bom: bool = False) -> None:
+    def __init__(
+        self, fields: list[str], *, bom: bool = False, text_max_chars: int | None = None
+    ) -> None:
         super().__init__(fields)
         self.bom = bom
+        self.text_max_chars = text_max_chars
 
     def _rows(self, rows: Iterable[list[str]]) -> bytes:
         buffer = io.StringIO()
@@ -111,9 +116,15 @@ class Csv(Writer):
         yield (
             DATA,
             self._rows(
-                [[_cell(json_value(document, name)) for name in self.fields] for document in batch]
+                [[self._value(document, name) for name in self.fields] for document in batch]
             ),
         )
+
+    def _value(self, document: ExportDocument, name: str) -> str:
+        cell = _cell(json_value(document, name))
+        if self.text_max_chars is not None and name in TEXT_FIELDS:
+            return cell[: self.text_max_chars]
+        return cell
 
 
 def _cell(value: Any) -> str:

@@ -51,13 +51,16 @@ async def export(
     with_text: Annotated[bool, Query(description="Include text and text_simplified.")] = True,
     versions: Annotated[Versions, Query(description="latest or all captures.")] = Versions.latest,
     bom: Annotated[bool, Query(description="Start a CSV with a UTF-8 BOM.")] = False,
+    text_max_chars: Annotated[
+        int | None, Query(description="Cut a CSV's text to this many characters.")
+    ] = None,
 ) -> StreamingResponse:
     """Export the selected documents as a download (see `vestige export`)."""
     try:
         selection = Selection(q, collection, all, versions).check()
         names = [name.strip() for name in fields.split(",")] if fields else None
         chosen = choose_fields(names, with_text)
-        writer = make_writer(format, chosen, repository, bom=bom)
+        writer = make_writer(format, chosen, repository, bom=bom, text_max_chars=text_max_chars)
     except ExportError as exc:
         raise HTTPException(400, str(exc)) from exc
     stack = ExitStack()

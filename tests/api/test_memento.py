@@ -123,6 +123,17 @@ def test_spellings_of_a_url_find_the_same_captures(client: TestClient) -> None:
         assert client.get(f"/web/20210301120000/{spelling}").content == b"<p>version 0</p>"
 
 
+def test_a_fully_percent_encoded_url_finds_the_captures(client: TestClient) -> None:
+    """``quote(url, safe="")``, as link builders write it: scheme, slashes and query encoded."""
+    whole = quote(URL, safe="")
+    for encoded in (whole, whole.replace("%3A", "%3a").replace("%2F", "%2f")):
+        timemap = client.get(f"/timemap/link/{encoded}")
+        assert timemap.status_code == 200, (encoded, timemap.text)
+        assert len([p for _, p in parse_link_format(timemap.text) if "memento" in p["rel"]]) == 3
+        assert client.get(f"/timegate/{encoded}", follow_redirects=False).status_code == 302
+        assert client.get(f"/web/20210301120000/{encoded}").content == b"<p>version 0</p>"
+
+
 def test_non_ascii_urls(client: TestClient) -> None:
     url = "https://例子.测试/新闻/报道?标题=人权"
     store_response(

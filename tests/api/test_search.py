@@ -323,3 +323,24 @@ def test_relation_markers_collapsed_copies_and_export(home: Settings, web: WebSe
         assert exported.status_code == 200
         rows = [json.loads(line) for line in exported.text.splitlines() if line.strip()]
         assert {row["url"] for row in rows} == {hit["url"], copy["url"]}
+
+
+def test_preserve_form_names_the_bad_line_and_keeps_what_was_typed(
+    home: Settings, web: WebServer
+) -> None:
+    urls = serve_articles(web)
+    with service(home) as client:
+        token = new_token(client)
+        client.post("/login", data={"token": token, "csrf": _csrf(client.get("/login").text)})
+        csrf = _csrf(client.get("/preserve").text)
+        typed = f"{urls['/en/tribunal.html']}\nhtp:/x\n{urls['/zh/report.html']}"
+        note = 'sent by a source <"quoted">'
+        refused = client.post(
+            "/preserve",
+            data={"urls": typed, "csrf": csrf, "note": note, "collection": "reports"},
+        )
+        assert refused.status_code == 422
+        assert "line 2: invalid URL &#39;htp:/x&#39;: URL has no host" in refused.text
+        assert f">{typed}</textarea>" in refused.text  # every line kept
+        assert 'name="note" value="sent by a source &lt;&#34;quoted&#34;&gt;"' in refused.text
+        assert 'name="collection" value="reports"' in refused.text

@@ -108,8 +108,8 @@ def test_redirect_to_loopback_is_refused(guarded, web: WebServer, target: str) -
 )
 def test_other_schemes_are_refused(guarded, url: str) -> None:
     done = vestige("capture", url)
-    assert done.exit_code == 1
-    assert done.output.startswith(f"FAILED  {url}  only http and https URLs can be captured")
+    assert done.exit_code == 2
+    assert done.output.startswith(f"error: invalid URL {url!r}: ")
 
 
 @pytest.mark.parametrize(
@@ -117,9 +117,10 @@ def test_other_schemes_are_refused(guarded, url: str) -> None:
     [("http://[::1/page", "Invalid IPv6 URL"), ("http://example.org:99999/", "Port out of range")],
 )
 def test_malformed_urls_fail_with_a_clear_error(guarded, url: str, reason: str) -> None:
+    # Refused before anything is fetched: a usage error, not a failed capture.
     done = vestige("capture", url, "http://127.0.0.1:1/also-refused")
-    assert done.exit_code == 1
-    assert f"FAILED  {url}  invalid URL" in done.output
+    assert done.exit_code == 2
+    assert done.output.startswith(f"error: invalid URL {url!r}: ")
     assert reason in done.output
     assert "Traceback" not in done.output
 

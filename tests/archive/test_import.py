@@ -348,7 +348,7 @@ def test_bad_inputs_are_refused_before_anything_is_stored(
     bad_url = runner.invoke(
         app, ["import", "--no-ingest", "--url", "ftp://x.org/a", str(tmp_path / "a.html")]
     )
-    assert bad_url.exit_code == 1 and "http or https" in bad_url.stderr
+    assert bad_url.exit_code == 2 and "only http and https" in bad_url.stderr
     assert not home.warc_dir.exists() or not warc_files(home)
 
 

@@ -28,7 +28,9 @@ from api.export.selection import FIELDS, DocumentSource, Selection, Versions
 from archive.config import get_settings
 from archive.repository import Repository
 from archive.store import Location
-from conftest import WebServer
+from conftest import Route, WebServer
+
+HTML_TYPE = ("Content-Type", "text/html; charset=utf-8")
 
 runner = CliRunner()
 PUBLIC = "https://archive.example.org"
@@ -440,3 +442,87 @@ def test_resume_refuses_different_options(archive, tmp_path: Path) -> None:
         "--resume", code=1,
     )  # fmt: skip
     assert "different format" in result.output
+
+
+def indexed(lines: list[str]) -> set[tuple[str, str, str, str]]:
+    """(SURT key, timestamp, digest, status) of each CDXJ line."""
+    out = set()
+    for line in lines:
+        key, stamp, data = line.split(" ", 2)
+        entry = json.loads(data)
+        out.add((key, stamp, entry["digest"], entry["status"]))
+    return out
+
+
+def test_every_cdxj_output_matches_cdxj_indexer(archive, corpus: Path, tmp_path: Path) -> None:
+    """``captures --format cdxj``, ``vestige cdxj`` and the WACZ index key records as the
+    cdxj-indexer pywb and py-wacz use does on the same WARC files: IP hosts reversed,
+    ``sha1:`` digests (loopback captures and an imported corpus WARC)."""
+    vestige("import", str(corpus / "warc" / "pywb" / "example.warc.gz"))
+    warcs = sorted(str(path) for path in (get_settings().home / "warcs").rglob("*.warc.gz"))
+    indexer = Path(sys.executable).with_name("cdxj-indexer")
+    reference = indexed(
+        subprocess.run([indexer, *warcs], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()
+    )
+    assert any(key.startswith("1,0,0,127:") for key, *_ in reference)  # the loopback captures
+    assert any(key.startswith("com,example)/") for key, *_ in reference)  # the corpus WARC
+    index = tmp_path / "index.cdxj"
+    vestige("cdxj", "--output", str(index))
+    whole = indexed(index.read_text(encoding="utf-8").splitlines())
+    assert whole and whole <= reference, whole - reference
+    captured = set()
+    for url in (archive.english, archive.chinese, archive.report, "http://example.com?example=1"):
+        lines = vestige("captures", url, "--format", "cdxj").output.strip().splitlines()
+        captured |= indexed(lines)
+    assert captured and captured <= reference, captured - reference
+    package = export(tmp_path, "all.wacz", "--all", "--versions", "all", "--format", "wacz")
+    with zipfile.ZipFile(package) as wacz:
+        packed = indexed(wacz.read("indexes/index.cdxj").decode().splitlines())
+    assert packed and packed <= reference, packed - reference
+
+
+def test_csv_text_can_be_cut_for_spreadsheets_and_says_so(home, web: WebServer, corpus, tmp_path):
+    """A long real article (Wikipedia, ~28,000 characters): CSV cut to N with the datasheet
+    saying so; JSON Lines keeps the whole text; the option is refused for other formats."""
+    source = corpus / "en" / "readability" / "wikipedia" / "source.html"
+    url = web.route("/wiki/Mozilla", Route(body=source.read_bytes(), headers=[HTML_TYPE]))
+    vestige("capture", url)
+    whole = jsonl(export(tmp_path, "all.jsonl", "--all"))[0]["text"]
+    assert len(whole) > 20_000
+    path = export(tmp_path, "cut.csv", "--all", "-f", "csv", "--text-max-chars", "10000")
+    csv.field_size_limit(10_500)  # well under the text: a longer cell would raise
+    try:
+        [row] = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    finally:
+        csv.field_size_limit(131_072)
+    assert row["text"] == whole[:10_000]
+    readme = path.with_name("cut.csv.README.md").read_text(encoding="utf-8")
+    assert "cut to their first 10,000 characters" in readme and "jsonl" in readme
+    manifest = json.loads(path.with_name("cut.csv.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["text_max_chars"] == 10_000
+    refused = vestige("export", "--all", "-f", "jsonl", "--text-max-chars", "5", "-o",
+                      str(tmp_path / "x.jsonl"), code=2)  # fmt: skip
+    assert "applies to csv only" in refused.output
+
+
+def test_signed_packages_are_checked_by_verify_export_not_wacz_verify_auth(
+    archive, tmp_path: Path
+) -> None:
+    """py-wacz's ``--verify-auth`` checks only domain-signed packages; Vestige's anonymous
+    signatures are checked by ``vestige verify-export``, as the README says."""
+    path = tmp_path / "signed.wacz"
+    vestige("export", "--all", "-f", "wacz", "--sign", "--key", str(tmp_path / "k.pem"),
+            "-o", str(path))  # fmt: skip
+    auth = subprocess.run(
+        [sys.executable, "-m", "wacz", "validate", "--verify-auth", "-f", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    # Not valid to py-wacz (if it learns anonymous signatures, update the README).
+    assert auth.returncode != 0 or "is invalid" in auth.stdout, auth.stdout
+    assert "signature valid" in vestige("verify-export", str(path)).output
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    signing = readme[readme.index("**Signing.**") :].split("\n\n")[0]
+    assert "--verify-auth" in signing and "vestige verify-export" in signing

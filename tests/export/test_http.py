@@ -12,12 +12,20 @@ from archive_tools import build_archive
 from typer.testing import CliRunner
 
 from api.cli import app
-from archive.config import get_settings
+from api.export.exporter import FORMATS
+from archive.config import Settings, get_settings
+from archive.repository import Repository
 from conftest import WebServer
+from search import indexer
+from search.engine import open_backend
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 
 from servicetools import service
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "search"))
+
+from searchtools import cluster_url, search_home  # noqa: F401 - fixtures
 
 runner = CliRunner()
 
@@ -86,3 +94,28 @@ def test_errors_are_json(client) -> None:
         response = client.get("/api/v1/export", params=params)
         assert response.status_code == status, response.text
         assert message in response.json()["error"]["message"]
+
+
+def test_query_exports_on_both_engines_every_format(
+    search_home: Settings,  # noqa: F811 - the fixture
+    web: WebServer,
+) -> None:
+    """A query export in every format: 404 for no match, the match for one (no thread misuse).
+
+    The query's keys sit in a temporary SQLite file opened in one worker thread; the
+    response is produced (and the file closed) in others.
+    """
+    build_archive(web, index=False)
+    with open_backend(search_home) as backend:
+        indexer.sync(backend, Repository(search_home).catalog)
+    with service(search_home) as client:
+        for fmt in FORMATS:
+            response = client.get("/api/v1/export", params={"q": "zzzqqq", "format": fmt})
+            assert response.status_code == 404, (fmt, response.text)
+            assert "nothing to export" in response.json()["error"]["message"]
+            _, body, _ = download(client, q="tribunal", format=fmt)
+            assert body, fmt
+        _, body, _ = download(client, q="tribunal", format="jsonl", fields="title")
+        assert [json.loads(line)["title"] for line in body.splitlines()] == [
+            "Court hears testimony"
+        ]

@@ -263,3 +263,24 @@ def test_pdf_text_and_document_information(home, web: WebServer) -> None:
     )
     assert "witnesses were credible" in data["text"] and data["extraction"] == "pdf"
     assert data["language"] == "en"
+
+
+def test_a_small_edit_of_a_long_corpus_article_is_not_100_percent_similar(
+    home, web: WebServer, corpus: Path
+) -> None:
+    """A one-word correction in a long real article: below 100%, shown so (was 100%)."""
+    source = (corpus / "en" / "readability" / "nytimes-1" / "source.html").read_text("utf-8")
+    url = web.route("/sudan", html(source.encode(), "utf-8"))
+    vestige("capture", url)
+    text = show(url)["text"]
+    sentence = next(s for s in text.split("\n") if len(s) > 200 and s[:60] in source)
+    word = sentence.split()[5]
+    at = source.index(sentence[:60])
+    edited = source[:at] + source[at:].replace(f" {word} ", " and ", 1)
+    web.route("/sudan", html(edited.encode(), "utf-8"))
+    vestige("capture", url)
+    found = documents.versions(repository().catalog, url)
+    assert found[1].changes == [documents.TEXT_CHANGED]
+    assert found[1].similarity is not None and 0.99 < found[1].similarity < 1.0
+    assert "(similarity 100" not in vestige("versions", url)
+    assert "text changed (similarity 99." in vestige("versions", url)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 
@@ -170,3 +171,50 @@ recorded in full in the transcript published by the tribunal after the hearing.<
 
 def html(body: bytes) -> Route:
     return Route(200, body, [("Content-Type", "text/html; charset=utf-8")])
+
+
+def test_site_is_the_url_host_and_publisher_the_site_name(search_home, web, corpus):  # noqa: F811
+    """A corpus page (華視新聞網, cts.com.tw) captured from loopback: ``site:`` filters on
+    the URL's host, ``publisher:`` on the site name the page gives, on both engines."""
+    body = (corpus / "zh" / "taiwanese-news" / "html" / "cts_s1.html").read_bytes()
+    url = web.route("/cts/politics/1.html", html(body))
+    assert run("capture", url).exit_code == 0
+    found = search_json("publisher:華視新聞網")
+    assert [hit["url"] for hit in found["hits"]] == [url]
+    assert search_json('publisher:"華視新聞網 "')["total"] == 1  # spacing ignored
+    assert search_json("publisher:cts.com.tw")["total"] == 0
+    assert search_json("site:127.0.0.1")["total"] == 1
+    assert search_json("site:cts.com.tw")["total"] == 0
+    assert "publisher" in run("show", url).stdout
+
+
+def test_robots_logs_and_manifests_are_archived_but_not_documents(search_home, corpus):  # noqa: F811
+    """Real WARCs (a Wikipedia capture with robots.txt, wget and wpull logs and manifests):
+    those records stay replayable, but no document, hit or facet comes from them."""
+    warcs = corpus / "warc"
+    for name in ("ukwa/main-page.warc.gz", "pywb/example-wget-1-14.warc.gz",
+                 "pywb/example-wpull.warc.gz"):  # fmt: skip
+        assert run("import", str(warcs / name)).exit_code == 0
+    found = search_json("", "--limit", "100")
+    urls = [hit["url"] for hit in found["hits"]]
+    assert urls and found["total"] == len(urls)
+    assert all(url.startswith(("http://", "https://")) for url in urls), urls
+    assert not [url for url in urls if url.endswith("/robots.txt")]
+    assert "und" not in found["facets"]["language"]
+    [first, *_] = search_json("Wikipedia")["hits"]
+    assert first["url"] == "http://en.wikipedia.org/wiki/Main_Page"
+    listed = run("captures", "http://bits.wikimedia.org/robots.txt")
+    assert listed.exit_code == 0 and "200" in listed.stdout  # still archived, still replayable
+
+
+def test_table_layout_pages_give_snippets_without_separator_runs(search_home, web, corpus):  # noqa: F811
+    """A real 2005 portal page laid out with tables (trafilatura writes its cells as
+    Markdown rows): neither its text nor its snippets hold runs of ``|``."""
+    page = corpus / "zh" / "cwced" / "original" / "2bac7fb2-efbd-4444-99c8-51c72acf5c7d.html"
+    url = web.route("/news/a.html", html(page.read_bytes()))
+    assert run("capture", url).exit_code == 0
+    separators = re.compile(r"\|\s*\|")
+    assert not separators.search(json.loads(run("show", "--json", url).stdout)["text"])
+    for query in ("顺子", "首页", "雅虎"):
+        [hit] = search_json(query)["hits"]
+        assert "<mark>" in hit["snippet"] and not separators.search(hit["snippet"]), hit
