@@ -1,7 +1,9 @@
 """The Vestige web service: ``create_app(settings)`` builds the ASGI application.
 
-The repository is opened once, in the lifespan, with the capture workers;
-endpoints are async and run blocking work (catalog, WARC reads) in threads.
+The repository is opened once, in the lifespan; the capture workers, index
+catch-up and scheduler run in the one process holding the leader lease
+(``api.leader``: ``vestige serve --workers N`` runs N processes on one port).
+Endpoints are async and run blocking work (catalog, WARC reads) in threads.
 JSON API under ``/api/v1`` (OpenAPI page at ``/api/v1/docs``), replay and
 Memento under ``/web``, ``/timemap`` and ``/timegate``, HTML pages elsewhere.
 """
