@@ -394,7 +394,10 @@ def _loadavg() -> str:
 
 
 def report_tracebacks(log: str) -> None:
-    """How many tracebacks the service logged, and the first one."""
+    """How many tracebacks the service logged, and the first one; processes that died."""
+    for line in log.splitlines():
+        if "died" in line:
+            print(f"service log: {line.strip()}")
     tracebacks = log.split("Traceback (most recent call last):")[1:]
     if tracebacks:
         print(f"\nservice log: {len(tracebacks)} tracebacks; the first:")
