@@ -1,8 +1,9 @@
 """The Vestige web service: ``create_app(settings)`` builds the ASGI application.
 
-The repository is opened once, in the lifespan; the capture workers, index
-catch-up and scheduler run in the one process holding the leader lease
-(``api.leader``: ``vestige serve --workers N`` runs N processes on one port).
+The repository is opened once, in the lifespan; the index catch-up, the
+scheduler and (on SQLite) the capture workers run in the one process holding the
+leader lease (``api.leader``: ``vestige serve --workers N`` runs N processes on
+one port); on PostgreSQL every process captures.
 Endpoints are async and run blocking work (catalog, WARC reads) in threads.
 JSON API under ``/api/v1`` (OpenAPI page at ``/api/v1/docs``), replay and
 Memento under ``/web``, ``/timemap`` and ``/timegate``, HTML pages elsewhere.
@@ -139,10 +140,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.crawls = crawls
         app.state.scheduler = scheduler if settings.scheduler else None
 
+        if jobs.shared:  # PostgreSQL: every process captures, leased URL by URL
+            await to_thread.run_sync(jobs.start)
+
         def lead() -> None:
             """The leader's work (see api.leader): at start, or taken over from one that died."""
             repository.recover()  # WARC files a dead leader left open
-            jobs.start()
+            if not jobs.shared:
+                jobs.start()
             if app.state.search is not None:
                 # Searches say what is wrong; `vestige index` catches up.
                 with suppress(SearchError):

@@ -11,8 +11,8 @@ captures it, and holds a PostgreSQL advisory lock on it while capturing: a
 process starting up requeues only the running URLs nobody holds (their
 process died). Idle workers poll the catalog for URLs another process queued.
 
-The processes of one ``vestige serve --workers N`` share a home: there only the
-leader (``api.leader``) runs workers; the others only persist the jobs they accept.
+On SQLite, the processes of one ``vestige serve --workers N`` leave capturing to
+the leader (``api.leader``); the others only persist the jobs they accept.
 """
 
 from __future__ import annotations
@@ -138,6 +138,12 @@ class CaptureJobs:
         self._shared = repository.catalog.engine.dialect.name == "postgresql"
         # Other processes queue URLs in the catalog: idle workers look there.
         self._poll = poll or self._shared
+
+    @property
+    def shared(self) -> bool:
+        """Whether the catalog is PostgreSQL, where every process's workers may capture
+        (leases keep them apart); else only the leader's run (see api.leader)."""
+        return self._shared
 
     @property
     def stopping(self) -> bool:

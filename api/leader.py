@@ -2,9 +2,10 @@
 
 ``vestige serve --workers N`` runs N processes on one port. Every one serves
 requests and reads the catalog and the search index; one at a time, the leader,
-also runs the capture queue, the index catch-up and the scheduler, so that the
-work they do is done once. The others put submitted captures in the catalog,
-where the leader's workers find them.
+also runs the index catch-up and the scheduler, and on SQLite the capture queue,
+so that the work they do is done once. The others put submitted captures in the
+catalog, where the leader's workers find them. (On PostgreSQL every process
+captures: URLs are leased one by one in the database, see api.jobs.)
 
 The lease is an exclusive ``flock`` on ``$VESTIGE_HOME/serve.lock``: the kernel
 releases it when its holder dies, however it dies, and the next process to
