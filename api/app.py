@@ -1,7 +1,10 @@
 """The Vestige web service: ``create_app(settings)`` builds the ASGI application.
 
-The repository is opened once, in the lifespan, with the capture workers;
-endpoints are async and run blocking work (catalog, WARC reads) in threads.
+The repository is opened once, in the lifespan; the index catch-up, the
+scheduler and (on SQLite) the capture workers run in the one process holding the
+leader lease (``api.leader``: ``vestige serve --workers N`` runs N processes on
+one port); on PostgreSQL every process captures.
+Endpoints are async and run blocking work (catalog, WARC reads) in threads.
 JSON API under ``/api/v1`` (OpenAPI page at ``/api/v1/docs``), replay and
 Memento under ``/web``, ``/timemap`` and ``/timegate``, HTML pages elsewhere.
 """
@@ -9,6 +12,7 @@ Memento under ``/web``, ``/timemap`` and ``/timegate``, HTML pages elsewhere.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -35,6 +39,7 @@ from api.crawls import CrawlJobs
 from api.errors import error_response
 from api.export import routes as export_routes
 from api.jobs import CaptureJobs
+from api.leader import Leadership, die_with_parent
 from api.scheduler import Scheduler
 from api.session import session_key
 from archive.config import Settings, get_settings
@@ -123,28 +128,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         repository = await to_thread.run_sync(Repository, settings)
         app.state.search, app.state.search_error = await to_thread.run_sync(open_search, settings)
         jobs = CaptureJobs(
-            repository, workers=settings.capture_workers, queue_size=settings.capture_queue_size
+            repository,
+            workers=settings.capture_workers,
+            queue_size=settings.capture_queue_size,
+            poll=settings.serve_workers > 1,
         )
-        await to_thread.run_sync(jobs.start)
-        if app.state.search is not None:
-            with suppress(SearchError):  # searches say what is wrong; `vestige index` catches up
-                if await to_thread.run_sync(behind, app.state.search, repository.catalog):
-                    jobs.after_store.catch_up()
         crawls = CrawlJobs(repository, jobs.after_store)
         scheduler = Scheduler(repository, settings.scheduler_interval)
         app.state.repository = repository
         app.state.jobs = jobs
         app.state.crawls = crawls
         app.state.scheduler = scheduler if settings.scheduler else None
-        if settings.scheduler:
-            scheduler.start()
+
+        if jobs.shared:  # PostgreSQL: every process captures, leased URL by URL
+            await to_thread.run_sync(jobs.start)
+
+        def lead() -> None:
+            """The leader's work (see api.leader): at start, or taken over from one that died."""
+            repository.recover()  # WARC files a dead leader left open
+            if not jobs.shared:
+                jobs.start()
+            if app.state.search is not None:
+                # Searches say what is wrong; `vestige index` catches up.
+                with suppress(SearchError):
+                    if behind(app.state.search, repository.catalog):
+                        jobs.after_store.catch_up()
+            if settings.scheduler:
+                scheduler.start()
+
+        leadership = Leadership(settings.home, lead)
+        await to_thread.run_sync(leadership.start)
         try:
             yield
         finally:
-            if settings.scheduler:
+            await to_thread.run_sync(leadership.stop)
+            if settings.scheduler and leadership.leader:
                 await to_thread.run_sync(scheduler.stop)
             await to_thread.run_sync(crawls.stop, settings.fetch_timeout)
             await to_thread.run_sync(jobs.stop, settings.fetch_timeout)
+            leadership.release()
             if app.state.search is not None:
                 await to_thread.run_sync(app.state.search.close)
             await to_thread.run_sync(repository.close)
@@ -173,3 +195,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one of ``vestige serve --workers N``'s processes (uvicorn's factory)."""
+    parent = os.environ.get("VESTIGE_SERVE_PARENT")
+    if parent:
+        die_with_parent(int(parent))
+    return create_app()
+
+
+def serve_processes(host: str, port: int, workers: int) -> None:
+    """Serve on ``host:port`` with ``workers`` processes (blocking; see api.leader)."""
+    import uvicorn
+
+    if workers == 1:
+        uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_level="info")
+        return
+    # Made once here: N processes starting at once would race to create a new catalog.
+    Repository(get_settings()).close()
+    os.environ["VESTIGE_SERVE_WORKERS"] = str(workers)  # the processes read their settings
+    os.environ["VESTIGE_SERVE_PARENT"] = str(os.getpid())
+    get_settings.cache_clear()
+    uvicorn.run(
+        "api.app:worker_app",
+        factory=True,
+        workers=workers,
+        # A process that misses this many seconds of pings is restarted: starting up
+        # (imports, opening the index) can take that long on a busy machine.
+        timeout_worker_healthcheck=60,
+        host=host,
+        port=port,
+        proxy_headers=False,
+        log_level="info",
+    )

@@ -10,6 +10,9 @@ URL with a conditional UPDATE (queued -> running), so only one process
 captures it, and holds a PostgreSQL advisory lock on it while capturing: a
 process starting up requeues only the running URLs nobody holds (their
 process died). Idle workers poll the catalog for URLs another process queued.
+
+On SQLite, the processes of one ``vestige serve --workers N`` leave capturing to
+the leader (``api.leader``); the others only persist the jobs they accept.
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ class AfterStore:
 
 _UNFINISHED = (JobState.queued, JobState.running)
 # Seconds an idle worker waits before looking in a shared catalog for work.
-_POLL = 1.0
+_POLL = 0.5
 # Advisory-lock namespace of job items' leases (PostgreSQL).
 _LEASE = 0x4A4F42  # "JOB"
 
@@ -119,7 +122,9 @@ class QueueFull(Exception):
 class CaptureJobs:
     """Submits capture jobs and runs them on ``workers`` threads."""
 
-    def __init__(self, repository: Repository, *, workers: int, queue_size: int) -> None:
+    def __init__(
+        self, repository: Repository, *, workers: int, queue_size: int, poll: bool = False
+    ) -> None:
         self.repository = repository
         self.workers = workers
         self.queue_size = queue_size
@@ -131,6 +136,14 @@ class CaptureJobs:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._shared = repository.catalog.engine.dialect.name == "postgresql"
+        # Other processes queue URLs in the catalog: idle workers look there.
+        self._poll = poll or self._shared
+
+    @property
+    def shared(self) -> bool:
+        """Whether the catalog is PostgreSQL, where every process's workers may capture
+        (leases keep them apart); else only the leader's run (see api.leader)."""
+        return self._shared
 
     @property
     def stopping(self) -> bool:
@@ -184,14 +197,21 @@ class CaptureJobs:
         truncate: bool = False,
         submitted_by: str | None = None,
     ) -> Job:
-        """Persist a job capturing ``urls`` and queue it. Raises :class:`QueueFull`."""
+        """Persist a job capturing ``urls`` and queue it. Raises :class:`QueueFull`.
+
+        In a process whose workers do not run (not the leader, see api.leader),
+        the job waits in the catalog for the leader's workers.
+        """
+        local = bool(self._threads)
         with self._pending_lock:
-            if self._pending + len(urls) > self.queue_size:
+            waiting = self._pending if local else self._queued()
+            if waiting + len(urls) > self.queue_size:
                 raise QueueFull(
-                    f"the capture queue is full ({self._pending} of {self.queue_size} URLs "
+                    f"the capture queue is full ({waiting} of {self.queue_size} URLs "
                     "waiting); try again later"
                 )
-            self._pending += len(urls)
+            if local:
+                self._pending += len(urls)
         try:
             with self.repository.catalog.session() as session:
                 job = Job(
@@ -206,10 +226,19 @@ class CaptureJobs:
                 session.flush()
                 ids = [item.id for item in job.items]
         except BaseException:
-            self._release(len(urls))
+            if local:
+                self._release(len(urls))
             raise
-        self._enqueue(ids, reserved=True)
+        if local:
+            self._enqueue(ids, reserved=True)
         return job
+
+    def _queued(self) -> int:
+        """URLs queued in the catalog, by any process."""
+        with self.repository.catalog.session() as session:
+            return session.scalar(
+                select(func.count()).select_from(JobItem).where(JobItem.state == JobState.queued)
+            )
 
     def get(self, job_id: str) -> Job | None:
         """The job with its URLs, or None."""
@@ -232,7 +261,7 @@ class CaptureJobs:
     def _work(self) -> None:
         while True:
             try:
-                item_id = self._queue.get(timeout=_POLL) if self._shared else self._queue.get()
+                item_id = self._queue.get(timeout=_POLL) if self._poll else self._queue.get()
             except queue.Empty:
                 if not self._stopping.is_set():
                     self._run_shared()
@@ -251,7 +280,8 @@ class CaptureJobs:
                 select(func.min(JobItem.id)).where(JobItem.state == JobState.queued)
             )
         if item_id is None:
-            self._requeue_orphans()
+            if self._shared:  # else only the leader captures: nothing is orphaned while it runs
+                self._requeue_orphans()
         else:
             self._run_safely(item_id)
 
@@ -330,16 +360,23 @@ class CaptureJobs:
                 job.state = JobState.running
                 job.started = utcnow()
             url, collection, note, truncate = item.url, job.collection, job.note, job.truncate
-            stored = item.capture_id
-        if stored is not None:
+            # Named before capturing: a capture stored by a process that then died is found.
+            capture_id = item.capture_id = item.capture_id or uuid.uuid4().hex
+        with catalog.session() as session:
+            query = select(Record.id).where(Record.capture_id == capture_id)
+            record_ids = list(session.scalars(query))
+        if record_ids:
             # Stored before its process stopped: finish it rather than capture it twice.
-            with catalog.session() as session:
-                query = select(Record.id).where(Record.capture_id == stored)
-                record_ids = list(session.scalars(query))
+            self._record_stored(item_id, record_ids)
             self._finish(item_id, after_store_error=self.after_store.run(record_ids))
             return
         result = self._capturer.capture(
-            url, collection=collection, note=note, trigger="api", truncate=truncate
+            url,
+            collection=collection,
+            note=note,
+            trigger="api",
+            truncate=truncate,
+            capture_id=capture_id,
         )
         if not result.ok and self._stopping.is_set():
             # Failed because the service is shutting down: capture it after the restart.
@@ -371,6 +408,24 @@ class CaptureJobs:
                     Record.offset == result.location.offset,
                 )
             ).first()
+
+    def _record_stored(self, item_id: int, record_ids: list[int]) -> None:
+        """Save where a capture went from its catalog rows, if its process died first."""
+        with self.repository.catalog.session() as session:
+            item = session.get(JobItem, item_id)
+            if item.warc_file is not None:
+                return
+            rows = session.scalars(
+                select(Record).where(Record.id.in_(record_ids)).order_by(Record.id)
+            )
+            final = [row for row in rows if row.record_type in ("response", "revisit")][-1]
+            item.status = final.status
+            item.final_url = final.url
+            item.warc_file = final.warc_file
+            item.offset = final.offset
+            item.payload_digest = final.payload_digest
+            item.revisit = final.record_type == "revisit"
+            item.captured_at = final.timestamp
 
     def _finish(
         self, item_id: int, *, error: str | None = None, after_store_error: str | None = None

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -22,11 +23,10 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
-    insert,
     or_,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from archive import migrations
@@ -72,9 +72,7 @@ class Record(Base):
 # Core statements, built once: captures run these for every page, and a
 # session's unit of work costs more than the rest of a capture's catalog work.
 _RECORD_COLUMNS = [column for column in Record.__table__.columns if column.key != "id"]
-# Unordered RETURNING lets SQLite take a group's rows in one INSERT (ordered,
-# it inserts them one at a time); record ids are unique, so they match them up.
-_INSERT_RECORDS = insert(Record).returning(Record.record_id, Record.id)
+_INSERT_ROWS = 500  # rows per INSERT statement (14 parameters each, well under the limits)
 _ORIGINAL = (
     select(Record.__table__)
     .where(
@@ -86,6 +84,49 @@ _ORIGINAL = (
     .order_by(Record.id)
     .limit(1)
 )
+
+
+class _RecordInsert:
+    """The multi-row ``INSERT ... RETURNING record_id, id`` of records, as the driver's SQL.
+
+    Built once per row count and run with ``exec_driver_sql``: for a capture's
+    three rows, compiling and processing a Core statement each time costs more
+    than the insert. Values go through the columns' own bind processors, so the
+    rows are exactly those a Core insert writes. RETURNING comes back unordered
+    (SQLite inserts a multi-row VALUES in one step); record ids match rows up.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        quote = dialect.identifier_preparer.quote
+        self._returning = f"{quote('record_id')}, {quote('id')}"
+        self._table = dialect.identifier_preparer.format_table(Record.__table__)
+        self._columns = ", ".join(quote(column.name) for column in _RECORD_COLUMNS)
+        self._marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._processors = [
+            (column.key, column.type.bind_processor(dialect)) for column in _RECORD_COLUMNS
+        ]
+        self._statements: dict[int, str] = {}
+
+    def statement(self, count: int) -> str:
+        """The SQL inserting ``count`` rows."""
+        if count not in self._statements:
+            row = "(" + ", ".join([self._marker] * len(_RECORD_COLUMNS)) + ")"
+            self._statements[count] = (
+                f"INSERT INTO {self._table} ({self._columns}) VALUES "
+                + ", ".join([row] * count)
+                + f" RETURNING {self._returning}"
+            )
+        return self._statements[count]
+
+    def parameters(self, rows: Sequence[Record]) -> tuple[Any, ...]:
+        """The rows' values in statement order, as the driver takes them."""
+        values = []
+        for row in rows:
+            state = row.__dict__
+            for key, process in self._processors:
+                value = state.get(key)
+                values.append(value if process is None else process(value))
+        return tuple(values)
 
 
 @dataclass
@@ -127,6 +168,7 @@ class Catalog:
             self.engine.dispose()
             raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._insert = _RecordInsert(self.engine.dialect)
         self._pending: list[_PendingRows] = []
         self._pending_lock = threading.Lock()
         # Held by a group commit while it writes. SQLite has one writer at a time:
@@ -161,9 +203,14 @@ class Catalog:
     def _commit_group(self, group: list[_PendingRows]) -> None:
         rows = [row for pending in group for row in pending.rows]
         try:
+            ids = {}
             with self.engine.begin() as connection:
-                values = [{c.key: row.__dict__.get(c.key) for c in _RECORD_COLUMNS} for row in rows]
-                ids = dict(connection.execute(_INSERT_RECORDS, values).all()) if rows else {}
+                for start in range(0, len(rows), _INSERT_ROWS):
+                    part = rows[start : start + _INSERT_ROWS]
+                    found = connection.exec_driver_sql(
+                        self._insert.statement(len(part)), self._insert.parameters(part)
+                    )
+                    ids.update(found.all())
         except Exception as exc:
             if len(group) == 1:
                 group[0].error = exc

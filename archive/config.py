@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     public_read: bool = Field(True, description="Allow reading the API without a token.")
     capture_workers: int = Field(
         2, ge=1, description="Worker threads running the service's capture jobs."
+    )
+    serve_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Service processes `vestige serve` runs on its port (default: one per core).",
     )
     capture_queue_size: int = Field(
         1000, ge=1, description="Most URLs waiting in the service's capture queue."

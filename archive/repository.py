@@ -36,7 +36,11 @@ class Repository:
             software=software_version(),
             remote=remote,
         )
-        self.repairs = self.store.recover(self._catalogue_repaired)
+        self.repairs = self.recover()
+
+    def recover(self) -> list[RepairReport]:
+        """Repair, catalogue and close the WARC files a crashed writer left open."""
+        return self.store.recover(self._catalogue_repaired)
 
     def _catalogue_repaired(self, report: RepairReport) -> None:
         """Add catalog rows for records that reached the disk but not the catalog.

@@ -8,13 +8,17 @@ C concurrent clients (default 16) for S seconds (default 60) issuing a mix of se
 document pages and archived copies (the page and its framed copy) while capture jobs fetch
 real pages from a local server. Prints requests/s, p50/p95/p99 per endpoint, errors, CPU
 per request (service and clients), and the ratio of search p95 under load to search p95
-idle (goal: 3 or less).
+idle (goal: 2 or less with ``--think 0.5``). With ``--workers 1,2`` (the default) it does
+this for ``vestige serve --workers 1`` and then ``--workers 2`` on the same archive, and
+prints the figures side by side, with the cores the service obtained and what its CPU per
+request says more cores would give.
 
 The loaded clients do not pause (unless ``--think``): they keep the service saturated, so
 each request waits about clients / throughput (Little's law), which the run prints too.
 
     python benchmarks/api.py                          # 20,000 documents, 16 clients, 60 s
     python benchmarks/api.py --n 2000 --seconds 15    # a quick run
+    python benchmarks/api.py --think 0.5 --workers 1,2,4
     python benchmarks/api.py --home /tmp/bench        # keep the archive; reuse it next time
 """
 
@@ -303,6 +307,11 @@ def main() -> None:
         "--no-captures", action="store_true", help="Run the load without background captures."
     )
     parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="Service process counts to measure one after another (default 1,2).",
+    )
+    parser.add_argument(
         "--home",
         type=Path,
         help="Keep the archive here, and reuse it if a run already loaded it "
@@ -333,25 +342,62 @@ def main() -> None:
         targets, token = targets_and_token(env, settings)
         print(f"{len(targets):,} documents")
 
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = Path(folder) / "serve.log"
-        with open(log, "w") as output:
-            server = subprocess.Popen(
-                [*VESTIGE, "serve", f"--port={port}"], env=env, stdout=output, stderr=output
-            )
-            try:
-                with page_server() as site:
-                    wait_until_up(base, server)
-                    measure(args, base, site, token, targets, server.pid)
-            finally:
-                server.terminate()
-                server.wait(60)
-        report_tracebacks(log.read_text())
+        figures = {}
+        with page_server() as site:
+            for workers in [int(count) for count in args.workers.split(",")]:
+                print(f"\n== vestige serve --workers {workers}")
+                port = _free_port()
+                base = f"http://127.0.0.1:{port}"
+                log = Path(folder) / f"serve-{workers}.log"
+                with open(log, "w") as output:
+                    server = subprocess.Popen(
+                        [*VESTIGE, "serve", f"--port={port}", f"--workers={workers}"],
+                        env=env,
+                        stdout=output,
+                        stderr=output,
+                    )
+                    try:
+                        wait_until_up(base, server)
+                        figures[workers] = measure(args, base, site, token, targets, server.pid)
+                    finally:
+                        server.terminate()
+                        server.wait(60)
+                report_tracebacks(log.read_text())
+        side_by_side(figures, args)
+
+
+def side_by_side(figures: dict[int, dict[str, float]], args: argparse.Namespace) -> None:
+    """The figures of each process count in one table, and what more cores would give."""
+    think = f", {args.think:g} s think time" if args.think else ", no think time"
+    print(f"\nside by side ({args.clients} clients{think}; load average {_loadavg()}):")
+    print(
+        f"  {'workers':>7} {'idle p95':>9} {'load p95':>9} {'ratio':>6} {'req/s':>7} "
+        f"{'CPU/req':>8} {'cores got':>9}"
+    )
+    for workers, f in figures.items():
+        print(
+            f"  {workers:>7} {f['idle_p95'] * 1000:>7.1f}ms {f['load_p95'] * 1000:>7.1f}ms "
+            f"{f['load_p95'] / f['idle_p95']:>6.2f} {f['rate']:>7.1f} "
+            f"{f['cpu_per_request'] * 1000:>6.1f}ms {f['cores']:>9.2f}"
+        )
+    print(f"  goal: search p95 under load / idle <= 2 (with --think 0.5); {os.cpu_count()} cores")
+    # Capacity by the same measure: requests/s that N cores serve at this CPU per request.
+    cost = min(f["cpu_per_request"] for f in figures.values())
+    print(
+        "  capacity at the lowest CPU per request: "
+        + ", ".join(f"{cores} cores {cores / cost:,.0f} req/s" for cores in (2, 4, 8))
+    )
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def report_tracebacks(log: str) -> None:
-    """How many tracebacks the service logged, and the first one."""
+    """How many tracebacks the service logged, and the first one; processes that died."""
+    for line in log.splitlines():
+        if "died" in line:
+            print(f"service log: {line.strip()}")
     tracebacks = log.split("Traceback (most recent call last):")[1:]
     if tracebacks:
         print(f"\nservice log: {len(tracebacks)} tracebacks; the first:")
@@ -373,7 +419,7 @@ def wait_until_up(base: str, server: subprocess.Popen) -> None:
 
 def measure(
     args: argparse.Namespace, base: str, site: str, token: str, targets: list, server: int
-) -> None:
+) -> dict[str, float]:
     """The idle run, the loaded run, and the figures."""
     tree_cpu = _benchmark("ingest")._tree_cpu_seconds
 
@@ -434,8 +480,16 @@ def measure(
     print(f"\nerrors under load: {errors} (goal: 0)")
     print(
         f"search p95 under load / idle: {load_p95 * 1000:.1f} ms / {idle_p95 * 1000:.1f} ms "
-        f"= {load_p95 / idle_p95:.2f} (goal: 3 or less)"
+        f"= {load_p95 / idle_p95:.2f} (goal: 2 or less with --think 0.5)"
     )
+    requests = sum(len(v) for v in loaded.timings.values())
+    return {
+        "idle_p95": idle_p95,
+        "load_p95": load_p95,
+        "rate": requests / args.seconds,
+        "cpu_per_request": cpu["service"] / max(1, requests),
+        "cores": cpu["service"] / args.seconds,
+    }
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ local HTTP server, fsync and catalog commit included, and fetches the same
 pages with plain httpx without storing them. The two alternate in blocks, so
 drift on the machine hits both alike. Prints pages/s for both, the ratio
 (goal: capture at 0.7x of plain fetching or better), the CPU time this
-process spent per page on each side (the server's is the same for both), which
-says where a busy machine's ratio comes from, and peak memory.
+process spent per page on each side (the server's is the same for both) and
+their ratio (goal: capture at most 2x), which says where a busy machine's
+ratio comes from, and peak memory.
 
     python benchmarks/capture.py [--n 2000] [--profile]
 """
@@ -124,8 +125,10 @@ def main() -> None:
     print(f"ratio:            {capture_rate / plain_rate:8.2f}x of plain fetching (goal >= 0.70x)")
     print(
         f"client CPU:       {cpu[plain] / pages * 1000:8.2f} ms/page plain, "
-        f"{cpu[capture] / pages * 1000:.2f} ms/page capture"
+        f"{cpu[capture] / pages * 1000:.2f} ms/page capture = {cpu[capture] / cpu[plain]:.2f}x "
+        "(goal <= 2x)"
     )
+    print(f"load average:     {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print(f"peak memory:      {peak / 1024:8.1f} MiB RSS ({rss_before / 1024:.1f} after warm-up)")
     if profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)

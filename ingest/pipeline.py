@@ -182,7 +182,12 @@ Progress = Callable[[int], None]
 
 
 class Ingester:
-    """Turns a repository's records into documents (see the module docstring)."""
+    """Turns a repository's records into documents (see the module docstring).
+
+    With several workers, their processes start with the first run and stay for
+    the next ones (their start-up, imports included, costs as much as extracting
+    dozens of pages) until :meth:`close`, or the end of a ``with`` block.
+    """
 
     def __init__(self, repository: Repository, *, workers: int = 1) -> None:
         self.repository = repository
@@ -191,6 +196,31 @@ class Ingester:
         settings = repository.settings
         self.max_size = settings.ingest_max_size
         self.timeout = settings.ingest_timeout
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Ingester:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _workers(self, *, fresh: bool = False) -> ProcessPoolExecutor:
+        """The pool of worker processes; ``fresh``: a new one, replacing a broken one."""
+        if fresh:
+            assert self._pool is not None
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._pool is None:
+            context = get_context("forkserver")
+            context.set_forkserver_preload(["ingest.pipeline"])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
 
     # -- choosing records ---------------------------------------------------
 
@@ -325,31 +355,25 @@ class Ingester:
             for row, task in planned:
                 yield row, run_task(task) if task else None
             return
-        context = get_context("forkserver")
-        context.set_forkserver_preload(["ingest.pipeline"])
-
-        def new_pool() -> ProcessPoolExecutor:
-            return ProcessPoolExecutor(self.workers, mp_context=context)
-
-        pool = new_pool()
         window: deque[tuple[Record, Future[Outcome] | None]] = deque()
         try:
             for row, task in planned:
                 future = None
                 if task is not None:
                     try:
-                        future = pool.submit(run_task, task)
+                        future = self._workers().submit(run_task, task)
                     except BrokenProcessPool:
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        pool = new_pool()
-                        future = pool.submit(run_task, task)
+                        future = self._workers(fresh=True).submit(run_task, task)
                 window.append((row, future))
                 while len(window) > self.workers * _IN_FLIGHT:
                     yield _result(*window.popleft())
             while window:
                 yield _result(*window.popleft())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            for _, future in window:
+                if future is not None:
+                    future.cancel()
+            raise
 
     # -- writing ------------------------------------------------------------
 

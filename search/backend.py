@@ -85,6 +85,10 @@ class SearchBackend(ABC):
         Searches keep using the old index until the new one is complete.
         """
 
+    def begin_writing(self) -> None:  # noqa: B027 - engines that take concurrent writers
+        """Wait to be the index's one writer, before :meth:`checkpoint` is read for a sync:
+        a writer that read it earlier could commit an older checkpoint than another's."""
+
     def close(self) -> None:  # noqa: B027 - most engines hold nothing to release
         """Release files, locks or connections."""
 

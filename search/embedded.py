@@ -379,6 +379,10 @@ class EmbeddedBackend(SearchBackend):
             fcntl.flock(fd, fcntl.LOCK_EX)  # wait for another writer to finish
             self._lock_file = fd
 
+    def begin_writing(self) -> None:
+        self._lock()
+        self._follow()  # another process's commit, made before the lock was ours
+
     def _writer_for_changes(self) -> tantivy.IndexWriter:
         if self._writer is None:
             self._lock()

@@ -57,6 +57,7 @@ def sync(
     Each batch is committed together with its last ``seq``: after a crash the next run
     resumes from the last committed batch and re-applies idempotent changes only.
     """
+    backend.begin_writing()
     after = backend.checkpoint()
     pending = max(0, latest_seq(catalog) - after)  # an upper bound: seqs may have gaps
     done = 0

@@ -51,8 +51,7 @@ def ingest(
             collection = check_collection(collection)
         except InvalidCollection as exc:
             raise fail(str(exc), 2) from exc
-    with open_repository() as repository:
-        ingester = Ingester(repository, workers=workers)
+    with open_repository() as repository, Ingester(repository, workers=workers) as ingester:
         options = {"collection": collection, "retry_failed": retry_failed, "rebuild": rebuild}
         total = ingester.count(record_ids=None, **options)
         with Progress(

@@ -35,14 +35,21 @@ app.add_typer(token_app, name="token")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="Service processes on the port (default: VESTIGE_SERVE_WORKERS, one per core).",
+    ),
 ) -> None:
     """Run the web service: JSON API, replay and Memento, browser pages."""
-    import uvicorn
+    from api.app import serve_processes
 
-    from api.app import create_app
-
-    typer.echo(f"Vestige serving on http://{host}:{port}/ (API docs at /api/v1/docs)")
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_level="info")
+    count = workers or get_settings().serve_workers
+    typer.echo(
+        f"Vestige serving on http://{host}:{port}/ (API docs at /api/v1/docs), "
+        f"{count} process{'es' if count > 1 else ''}"
+    )
+    serve_processes(host, port, count)
 
 
 @app.command()

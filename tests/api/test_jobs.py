@@ -92,12 +92,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def vestige_serve(port: int) -> Iterator[subprocess.Popen]:
+def vestige_serve(
+    port: int, *options: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     """``vestige serve`` in its own process (the environment carries VESTIGE_HOME)."""
     command = [str(Path(sys.executable).with_name("vestige")), "serve", "--port", str(port)]
     process = subprocess.Popen(
-        command,
-        env={**os.environ, "VESTIGE_CAPTURE_WORKERS": "1"},
+        [*command, *options],
+        env={**os.environ, "VESTIGE_CAPTURE_WORKERS": "1", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

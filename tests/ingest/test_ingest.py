@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from api.cli import app
+from archive.catalog import Record
 from archive.config import get_settings
 from archive.importer import Importer, Submission
 from archive.repository import Repository
@@ -18,6 +19,7 @@ from conftest import Route, WebServer, minimal_pdf
 from ingest import documents
 from ingest.language import detect
 from ingest.models import Document, IngestOutcome
+from ingest.pipeline import Ingester
 
 runner = CliRunner()
 
@@ -284,3 +286,22 @@ def test_a_small_edit_of_a_long_corpus_article_is_not_100_percent_similar(
     assert found[1].similarity is not None and 0.99 < found[1].similarity < 1.0
     assert "(similarity 100" not in vestige("versions", url)
     assert "text changed (similarity 99." in vestige("versions", url)
+
+
+def test_worker_processes_stay_from_one_run_to_the_next(home, web: WebServer) -> None:
+    urls = [
+        web.route(f"/w{i}.html", html(page(f"Notice {i}", f"Notice number {i} in full."), "utf-8"))
+        for i in range(4)
+    ]
+    vestige("capture", "--no-ingest", *urls)
+    archive = repository()
+    with archive.catalog.session() as session:
+        ids = list(session.scalars(select(Record.id).where(Record.record_type == "response")))
+    with Ingester(archive, workers=2) as ingester:
+        assert ingester.run(record_ids=ids[:2]).created == 2
+        workers = set(ingester._pool._processes)  # the pool's process ids
+        assert len(workers) == 2
+        assert ingester.run(record_ids=ids[2:]).created == 2
+        assert set(ingester._pool._processes) == workers
+    assert ingester._pool is None  # closed with the block
+    assert [show(url)["title"] for url in urls] == [f"Notice {i}" for i in range(4)]
