@@ -53,6 +53,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from archive.capture import Capturer, CaptureResult
 from archive.catalog import Base, Catalog, Record
 from archive.follow import parse_interval, run_due_follows
+from archive.guard import RefusedURL, guarded_client
 from archive.repository import Repository
 from archive.store import check_collection
 from archive.urls import normalise_url
@@ -512,15 +513,17 @@ def _notify(repository: Repository, change: PageChange, run: WatchRun) -> None:
     url = repository.settings.webhook_url
     if not url or change.kind not in NOTABLE:
         return
+    settings = repository.settings
+    # The capture guard applies: a webhook URL is an outbound request like any other.
+    allow = settings.capture_allow_private
+    client = guarded_client(allow, timeout=settings.fetch_timeout, user_agent=settings.user_agent)
     try:
-        response = httpx.post(
-            url,
-            json={"event": f"page.{change.kind}", "change": change.to_dict()},
-            timeout=repository.settings.fetch_timeout,
-            headers={"User-Agent": repository.settings.user_agent},
-        )
+        with client:
+            response = client.post(
+                url, json={"event": f"page.{change.kind}", "change": change.to_dict()}
+            )
         response.raise_for_status()
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, RefusedURL) as exc:
         run.webhook_errors.append(f"{change.url}: {exc}")
 
 
