@@ -17,6 +17,7 @@ from archive.importer import (
     ImportResult,
     InputError,
     Submission,
+    brief,
     parse_published,
     source_size,
 )
@@ -222,15 +223,17 @@ def import_(
 
 def _report_import(result: ImportResult) -> None:
     for warning in result.warnings:
-        typer.secho(f"warning: {result.source}: {warning}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(brief(f"warning: {result.source}: {warning}"), fg=typer.colors.YELLOW, err=True)
     line = f"{result.source}: {result.imported} records imported, {result.skipped} already present"
     if result.url:
         line += f"  {result.url}  {result.payload_digest}"
     typer.echo(line)
     if result.stopped:
         typer.secho(
-            f"error: {result.source}: stopped at {result.stopped} "
-            f"(the {result.imported} records before it are stored)",
+            brief(
+                f"error: {result.source}: stopped at {result.stopped} "
+                f"(the {result.imported} records before it are stored)"
+            ),
             fg=typer.colors.RED,
             err=True,
         )
