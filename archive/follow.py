@@ -22,6 +22,7 @@ from archive.repository import Repository
 from archive.scope import Scope
 from archive.store import InvalidCollection, check_collection
 from archive.urls import InvalidURL, normalise_url
+from archive.warc import InvalidText, check_note
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -88,7 +89,8 @@ def add_follow(
     try:
         url = normalise_url(url)
         check_collection(collection)
-    except (InvalidURL, InvalidCollection) as exc:
+        check_note(note)
+    except (InvalidURL, InvalidCollection, InvalidText) as exc:
         raise CrawlError(str(exc)) from exc
     if not url.startswith(("http://", "https://")):
         raise CrawlError(f"invalid URL {url!r}: only http and https URLs can be followed")

@@ -60,7 +60,15 @@ from archive.records import catalog_row, new_row, record_row
 from archive.repository import Repository
 from archive.store import WarcAppender, check_collection
 from archive.urls import InvalidURL, normalise_url
-from archive.warc import Digest, WarcRecord, warc_datetime, warc_fields
+from archive.warc import (
+    Digest,
+    InvalidText,
+    WarcRecord,
+    check_note,
+    safe_name,
+    warc_datetime,
+    warc_fields,
+)
 
 DOCUMENT_TYPES = {
     ".html": "text/html",
@@ -227,7 +235,7 @@ class Importer:
                 ]
         if kind == "wacz":
             return self._import_wacz(path, collection, progress)
-        result = ImportResult(str(path))
+        result = ImportResult(safe_name(str(path)))
 
         def opener() -> BinaryIO:
             return open(path, "rb")
@@ -250,6 +258,10 @@ class Importer:
         """
         check_collection(collection)
         submission = submission or Submission()
+        try:
+            check_note(submission.note)
+        except InvalidText as exc:
+            raise InputError(f"{safe_name(filename)}: {exc}") from exc
         suffix = PurePosixPath(filename.lower()).suffix
         if source_kind(filename) != "document":
             raise InputError(f"{filename}: not a single document ({', '.join(DOCUMENT_TYPES)})")
@@ -270,7 +282,7 @@ class Importer:
             raise InputError(f"{filename}: {exc}") from exc
         if not url.startswith(("http://", "https://")):
             raise InputError(f"{filename}: --url must be an http or https URL, not {url!r}")
-        result = ImportResult(filename, url=url, payload_digest=str(digest))
+        result = ImportResult(safe_name(filename), url=url, payload_digest=str(digest))
         if self.repository.catalog.find_original(url, str(digest)):
             result.skipped = 1
             return result
@@ -298,7 +310,9 @@ class Importer:
                     ("submitter", submission.submitter or getpass.getuser()),
                     ("submitted", warc_datetime(now)),
                     ("published", published.isoformat() if published else ""),
-                    ("filename", filename),
+                    ("filename", safe_name(filename)),
+                    # the name's own bytes, when it is not UTF-8 (percent-encoded above)
+                    ("filename-raw", filename if safe_name(filename) != filename else ""),
                     ("collection", collection),
                     ("note", submission.note or ""),
                     ("trigger", "import"),
@@ -423,7 +437,7 @@ class Importer:
         with _open_wacz(path) as package:
             names, unsafe = _wacz_warcs(package, path)
             for name in names:
-                result = ImportResult(f"{path}!{name}")
+                result = ImportResult(safe_name(f"{path}!{name}"))
                 if unsafe and not results:
                     unsafe_names = ", ".join(map(repr, unsafe))
                     result.warnings.append(

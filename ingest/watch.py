@@ -57,6 +57,7 @@ from archive.guard import RefusedURL, guarded_client
 from archive.repository import Repository
 from archive.store import check_collection
 from archive.urls import normalise_url
+from archive.warc import check_note
 from ingest import diff
 from ingest.models import Document
 from ingest.relations import utcnow
@@ -162,6 +163,7 @@ def add_watch(
         seconds = every if isinstance(every, int) else parse_interval(every)
         url = normalise_url(url)
         check_collection(collection)
+        check_note(note)  # an InvalidText, a ValueError
     except ValueError as exc:
         raise WatchError(str(exc)) from exc
     if not url.startswith(("http://", "https://")):

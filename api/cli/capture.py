@@ -24,6 +24,7 @@ from archive.importer import (
 from archive.store import InvalidCollection, check_collection
 from archive.verify import total_bytes
 from archive.verify import verify as verify_archive
+from archive.warc import InvalidText, check_note
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -51,6 +52,10 @@ def capture(
     Exits non-zero if any URL failed; the others are still stored.
     """
     collection = _collection(collection)
+    try:
+        check_note(note)
+    except InvalidText as exc:
+        raise fail(str(exc), 2) from exc
     failed = 0
     with open_repository() as repository:
         capturer = Capturer(repository)
@@ -188,8 +193,9 @@ def import_(
         except InputError as exc:
             raise fail(str(exc), 2) from exc
     try:
+        check_note(note)
         submission = Submission(url, parse_published(date) if date else None, note, submitter)
-    except InputError as exc:
+    except (InputError, InvalidText) as exc:
         raise fail(str(exc), 2) from exc
     failed = False
     record_ids: list[int] = []

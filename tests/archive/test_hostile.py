@@ -183,3 +183,48 @@ def test_brief_escapes_binary_and_cuts() -> None:
     assert brief("a\x1b[2Jb\nc") == "a\\x1b[2Jb c"
     assert brief("x\udcff") == "x\\xff"  # a byte that was not UTF-8
     assert len(brief("é" * 1000)) == MESSAGE_LIMIT
+
+
+# -- odd bytes ------------------------------------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_stored(home: Settings, tmp_path: Path) -> None:
+    raw = b"x\xff\xfe.html"
+    (tmp_path / raw.decode("utf-8", "surrogateescape")).write_bytes(b"<p>odd</p>")
+    name = str(tmp_path / raw.decode("utf-8", "surrogateescape"))
+    done = runner.invoke(
+        app, ["import", "--no-ingest", name, "--url", "http://d.example/x", "--date", "2024-01-02"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "2 records imported" in done.stdout
+    with gzip.open(warc_files(home)[0]) as fh:
+        stored = fh.read()
+    assert b"filename: x%FF%FE.html\r\n" in stored  # percent-encoded, valid UTF-8
+    assert b"filename-raw: " + raw + b"\r\n" in stored  # and the name's own bytes
+    assert_verify_clean()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["capture", "--no-ingest"],
+        ["crawl", "start"],
+        ["follow", "add"],
+        ["watch", "add"],
+        ["import", "--no-ingest", "--url", "http://d.example/a"],
+    ],
+)
+def test_a_note_that_is_not_utf8_is_refused_before_fetching(
+    home: Settings, web, tmp_path: Path, command: list[str]
+) -> None:
+    from conftest import Route
+
+    url = web.route("/page", Route(body=b"<p>page</p>", headers=[("Content-Type", "text/html")]))
+    page = tmp_path / "a.html"
+    page.write_bytes(b"<p>a</p>")
+    target = str(page) if command[0] == "import" else url
+    done = runner.invoke(app, [*command, target, "--note", "bad\udcff"])
+    assert done.exit_code == 2, done.output
+    assert "the note is not valid UTF-8 text: b'bad\\xff'" in done.stderr
+    assert web.hits == []
+    assert warc_files(home) == []
