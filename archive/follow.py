@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -135,7 +136,10 @@ def list_follows(repository: Repository) -> list[FollowInfo]:
 
 
 def _info(repository: Repository, follow: Follow) -> FollowInfo:
-    last = crawl_status(repository, follow.last_crawl_id) if follow.last_crawl_id else None
+    last = None
+    if follow.last_crawl_id:
+        with suppress(CrawlError):  # that crawl was deleted since
+            last = crawl_status(repository, follow.last_crawl_id)
     return FollowInfo(
         id=follow.id,
         url=follow.url,
@@ -213,5 +217,7 @@ def run_due_follows(
                 row.last_run = utcnow()
                 row.next_run = max(now, row.last_run) + timedelta(seconds=row.every)
                 row.last_crawl_id = crawler.id
-        results.append((follow_info(repository, follow.id), status))
+        with suppress(CrawlError):  # deleted during its run: skipped quietly, as it was
+            info = follow_info(repository, follow.id)
+        results.append((info, status))
     return results

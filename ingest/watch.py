@@ -103,7 +103,10 @@ class Watch(Base):
     # The document the next capture is compared with.
     last_document_id: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (UniqueConstraint("url", "collection", name="uq_watches_url_collection"),)
+    __table_args__ = (
+        UniqueConstraint("url", "collection", name="uq_watches_url_collection"),
+        {"sqlite_autoincrement": True},  # ids never reused: a deleted watch's links stay dead
+    )
 
 
 class PageChange(Base):
