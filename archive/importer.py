@@ -33,6 +33,7 @@ still streams.
 from __future__ import annotations
 
 import codecs
+import fnmatch
 import getpass
 import json
 import re
@@ -40,7 +41,7 @@ import tempfile
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -178,6 +179,67 @@ def source_size(path: Path) -> int:
             names, _ = _wacz_warcs(package, path)
             return sum(package.getinfo(name).file_size for name in names)
     return path.stat().st_size
+
+
+@dataclass
+class Sources:
+    """What ``vestige import PATH...`` covers."""
+
+    files: list[Path]  # to import, in order
+    named: set[Path]  # those named on the command line (the rest came from folders)
+    skipped: list[Path]  # files in folders that are of no type Vestige imports
+
+
+def collect_sources(paths: Iterable[Path], pattern: str | None = None) -> Sources:
+    """The files named and every file under the folders named (recursively, sorted),
+    those in folders filtered by ``pattern`` (a glob on the name, e.g. ``*.warc.gz``).
+
+    A named file that cannot be imported raises :class:`InputError` (nothing is
+    stored then); a file in a folder of an unknown type is skipped.
+    """
+    sources = Sources([], set(), [])
+    for path in paths:
+        if not path.is_dir():
+            source_size(path)  # exists, and of a known type
+            sources.files.append(path)
+            sources.named.add(path)
+            continue
+        for found in sorted(p for p in path.rglob("*") if p.is_file()):
+            if pattern and not fnmatch.fnmatch(found.name, pattern):
+                continue
+            try:
+                source_kind(found.name)
+            except InputError:
+                sources.skipped.append(found)
+                continue
+            sources.files.append(found)
+    return sources
+
+
+@dataclass
+class Tally:
+    """Files an import command imported, found already present, skipped and refused."""
+
+    imported: int = 0
+    present: int = 0
+    skipped: int = 0
+    refused: int = 0
+
+    def add(self, results: list[ImportResult]) -> None:
+        """Count one file from its results (a WACZ has one per WARC inside)."""
+        if not all(result.ok for result in results):
+            self.refused += 1
+        elif any(result.imported for result in results):
+            self.imported += 1
+        else:
+            self.present += 1
+
+    def __str__(self) -> str:
+        files = self.imported + self.present + self.skipped + self.refused
+        return (
+            f"{files:,} files: {self.imported:,} imported, {self.present:,} already present, "
+            f"{self.skipped:,} skipped (not an archive or document), {self.refused:,} refused"
+        )
 
 
 def parse_date_line(first_line: bytes) -> tuple[date, str] | None:

@@ -228,3 +228,33 @@ def test_a_note_that_is_not_utf8_is_refused_before_fetching(
     assert "the note is not valid UTF-8 text: b'bad\\xff'" in done.stderr
     assert web.hits == []
     assert warc_files(home) == []
+
+
+# -- careless input ---------------------------------------------------------------
+
+
+def test_a_folder_is_imported_recursively_with_a_summary(home: Settings, tmp_path: Path) -> None:
+    folder = tmp_path / "evidence"
+    (folder / "sub" / "deeper").mkdir(parents=True)
+    (folder / "a.warc.gz").write_bytes(gzip.compress(record("http://one.example/")))
+    (folder / "sub" / "deeper" / "b.warc.gz").write_bytes(
+        gzip.compress(record("http://two.example/"))
+    )
+    (folder / "sub" / "seed.txt").write_bytes(b"date 2024-01-02 http://three.example/\nText\n")
+    (folder / "sub" / "notes.docx").write_bytes(b"PK")
+    (folder / "empty.warc").write_bytes(b"")
+    done = vestige_import(folder)
+    assert done.exit_code == 1, done.output  # one refused
+    assert f"{folder / 'sub/deeper/b.warc.gz'}: 1 records imported" in done.stdout
+    assert "seed.txt: 2 records imported" in done.stdout
+    assert (
+        "5 files: 3 imported, 0 already present, 1 skipped (not an archive or document), 1 refused"
+        in done.stdout
+    )
+    assert f"skipped: {folder / 'sub/notes.docx'}" in done.stderr
+    assert f"error: {folder / 'empty.warc'}: stopped at byte 0: the file is empty" in done.stderr
+
+    again = runner.invoke(app, ["import", "--no-ingest", "--glob", "*.warc.gz", str(folder)])
+    assert again.exit_code == 0, again.output
+    assert "2 files: 0 imported, 2 already present, 0 skipped" in again.stdout
+    assert "seed.txt" not in again.output and "notes.docx" not in again.output
