@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import uuid
 import zipfile
 import zlib
@@ -258,3 +261,23 @@ def test_a_folder_is_imported_recursively_with_a_summary(home: Settings, tmp_pat
     assert again.exit_code == 0, again.output
     assert "2 files: 0 imported, 2 already present, 0 skipped" in again.stdout
     assert "seed.txt" not in again.output and "notes.docx" not in again.output
+
+
+def test_pypdf_warnings_go_to_the_log_shown_with_verbose(home: Settings, tmp_path: Path) -> None:
+    from conftest import minimal_pdf
+
+    pdf = tmp_path / "broken.pdf"
+    pdf.write_bytes(minimal_pdf("T", "A", ["hello"]).rsplit(b"%%EOF", 1)[0])  # no EOF marker
+    command = [sys.executable, "-c", "from api.cli import main; main()"]
+    quiet, verbose = (
+        subprocess.run(
+            [*command, *flags, "import", str(pdf), "--url", f"http://d.example/{n}.pdf"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        )
+        for n, flags in enumerate([[], ["-v"]])
+    )
+    assert "2 records imported" in quiet.stdout, quiet.stderr
+    assert "EOF marker" not in quiet.stderr
+    assert "INFO ingest.extract: PDF: EOF marker not found" in verbose.stderr
