@@ -396,7 +396,9 @@ class _QueryKeys:
 
     def __init__(self, catalog: Catalog, backend: SearchBackend, selection: Selection) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="vestige-export-")
-        self.db = sqlite3.connect(Path(self._dir.name) / "keys.sqlite")
+        # Used by one export at a time, but from whichever thread serves it (the
+        # service's worker threads; closed from the event loop after an error).
+        self.db = sqlite3.connect(Path(self._dir.name) / "keys.sqlite", check_same_thread=False)
         self.db.execute(
             "CREATE TABLE keys (url TEXT, captured TEXT, id TEXT, "
             "PRIMARY KEY (url, captured, id)) WITHOUT ROWID"
