@@ -19,6 +19,17 @@ EXAMPLES = 20  # per operation: bounded, and derandomized so a run is repeatable
 CONFORMANCE_EXAMPLES = 10  # per operation and mode
 
 
+def bounded(examples: int) -> settings:
+    """Hypothesis settings of a repeatable run of ``examples`` cases."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+
+
 def test_no_input_makes_a_server_error(home: Settings, web: WebServer) -> None:
     # Fuzzed watches and follows are not run: the scheduler is off.
     with service(home.model_copy(update={"scheduler": False})) as client:
@@ -32,13 +43,7 @@ def test_no_input_makes_a_server_error(home: Settings, web: WebServer) -> None:
         for operation in operations:
 
             @given(case=operation.as_strategy())
-            @settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-                derandomize=True,
-                database=None,
-            )
+            @bounded(EXAMPLES)
             def fuzz(case) -> None:
                 response = case.call(headers=auth(token))
                 if response.status_code >= 500:
@@ -73,13 +78,7 @@ def check_conformance(operation, mode: GenerationMode, token: str, failures: lis
     """Run the checks on ``operation``'s cases of ``mode``; add what fails to ``failures``."""
 
     @given(case=operation.as_strategy(mode))
-    @settings(
-        max_examples=CONFORMANCE_EXAMPLES,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=True,
-        database=None,
-    )
+    @bounded(CONFORMANCE_EXAMPLES)
     def check(case) -> None:
         try:
             case.call_and_validate(headers=auth(token), excluded_checks=list(NOT_YET))
