@@ -36,6 +36,7 @@ from api import (
     watches,
 )
 from api.crawls import CrawlJobs
+from api.deps import READ_SCHEME
 from api.errors import error_response
 from api.export import routes as export_routes
 from api.jobs import CaptureJobs
@@ -194,6 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(memento.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+    _document_reads(app, settings.public_read)
     return app
 
 
@@ -229,3 +231,22 @@ def serve_processes(host: str, port: int, workers: int) -> None:
         proxy_headers=False,
         log_level="info",
     )
+
+
+def _document_reads(app: FastAPI, public: bool) -> None:
+    """Reads take the API token too, under a scheme of their own (``ReadToken``) that
+    the OpenAPI document shows as the token's scheme, optional when reads are public."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()  # cached by FastAPI: changed once, here
+            schema.get("components", {}).get("securitySchemes", {}).pop(READ_SCHEME, None)
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if {READ_SCHEME: []} in operation.get("security", []):
+                        token = [{"HTTPBearer": []}]
+                        operation["security"] = [{}, *token] if public else token
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

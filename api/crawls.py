@@ -28,6 +28,7 @@ from api.schemas import (
     CrawledPage,
     CrawlJobView,
     CrawlRequest,
+    ErrorResponse,
     FollowDetail,
     FollowRequest,
     FollowView,
@@ -354,7 +355,10 @@ async def list_crawl_jobs(
     return [crawl_view(repository, status, pages=False) for status in found]
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=CrawlJobView)
+_FINISHED = {409: {"model": ErrorResponse, "description": "The job has already finished."}}
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=CrawlJobView, responses=_FINISHED)
 async def cancel_crawl_job(
     job_id: str, crawls: CrawlsDep, jobs: JobsDep, token: Writer
 ) -> CrawlJobView:
@@ -362,7 +366,7 @@ async def cancel_crawl_job(
     return await to_thread.run_sync(cancel_job, crawls, jobs.get, job_id)
 
 
-@router.delete("/jobs/{job_id}", response_model=CrawlJobView)
+@router.delete("/jobs/{job_id}", response_model=CrawlJobView, responses=_FINISHED)
 async def delete_crawl_job(
     job_id: str, crawls: CrawlsDep, jobs: JobsDep, token: Writer
 ) -> CrawlJobView:

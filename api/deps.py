@@ -20,6 +20,10 @@ _bearer = HTTPBearer(
     auto_error=False,
     description="An API token from `vestige token create NAME`.",
 )
+# The same token for reads; a scheme of its own so that the OpenAPI document can
+# say that reads need none while VESTIGE_PUBLIC_READ is on (see api.app).
+READ_SCHEME = "ReadToken"
+_read_bearer = HTTPBearer(auto_error=False, scheme_name=READ_SCHEME)
 
 
 # The dependencies are async: FastAPI runs a plain function in a worker thread, and
@@ -86,7 +90,7 @@ async def require_reader(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
     repository: Annotated[Repository, Depends(get_repository)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_read_bearer)],
 ) -> str | None:
     """Reading is public unless ``VESTIGE_PUBLIC_READ=0``; then it needs a token too."""
     if settings.public_read:

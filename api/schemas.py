@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer, StrictBool
 
 from api.models import JobState
 from ingest.relations import TYPES
@@ -134,7 +134,7 @@ class CaptureRequest(BaseModel):
     )
     collection: str = Field("default", description="Collection to store the captures in.")
     note: str | None = Field(None, max_length=10_000, description="A note stored with each.")
-    truncate: bool = Field(
+    truncate: StrictBool = Field(
         False, description="Keep the first VESTIGE_MAX_BODY_SIZE bytes of larger bodies."
     )
 
@@ -532,12 +532,12 @@ class CrawlRequest(BaseModel):
     exclude: list[str] = Field([], max_length=50, description="Never capture URLs matching these.")
     collection: str = Field("default", max_length=200)
     note: str | None = Field(None, max_length=10_000)
-    ignore_robots: bool = Field(
+    ignore_robots: StrictBool = Field(
         False, description="Capture what robots.txt disallows (recorded in the WARC metadata)."
     )
-    sitemaps: bool = Field(True, description="Read the seeds' sitemaps.")
-    feeds: bool = Field(True, description="Read the feeds pages link to.")
-    skip_archived: bool = Field(False, description="Skip pages already in the archive.")
+    sitemaps: StrictBool = Field(True, description="Read the seeds' sitemaps.")
+    feeds: StrictBool = Field(True, description="Read the feeds pages link to.")
+    skip_archived: StrictBool = Field(False, description="Skip pages already in the archive.")
 
 
 class CrawlCounts(BaseModel):
@@ -584,10 +584,10 @@ class FollowRequest(BaseModel):
     url: str = Field(min_length=1, max_length=4096, examples=["https://example.org/feed.xml"])
     every: str = Field("1h", max_length=20, description="How often: 30m, 1h, 1d (at least 1m).")
     collection: str = Field("default", max_length=200)
-    sitemaps: bool | None = Field(
+    sitemaps: StrictBool | None = Field(
         None, description="Read the site's sitemaps too (default: for sites, not for feeds)."
     )
-    ignore_robots: bool = False
+    ignore_robots: StrictBool = False
     note: str | None = Field(None, max_length=10_000)
 
 

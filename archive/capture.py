@@ -20,7 +20,7 @@ from archive.records import record_row
 from archive.repository import Repository
 from archive.store import Location, check_collection, gzip_member
 from archive.urls import InvalidURL, normalise_url
-from archive.warc import WarcRecord, warc_datetime, warc_fields
+from archive.warc import WarcRecord, check_note, warc_datetime, warc_fields
 
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 
@@ -74,8 +74,10 @@ class Capturer:
         the catalog after a crash; ``metadata`` adds fields to its metadata record.
         ``fetched`` is called once every hop is read, before storing them: a
         crawler can give the host its next request while this one is made durable.
+        A note that is not UTF-8 text raises :class:`InvalidText`, before fetching.
         """
         check_collection(collection)
+        check_note(note)
         result = CaptureResult(url=url)
         try:
             check_scheme(url)  # first: javascript: and data: URLs have no host to normalise

@@ -55,6 +55,7 @@ from archive.repository import Repository
 from archive.scope import Scope, ScopeRules, clean_url, origin
 from archive.store import InvalidCollection, Location, check_collection
 from archive.urls import InvalidURL, checked_url
+from archive.warc import InvalidText, check_note
 
 # URLs a running crawl takes from the catalog at a time: memory stays bounded
 # however large the frontier grows.
@@ -109,7 +110,8 @@ class CrawlOptions:
         self.scope = Scope(self.scope)
         try:
             check_collection(self.collection)
-        except InvalidCollection as exc:
+            check_note(self.note)
+        except (InvalidCollection, InvalidText) as exc:
             raise CrawlError(str(exc)) from exc
         for pattern in (*self.include, *self.exclude):
             try:

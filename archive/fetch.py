@@ -2,7 +2,8 @@
 
 Bodies are read raw (no gzip/deflate/br decoding) into spool files that move
 to disk past a few MiB, with block and payload digests computed on the way.
-Every hop is checked against the address guard before and after connecting.
+Every hop connects through the address guard (:class:`archive.guard.GuardedTransport`),
+which checks the addresses a host resolves to and connects to exactly a checked one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import urljoin
 import httpx
 
 from archive.config import Settings
-from archive.guard import RefusedURL, check_address, check_scheme, check_url
+from archive.guard import GuardedTransport, RefusedURL, check_scheme
 from archive.urls import normalise_url
 from archive.warc import Digest
 
@@ -69,13 +70,13 @@ def _peer_address(response: httpx.Response) -> str | None:
 class Fetcher:
     """An HTTP client configured for archiving; thread-safe, reuse it."""
 
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, settings: Settings, *, limits: httpx.Limits | None = None) -> None:
         self.settings = settings
         # Requests go straight to the transport: the client would parse each
         # Location itself (and fail on javascript: or malformed ones) before
         # the guard and normalise_url see it. No proxies from the environment:
-        # they would hide the peer the guard checks.
-        self.transport = transport or httpx.HTTPTransport()
+        # they would connect out of the guard's sight.
+        self.transport = GuardedTransport(self.allows_private, limits=limits)
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.fetch_timeout),
             headers={
@@ -91,11 +92,11 @@ class Fetcher:
         self.client.close()
         self.transport.close()
 
-    def allows_private(self, url: str) -> bool:
-        """Whether ``url`` may reach private addresses; asked on every hop.
+    def allows_private(self, host: str) -> bool:
+        """Whether ``host`` may reach private addresses; asked on every new connection.
 
         Only ``VESTIGE_CAPTURE_ALLOW_PRIVATE`` decides; tests override this
-        to allow one hop and check that the next is still guarded.
+        to allow one host and check that a redirect to another is still guarded.
         """
         return self.settings.capture_allow_private
 
@@ -121,8 +122,6 @@ class Fetcher:
                 hop.close()
 
     def _exchange(self, url: str, *, truncate: bool) -> Hop:
-        allow_private = self.allows_private(url)
-        check_url(url, allow_private=allow_private)
         try:
             request = self.client.build_request("GET", url)
         except httpx.InvalidURL as exc:
@@ -138,9 +137,8 @@ class Fetcher:
             raise FetchError(f"HTTP error from {request.url.host}: {exc}") from exc
         try:
             address = _peer_address(response)
-            if address and not allow_private:
-                # The address actually connected to, in case DNS changed its mind.
-                check_address(request.url.host, address)
+            if address is None:  # the guard gives every stream one; refuse, never skip
+                raise RefusedURL(f"refused {request.url.host!r}: no peer address")
             return self._read(url, request, response, fetched_at, address, truncate=truncate)
         finally:
             response.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from archive.repository import Repository
 from archive.scope import Scope
 from archive.store import InvalidCollection, check_collection
 from archive.urls import InvalidURL, checked_url
+from archive.warc import InvalidText, check_note
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -88,7 +90,8 @@ def add_follow(
     try:
         url = checked_url(url, fetchable=True)
         check_collection(collection)
-    except (InvalidURL, InvalidCollection) as exc:
+        check_note(note)
+    except (InvalidURL, InvalidCollection, InvalidText) as exc:
         raise CrawlError(str(exc)) from exc
     with repository.catalog.session() as session:
         follow = session.scalars(
@@ -131,7 +134,10 @@ def list_follows(repository: Repository) -> list[FollowInfo]:
 
 
 def _info(repository: Repository, follow: Follow) -> FollowInfo:
-    last = crawl_status(repository, follow.last_crawl_id) if follow.last_crawl_id else None
+    last = None
+    if follow.last_crawl_id:
+        with suppress(CrawlError):  # that crawl was deleted since
+            last = crawl_status(repository, follow.last_crawl_id)
     return FollowInfo(
         id=follow.id,
         url=follow.url,
@@ -209,5 +215,7 @@ def run_due_follows(
                 row.last_run = utcnow()
                 row.next_run = max(now, row.last_run) + timedelta(seconds=row.every)
                 row.last_crawl_id = crawler.id
-        results.append((follow_info(repository, follow.id), status))
+        with suppress(CrawlError):  # deleted during its run: skipped quietly, as it was
+            info = follow_info(repository, follow.id)
+        results.append((info, status))
     return results

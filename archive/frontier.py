@@ -130,7 +130,10 @@ class Follow(Base):
     next_run: Mapped[datetime] = mapped_column(DateTime, index=True)
     last_crawl_id: Mapped[str | None] = mapped_column(String(32))
 
-    __table_args__ = (UniqueConstraint("url", "collection", name="uq_follows_url_collection"),)
+    __table_args__ = (
+        UniqueConstraint("url", "collection", name="uq_follows_url_collection"),
+        {"sqlite_autoincrement": True},  # ids never reused: a deleted follow's links stay dead
+    )
 
 
 def path_key(url: str) -> str:

@@ -21,11 +21,19 @@ Records are stored in batches; each batch is fsynced and catalogued before the
 next one starts, so a crash loses at most one unacknowledged batch. Damaged
 input (a parse error, a record cut short, a failed digest) stops the import of
 that source after the last intact record; everything before it stays stored.
+
+Hostile input gets an answer in bounded work: a header (the lines of a record
+header, or of the HTTP head inside it) must end within ``HEADER_LIMIT`` bytes,
+and so must a run of blank lines, or the source is refused as not a WARC/ARC;
+gzip is inflated a bounded amount at a time; messages are cut to
+``MESSAGE_LIMIT`` characters with binary shown escaped. A large valid record
+still streams.
 """
 
 from __future__ import annotations
 
 import codecs
+import fnmatch
 import getpass
 import json
 import re
@@ -33,7 +41,7 @@ import tempfile
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -43,6 +51,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.timeutils import timestamp_to_datetime
 
@@ -52,7 +61,15 @@ from archive.records import catalog_row, new_row, record_row
 from archive.repository import Repository
 from archive.store import WarcAppender, check_collection
 from archive.urls import InvalidURL, normalise_url
-from archive.warc import Digest, WarcRecord, warc_datetime, warc_fields
+from archive.warc import (
+    Digest,
+    InvalidText,
+    WarcRecord,
+    check_note,
+    safe_name,
+    warc_datetime,
+    warc_fields,
+)
 
 DOCUMENT_TYPES = {
     ".html": "text/html",
@@ -68,6 +85,19 @@ WACZ_SUFFIX = ".wacz"
 BATCH_RECORDS = 100
 BATCH_BYTES = 16 * MiB
 _CHUNK = 1 << 16
+_INFLATE_STEP = 4 * _CHUNK  # most bytes inflated from one read of gzip input
+# Most bytes of header lines (or of blank lines between records) before the
+# data is refused as not a WARC/ARC: real headers are a few KiB.
+HEADER_LIMIT = 64 * 1024
+# Most empty gzip members in a row (real files have none, or one at the end).
+_EMPTY_MEMBERS = 1000
+_TOO_MANY_EMPTY = f"more than {_EMPTY_MEMBERS} empty gzip members in a row: not a WARC or ARC"
+# Most characters of an error message or warning about a source; where a
+# source stopped is shorter, leaving room for the file name around it.
+MESSAGE_LIMIT = 300
+WHERE_LIMIT = 200
+# Most bytes of a WACZ's datapackage.json (a few KiB in practice).
+_DATAPACKAGE_LIMIT = 16 * MiB
 # Deterministic record ids for converted ARC records and documents.
 _ID_NAMESPACE = uuid.UUID("6f1f4c52-6a43-4f3c-9d3e-7a0c2b1e5d21")
 # `date YYYY-MM-DD URL` opening a submitted text file (after a BOM or spaces).
@@ -75,8 +105,26 @@ _DATE_LINE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*date\s+(\d{4}-\d{2}-\d{2})\s+(\S
 _HTTP_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
+def brief(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``message`` on one line, control characters and undecodable bytes escaped,
+    cut to ``limit`` characters: hostile input must not flood a terminal or log."""
+    text = " ".join(message.split())
+    text = "".join(c if c.isprintable() else _escape(c) for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return char.encode("unicode_escape").decode("ascii")
+
+
 class InputError(ValueError):
     """Input that cannot be imported at all; nothing was stored for it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(brief(message))
 
 
 @dataclass
@@ -128,8 +176,70 @@ def source_size(path: Path) -> int:
         raise InputError(f"{path}: no such file")
     if source_kind(path.name) == "wacz":
         with _open_wacz(path) as package:
-            return sum(package.getinfo(name).file_size for name in _wacz_warcs(package, path))
+            names, _ = _wacz_warcs(package, path)
+            return sum(package.getinfo(name).file_size for name in names)
     return path.stat().st_size
+
+
+@dataclass
+class Sources:
+    """What ``vestige import PATH...`` covers."""
+
+    files: list[Path]  # to import, in order
+    named: set[Path]  # those named on the command line (the rest came from folders)
+    skipped: list[Path]  # files in folders that are of no type Vestige imports
+
+
+def collect_sources(paths: Iterable[Path], pattern: str | None = None) -> Sources:
+    """The files named and every file under the folders named (recursively, sorted),
+    those in folders filtered by ``pattern`` (a glob on the name, e.g. ``*.warc.gz``).
+
+    A named file that cannot be imported raises :class:`InputError` (nothing is
+    stored then); a file in a folder of an unknown type is skipped.
+    """
+    sources = Sources([], set(), [])
+    for path in paths:
+        if not path.is_dir():
+            source_size(path)  # exists, and of a known type
+            sources.files.append(path)
+            sources.named.add(path)
+            continue
+        for found in sorted(p for p in path.rglob("*") if p.is_file()):
+            if pattern and not fnmatch.fnmatch(found.name, pattern):
+                continue
+            try:
+                source_kind(found.name)
+            except InputError:
+                sources.skipped.append(found)
+                continue
+            sources.files.append(found)
+    return sources
+
+
+@dataclass
+class Tally:
+    """Files an import command imported, found already present, skipped and refused."""
+
+    imported: int = 0
+    present: int = 0
+    skipped: int = 0
+    refused: int = 0
+
+    def add(self, results: list[ImportResult]) -> None:
+        """Count one file from its results (a WACZ has one per WARC inside)."""
+        if not all(result.ok for result in results):
+            self.refused += 1
+        elif any(result.imported for result in results):
+            self.imported += 1
+        else:
+            self.present += 1
+
+    def __str__(self) -> str:
+        files = self.imported + self.present + self.skipped + self.refused
+        return (
+            f"{files:,} files: {self.imported:,} imported, {self.present:,} already present, "
+            f"{self.skipped:,} skipped (not an archive or document), {self.refused:,} refused"
+        )
 
 
 def parse_date_line(first_line: bytes) -> tuple[date, str] | None:
@@ -187,7 +297,7 @@ class Importer:
                 ]
         if kind == "wacz":
             return self._import_wacz(path, collection, progress)
-        result = ImportResult(str(path))
+        result = ImportResult(safe_name(str(path)))
 
         def opener() -> BinaryIO:
             return open(path, "rb")
@@ -210,6 +320,10 @@ class Importer:
         """
         check_collection(collection)
         submission = submission or Submission()
+        try:
+            check_note(submission.note)
+        except InvalidText as exc:
+            raise InputError(f"{safe_name(filename)}: {exc}") from exc
         suffix = PurePosixPath(filename.lower()).suffix
         if source_kind(filename) != "document":
             raise InputError(f"{filename}: not a single document ({', '.join(DOCUMENT_TYPES)})")
@@ -230,7 +344,7 @@ class Importer:
             raise InputError(f"{filename}: {exc}") from exc
         if not url.startswith(("http://", "https://")):
             raise InputError(f"{filename}: --url must be an http or https URL, not {url!r}")
-        result = ImportResult(filename, url=url, payload_digest=str(digest))
+        result = ImportResult(safe_name(filename), url=url, payload_digest=str(digest))
         if self.repository.catalog.find_original(url, str(digest)):
             result.skipped = 1
             return result
@@ -258,7 +372,9 @@ class Importer:
                     ("submitter", submission.submitter or getpass.getuser()),
                     ("submitted", warc_datetime(now)),
                     ("published", published.isoformat() if published else ""),
-                    ("filename", filename),
+                    ("filename", safe_name(filename)),
+                    # the name's own bytes, when it is not UTF-8 (percent-encoded above)
+                    ("filename-raw", filename if safe_name(filename) != filename else ""),
                     ("collection", collection),
                     ("note", submission.note or ""),
                     ("trigger", "import"),
@@ -282,7 +398,7 @@ class Importer:
             self._store_batches(self._unknown(copies, result), collection, result)
         except _Damage as damage:
             # The source changed between reading and copying: that batch is undone.
-            result.stopped = f"{damage} (did the file change during the import?)"
+            result.stopped = brief(f"{damage} (did the file change during the import?)")
 
     def _store_batches(self, fresh: Iterator[_Copy], collection: str, result: ImportResult) -> None:
         while (first := next(fresh, None)) is not None:
@@ -308,7 +424,9 @@ class Importer:
                     # wget writes two of its resource records with one id; the
                     # catalog keys records by id, so only the first is kept.
                     result.warnings.append(
-                        f"{copy.record_id} is the id of two different records; kept the first"
+                        brief(
+                            f"{copy.record_id} is the id of two different records; kept the first"
+                        )
                     )
                 result.skipped += 1
                 continue
@@ -333,12 +451,20 @@ class Importer:
         with ExitStack() as stack:
             parsed = stack.enter_context(_Source(opener(), progress))
             copier = stack.enter_context(_Source(opener())) if kind == "warc" else None
+            found, empty = False, 0
             # Each gzip member is parsed on its own, as warcio does: a record
             # ends at its member's end even if its closing blank lines are missing.
             while parsed.next_member():
                 if copier is not None:
                     copier.next_member()
-                records = ArchiveIterator(parsed, check_digests=True, no_record_parse=kind == "arc")
+                if parsed.member_is_empty():
+                    empty += 1
+                    if empty > _EMPTY_MEMBERS:  # each costs a little; a bomb has millions
+                        result.stopped = parsed.where(parsed.tell(), _TOO_MANY_EMPTY)
+                        return
+                    continue
+                empty = 0
+                records = _Records(parsed, no_record_parse=kind == "arc")
                 while True:
                     records.read_to_end()  # so that ``offset`` is where the next record starts
                     start = records.offset
@@ -353,6 +479,7 @@ class Importer:
                     except Exception as exc:  # any failure to parse untrusted input is damage
                         result.stopped = parsed.where(start, parsed.damage or _reason(exc))
                         return
+                    found = True
                     yield copy
                     if records.err_count:
                         result.warnings.append(
@@ -361,14 +488,23 @@ class Importer:
                         records.err_count = 0
             if parsed.damage:
                 result.stopped = parsed.where(parsed.tell(), parsed.damage)
+            elif not found:
+                # Not "0 records imported": an empty file is a mistake worth an error.
+                result.stopped = f"byte 0: {parsed.emptiness()}"
 
     def _import_wacz(
         self, path: Path, collection: str, progress: Progress | None
     ) -> list[ImportResult]:
         results = []
         with _open_wacz(path) as package:
-            for name in _wacz_warcs(package, path):
-                result = ImportResult(f"{path}!{name}")
+            names, unsafe = _wacz_warcs(package, path)
+            for name in names:
+                result = ImportResult(safe_name(f"{path}!{name}"))
+                if unsafe and not results:
+                    unsafe_names = ", ".join(map(repr, unsafe))
+                    result.warnings.append(
+                        brief(f"skipped members with unsafe names: {unsafe_names}")
+                    )
 
                 def opener(name: str = name) -> BinaryIO:
                     return package.open(name)
@@ -397,8 +533,64 @@ class _Damage(Exception):
     """A record that cannot be kept; the import of its source stops there."""
 
 
+class _HeaderLines(DecompressingBufferedReader):
+    """warcio's reader with the reading of headers bounded by ``HEADER_LIMIT``.
+
+    warcio reads record headers, HTTP heads and the blank lines between
+    records with ``readline()``, and bodies with ``read()``. It would gather
+    a line of any length (quadratically: 200 MB of zeros took over 11 minutes);
+    here a line, a block of header lines or a run of blank lines longer than
+    the limit is refused.
+    """
+
+    def __init__(self, stream: BinaryIO, block_size: int) -> None:
+        super().__init__(stream, block_size=block_size)
+        self._header_bytes = 0  # header lines since the last blank line or body read
+        self._blank_bytes = 0  # blank lines in a row
+
+    def read(self, length: int | None = None) -> bytes:
+        self._header_bytes = self._blank_bytes = 0
+        return super().read(length)
+
+    def readline(self, length: int | None = None) -> bytes:
+        cap = HEADER_LIMIT + 1 if length is None or not 0 <= length <= HEADER_LIMIT else length
+        line = super().readline(cap)
+        # warcio's readline may stop short of ``cap`` without a line end; go on to it
+        while line and not line.endswith(b"\n") and len(line) < cap:
+            more = super().readline(cap - len(line))
+            if not more:
+                break
+            line += more
+        if line.strip():
+            self._header_bytes += len(line)
+            self._blank_bytes = 0
+        else:
+            self._header_bytes = 0
+            self._blank_bytes += len(line)
+        if self._header_bytes > HEADER_LIMIT:
+            raise _Damage(
+                f"no record header ends within {HEADER_LIMIT // 1024} KiB: "
+                f"not a WARC or ARC record (first bytes: {line[:40]!r})"
+            )
+        if self._blank_bytes > HEADER_LIMIT:
+            raise _Damage(f"more than {HEADER_LIMIT // 1024} KiB of blank lines: not a WARC or ARC")
+        return line
+
+
+class _Records(ArchiveIterator):
+    """warcio's record iterator, reading through :class:`_HeaderLines`, with
+    digests checked; without warcio's warning that copies a whole input line
+    to stderr (the importer's own warning says where)."""
+
+    INC_RECORD = ""
+
+    def __init__(self, source: _Source, *, no_record_parse: bool) -> None:
+        super().__init__(source, check_digests=True, no_record_parse=no_record_parse)
+        self.reader = _HeaderLines(self.fh, self.reader.block_size)
+
+
 def _reason(exc: Exception) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return brief(str(exc)) or type(exc).__name__
 
 
 def _drain(record: ArcWarcRecord) -> None:
@@ -417,10 +609,10 @@ def _verified_copy(
     record: ArcWarcRecord, records: ArchiveIterator, copier: _Source, parsed: _Source
 ) -> _Copy:
     """Check a WARC record, then copy its original bytes from ``copier``."""
-    _drain(record)
     record_id = record.rec_headers.get_header("WARC-Record-ID")
-    if not record_id:
-        raise _Damage("record has no WARC-Record-ID")
+    if not record_id:  # before reading the block: it may be a GiB of anything
+        raise _Damage("not a WARC record (no WARC-Record-ID)")
+    _drain(record)
     offset, length = records.get_record_offset(), records.get_record_length()
     if parsed.damage:
         raise _Damage(parsed.damage)  # the record may run into the damage
@@ -639,29 +831,48 @@ class _Source:
             self._finished = not chunk
             return
         start = self._member[0]
-        if not chunk:
-            self.damage = f"the gzip member at byte {start} is cut short (file truncated?)"
-            self._finished = True
-            return
         try:
-            self._buffer += self._decompressor.decompress(chunk)
+            # Bounded: 64 KiB of a gzip bomb would otherwise inflate to 64 MiB at once.
+            out = self._decompressor.decompress(chunk, _INFLATE_STEP)
         except zlib.error as exc:
             self.damage = f"corrupt gzip data in the member at byte {start}: {exc}"
             self._finished = True
             return
+        if not chunk and not out:
+            self.damage = f"the gzip member at byte {start} is cut short (file truncated?)"
+            self._finished = True
+            return
+        self._buffer += out
         if self._decompressor.eof:
             self._pending = self._decompressor.unused_data
             self._member_done = True
+        else:
+            self._pending = self._decompressor.unconsumed_tail
+
+    def member_is_empty(self) -> bool:
+        """Whether the current member has no data at all (reads at most its first bytes)."""
+        while not self._buffer and not (self._member_done or self._finished):
+            self._fill()
+        return not self._buffer
+
+    def emptiness(self) -> str:
+        """What a source that gave no record held."""
+        if self._position:
+            return "no records in it"
+        return "the file is empty" if not self._consumed else "the file holds only empty gzip"
 
     def where(self, offset: int, reason: str) -> str:
-        """``byte N: reason`` for the record at uncompressed ``offset``."""
+        """``byte N: reason`` for the record at uncompressed ``offset``, cut short."""
         source_offset, position = self._member
         if not self._gzip:
-            return f"byte {offset}: {reason}"
+            return brief(f"byte {offset}: {reason}", WHERE_LIMIT)
         if offset == position:
-            return f"byte {source_offset}: {reason}"
+            return brief(f"byte {source_offset}: {reason}", WHERE_LIMIT)
         inside = offset - position
-        return f"byte {source_offset} (uncompressed byte {inside} of that gzip member): {reason}"
+        return brief(
+            f"byte {source_offset} (uncompressed byte {inside} of that gzip member): {reason}",
+            WHERE_LIMIT,
+        )
 
     def slice(self, offset: int, length: int) -> Iterator[bytes]:
         """The ``length`` bytes at ``offset`` (not before the current position)."""
@@ -687,22 +898,39 @@ def _open_wacz(path: Path) -> zipfile.ZipFile:
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputError(f"{path}: not a WACZ package (not a zip file: {exc})") from exc
     try:
-        json.loads(package.read("datapackage.json"))
-    except KeyError as exc:
-        package.close()
-        raise InputError(f"{path}: not a WACZ package (no datapackage.json)") from exc
+        with package.open("datapackage.json") as member:
+            data = member.read(_DATAPACKAGE_LIMIT + 1)  # bounded: it may be a zip bomb
+        if len(data) <= _DATAPACKAGE_LIMIT:
+            json.loads(data)
+            return package
+        problem = f"not a WACZ package (datapackage.json is over {_DATAPACKAGE_LIMIT // MiB} MiB)"
+    except KeyError:
+        problem = "not a WACZ package (no datapackage.json)"
     except (ValueError, zipfile.BadZipFile, zlib.error) as exc:
-        package.close()
-        raise InputError(f"{path}: unreadable datapackage.json: {exc}") from exc
-    return package
+        problem = f"unreadable datapackage.json: {exc}"
+    package.close()
+    raise InputError(f"{path}: {problem}")
 
 
-def _wacz_warcs(package: zipfile.ZipFile, path: Path) -> list[str]:
+def _unsafe_member(name: str) -> bool:
+    """A member name that is absolute or climbs out (``..``): not read, but named."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return name.startswith(("/", "\\")) or ".." in parts or (bool(parts) and ":" in parts[0])
+
+
+def _wacz_warcs(package: zipfile.ZipFile, path: Path) -> tuple[list[str], list[str]]:
+    """The WARC members of a WACZ, and the names of members skipped as unsafe."""
+    unsafe = [name for name in package.namelist() if _unsafe_member(name)]
     names = [
         name
         for name in package.namelist()
-        if name.startswith("archive/") and name.lower().endswith((".warc", ".warc.gz"))
+        if name.startswith("archive/")
+        and name.lower().endswith((".warc", ".warc.gz"))
+        and name not in unsafe
     ]
     if not names:
-        raise InputError(f"{path}: WACZ package has no archive/*.warc or archive/*.warc.gz")
-    return sorted(names)
+        skipped = f" (skipped as unsafe: {', '.join(map(repr, unsafe))})" if unsafe else ""
+        raise InputError(
+            f"{path}: WACZ package has no archive/*.warc or archive/*.warc.gz{skipped}"
+        )
+    return sorted(names), unsafe

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
+from urllib.parse import quote
 
 _CHUNK = 1 << 16
 
@@ -97,8 +98,44 @@ def _chunks(body: BinaryIO | None) -> Iterator[bytes]:
         yield chunk
 
 
+class InvalidText(ValueError):
+    """Text given to store in a record (a note) that is not valid UTF-8."""
+
+
+def check_note(note: str | None) -> str | None:
+    """``note`` if it can be stored; else :class:`InvalidText`, before anything is fetched.
+
+    A command-line argument that is not UTF-8 arrives with its bytes as lone
+    surrogates, which no record (nor the catalog) can hold.
+    """
+    if note is not None:
+        try:
+            note.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            shown = note.encode("utf-8", "surrogateescape") if _escaped_only(note) else note
+            raise InvalidText(f"the note is not valid UTF-8 text: {shown!a:.100}") from exc
+    return note
+
+
+def _escaped_only(text: str) -> bool:
+    """Whether every surrogate in ``text`` stands for an undecodable byte."""
+    return all(0xDC80 <= ord(c) <= 0xDCFF for c in text if 0xD800 <= ord(c) <= 0xDFFF)
+
+
+def safe_name(name: str) -> str:
+    """A file name as UTF-8 text: itself if it is, else percent-encoded (``x%FF.html``)."""
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return quote(raw, safe="/ !$&'()*+,;=:@~")
+
+
 def warc_fields(fields: Iterable[tuple[str, str]]) -> bytes:
-    """``application/warc-fields`` content: one ``name: value`` line per field."""
+    """``application/warc-fields`` content: one ``name: value`` line per field.
+
+    A value holding undecodable bytes (a raw file name) is written as those bytes.
+    """
     return "".join(
         f"{name}: {' '.join(value.split())}\r\n" for name, value in fields if value
-    ).encode("utf-8")
+    ).encode("utf-8", "surrogateescape")

@@ -70,9 +70,7 @@ def main() -> None:
             max_keepalive_connections=args.concurrency,
             keepalive_expiry=None,
         )
-        capturer = Capturer(
-            repository, Fetcher(repository.settings, httpx.HTTPTransport(limits=limits))
-        )
+        capturer = Capturer(repository, Fetcher(repository.settings, limits=limits))
         client = httpx.Client(limits=limits)
         pool = ThreadPoolExecutor(args.concurrency)
         profile = cProfile.Profile() if args.profile else None

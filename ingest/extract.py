@@ -9,6 +9,7 @@ What trafilatura drops is taken from the page's own ``<meta>`` tags.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -328,6 +329,21 @@ def outlinks(tree: HtmlElement, base: str) -> list[str]:
 
 
 # -- PDF ----------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+
+class _PdfRepairs(logging.Handler):
+    """pypdf reports damage it worked around ("EOF marker not found") as warnings
+    printed to stderr; they are details of one document, so they go to Vestige's
+    log at INFO (``vestige -v`` shows them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.info("PDF: %s", record.getMessage())
+
+
+logging.getLogger("pypdf").addHandler(_PdfRepairs())
+logging.getLogger("pypdf").propagate = False
 
 
 def extract_pdf(payload: Payload) -> Extraction:

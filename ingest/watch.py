@@ -53,9 +53,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from archive.capture import Capturer, CaptureResult
 from archive.catalog import Base, Catalog, Record
 from archive.follow import parse_interval, run_due_follows
+from archive.guard import RefusedURL, guarded_client
 from archive.repository import Repository
 from archive.store import check_collection
 from archive.urls import checked_url, normalise_url
+from archive.warc import check_note
 from ingest import diff
 from ingest.models import Document
 from ingest.relations import utcnow
@@ -101,7 +103,10 @@ class Watch(Base):
     # The document the next capture is compared with.
     last_document_id: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (UniqueConstraint("url", "collection", name="uq_watches_url_collection"),)
+    __table_args__ = (
+        UniqueConstraint("url", "collection", name="uq_watches_url_collection"),
+        {"sqlite_autoincrement": True},  # ids never reused: a deleted watch's links stay dead
+    )
 
 
 class PageChange(Base):
@@ -161,6 +166,7 @@ def add_watch(
         seconds = every if isinstance(every, int) else parse_interval(every)
         url = checked_url(url, fetchable=True)
         check_collection(collection)
+        check_note(note)  # an InvalidText, a ValueError
     except ValueError as exc:
         raise WatchError(str(exc)) from exc
     with catalog.session() as session:
@@ -510,15 +516,17 @@ def _notify(repository: Repository, change: PageChange, run: WatchRun) -> None:
     url = repository.settings.webhook_url
     if not url or change.kind not in NOTABLE:
         return
+    settings = repository.settings
+    # The capture guard applies: a webhook URL is an outbound request like any other.
+    allow = settings.capture_allow_private
+    client = guarded_client(allow, timeout=settings.fetch_timeout, user_agent=settings.user_agent)
     try:
-        response = httpx.post(
-            url,
-            json={"event": f"page.{change.kind}", "change": change.to_dict()},
-            timeout=repository.settings.fetch_timeout,
-            headers={"User-Agent": repository.settings.user_agent},
-        )
+        with client:
+            response = client.post(
+                url, json={"event": f"page.{change.kind}", "change": change.to_dict()}
+            )
         response.raise_for_status()
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, RefusedURL) as exc:
         run.webhook_errors.append(f"{change.url}: {exc}")
 
 

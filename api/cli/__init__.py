@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from api.cli import capture as archive_cli
@@ -27,6 +29,17 @@ app.add_typer(search_cli.app)
 app.add_typer(export_cli.app)
 app.add_typer(relate_cli.app)
 app.add_typer(migrate_cli.app)
+
+
+@app.callback()
+def _options(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show details in the log (e.g. damage a PDF had)."
+    ),
+) -> None:
+    """Vestige: a multilingual archive of web pages and documents with full-text search."""
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 def main() -> None:

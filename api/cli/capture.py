@@ -17,12 +17,16 @@ from archive.importer import (
     ImportResult,
     InputError,
     Submission,
+    Tally,
+    brief,
+    collect_sources,
     parse_published,
     source_size,
 )
 from archive.store import InvalidCollection, check_collection
 from archive.verify import total_bytes
 from archive.verify import verify as verify_archive
+from archive.warc import InvalidText, check_note
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -52,6 +56,10 @@ def capture(
     collection = _collection(collection)
     for url in urls:
         url_argument(url, fetchable=True)
+    try:
+        check_note(note)
+    except InvalidText as exc:
+        raise fail(str(exc), 2) from exc
     failed = 0
     with open_repository() as repository:
         capturer = Capturer(repository)
@@ -159,7 +167,10 @@ def import_(
     paths: list[Path] = typer.Argument(
         ...,
         help="WARC, WARC.GZ, ARC, ARC.GZ or WACZ files, or single documents "
-        "(.html, .htm, .pdf, .txt).",
+        "(.html, .htm, .pdf, .txt), or folders of them (imported recursively).",
+    ),
+    glob: str | None = typer.Option(
+        None, "--glob", help="In folders, import only files whose name matches (e.g. '*.warc.gz')."
     ),
     collection: str = typer.Option("default", help="Collection to store the records in."),
     url: str | None = typer.Option(None, help="Where the single document was published."),
@@ -180,62 +191,78 @@ def import_(
     starting with a line 'date YYYY-MM-DD URL' needs no --url or --date.
     Prints per file the records imported and those already present. A damaged
     file keeps the intact records before the damage, says where it stopped,
-    and makes the command exit non-zero.
+    and makes the command exit non-zero. A folder is imported whole, with a
+    progress bar and a summary of the files imported, skipped and refused.
     """
     collection = _collection(collection)
     if url is not None:
         url_argument(url, fetchable=True)
-    sizes: dict[Path, int] = {}
-    for path in paths:
-        try:
-            sizes[path] = source_size(path)
-        except InputError as exc:
-            raise fail(str(exc), 2) from exc
     try:
-        submission = Submission(url, parse_published(date) if date else None, note, submitter)
+        sources = collect_sources(paths, glob)
     except InputError as exc:
         raise fail(str(exc), 2) from exc
-    failed = False
+    try:
+        check_note(note)
+        submission = Submission(url, parse_published(date) if date else None, note, submitter)
+    except (InputError, InvalidText) as exc:
+        raise fail(str(exc), 2) from exc
+    tally = Tally(skipped=len(sources.skipped))
     record_ids: list[int] = []
-    with open_repository() as repository:
+    folders = len(sources.files) > len(sources.named)
+    total = sum(path.stat().st_size for path in sources.files)
+    with (
+        open_repository() as repository,
+        # One bar for a folder's files, else one per large file.
+        typer.progressbar(
+            length=total, label="importing", file=sys.stderr, hidden=not folders
+        ) as overall,
+    ):
         importer = Importer(repository)
-        for path in paths:
+        for path in sources.files:
+            size = path.stat().st_size
             try:
-                if sizes[path] > PROGRESS_FROM:
+                if folders or size <= PROGRESS_FROM:
+                    results = importer.import_path(
+                        path, collection=collection, submission=submission
+                    )
+                else:
                     with typer.progressbar(
-                        length=sizes[path], label=f"importing {path.name}", file=sys.stderr
+                        length=source_size(path), label=f"importing {path.name}", file=sys.stderr
                     ) as bar:
                         results = importer.import_path(
                             path, collection=collection, submission=submission, progress=bar.update
                         )
-                else:
-                    results = importer.import_path(
-                        path, collection=collection, submission=submission
-                    )
             except InputError as exc:
                 typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-                failed = True
-                continue
-            for result in results:
-                _report_import(result)
-                record_ids += result.record_ids
-                failed = failed or not result.ok
+                results = [ImportResult(str(path), stopped=str(exc))]
+            else:
+                for result in results:
+                    _report_import(result)
+                    record_ids += result.record_ids
+            tally.add(results)
+            overall.update(size)
         run_after_store(repository, record_ids, ingest)
-    if failed:
+    for path in sources.skipped:
+        typer.secho(brief(f"skipped: {path} (not an archive or document)"), err=True)
+    if folders:
+        typer.echo(str(tally))
+    if tally.refused:
         raise typer.Exit(1)
 
 
 def _report_import(result: ImportResult) -> None:
     for warning in result.warnings:
-        typer.secho(f"warning: {result.source}: {warning}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(brief(f"warning: {result.source}: {warning}"), fg=typer.colors.YELLOW, err=True)
     line = f"{result.source}: {result.imported} records imported, {result.skipped} already present"
     if result.url:
         line += f"  {result.url}  {result.payload_digest}"
     typer.echo(line)
     if result.stopped:
         typer.secho(
-            f"error: {result.source}: stopped at {result.stopped} "
-            f"(the {result.imported} records before it are stored)",
+            brief(
+                f"error: {result.source}: stopped at {result.stopped} "
+                f"(the {result.imported} records before it are stored)"
+            ),
             fg=typer.colors.RED,
             err=True,
         )

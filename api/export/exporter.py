@@ -32,6 +32,10 @@ from api.export.warc import Warc
 from archive.repository import Repository, software_version
 
 FORMATS = ("jsonl", "csv", "parquet", "warc", "wacz", "bundle")
+# What an export's download is, by the writers of those formats.
+MEDIA_TYPES = tuple(
+    dict.fromkeys(kind.media_type for kind in (JsonLines, Csv, Parquet, Warc, Wacz, Bundle))
+)
 Progress = Callable[[int], None]  # documents just written
 Notice = Callable[[str], None]
 

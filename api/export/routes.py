@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import RepositoryDep, SettingsDep, require_reader
 from api.errors import ERROR_RESPONSES
-from api.export.exporter import FORMATS, make_writer, run_export, stream_export
+from api.export.exporter import FORMATS, MEDIA_TYPES, make_writer, run_export, stream_export
 from api.export.formats import DATA
 from api.export.selection import DocumentSource, ExportError, Selection, Versions, choose_fields
 from archive.config import Settings
@@ -38,7 +38,12 @@ _CHUNK = 1 << 20
     "/export",
     dependencies=[Depends(require_reader)],
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "The export, in the content type of its format.",
+            "content": {media_type: {} for media_type in MEDIA_TYPES},
+        }
+    },
 )
 async def export(
     repository: RepositoryDep,

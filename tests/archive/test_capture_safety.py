@@ -71,8 +71,8 @@ class FirstHopAllowed(Fetcher):
     """Allows private addresses for the test server's own address only, so
     a redirect from it to another loopback name must be refused."""
 
-    def allows_private(self, url: str) -> bool:
-        return url.startswith("http://127.0.0.1:")
+    def allows_private(self, host: str) -> bool:
+        return host == "127.0.0.1"
 
 
 @pytest.mark.parametrize("target", ["localhost", "[::1]", "0.0.0.0"])

@@ -1,10 +1,25 @@
-"""The address guard: only public unicast addresses, only http(s)."""
+"""The address guard: only public unicast addresses, only http(s), checked at connect time."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
-from archive.guard import RefusedURL, check_address, check_scheme, check_url, forbidden_reason
+from archive.guard import (
+    GuardedBackend,
+    RefusedURL,
+    check_address,
+    check_scheme,
+    forbidden_reason,
+    resolve,
+)
+
+
+def connect(url: str) -> None:
+    """Connect to ``url``'s host as every outbound request does, private addresses refused."""
+    parts = urlsplit(url)
+    GuardedBackend(lambda _host: False).connect_tcp(parts.hostname, parts.port or 80).close()
 
 
 @pytest.mark.parametrize(
@@ -55,15 +70,14 @@ def test_public_addresses_are_allowed(address: str) -> None:
         "http://0x7f.1/",
     ],
 )
-def test_check_url_refuses_private_hosts_after_resolution(url: str) -> None:
+def test_private_hosts_are_refused_after_resolution_before_connecting(url: str) -> None:
     with pytest.raises(RefusedURL, match="VESTIGE_CAPTURE_ALLOW_PRIVATE"):
-        check_url(url, allow_private=False)
-    check_url(url, allow_private=True)  # the setting, and only it, allows them
+        connect(url)
 
 
 def test_refusal_message_names_host_reason_and_address() -> None:
     with pytest.raises(RefusedURL) as refused:
-        check_url("http://localhost/", allow_private=False)
+        connect("http://localhost/")
     assert "'localhost'" in str(refused.value) and "loopback address" in str(refused.value)
 
 
@@ -81,10 +95,8 @@ def test_refusal_message_names_host_reason_and_address() -> None:
 def test_only_http_and_https(url: str) -> None:
     with pytest.raises(RefusedURL, match="only http and https"):
         check_scheme(url)
-    with pytest.raises(RefusedURL, match="only http and https"):
-        check_url(url, allow_private=True)
 
 
 def test_unresolvable_host_is_a_clear_error() -> None:
     with pytest.raises(RefusedURL, match="cannot resolve host"):
-        check_url("http://does-not-exist.invalid/", allow_private=False)
+        resolve("does-not-exist.invalid", 80)

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import secrets
 import shutil
 import sys
@@ -274,3 +276,26 @@ def test_catalog_from_before_migrations(catalog_home: Settings, web: WebServer) 
     assert "0 problems" in vestige("verify")
     vestige("index")
     assert "Flood report" in vestige("search", "居民")
+
+
+def test_follow_and_watch_ids_are_never_reused(catalog_home: Settings) -> None:
+    """Deleting the newest follow or watch does not hand its id to the next one, in a new
+    catalog and in one migrated from before migrations existed (rebuilt by 0003 on SQLite)."""
+
+    def add_and_remove(n: int) -> tuple[int, int]:
+        follow = vestige("follow", "add", f"https://feeds.example/{n}.xml")
+        follow_id = int(re.search(r"\(id (\d+)\)", follow)[1])
+        vestige("follow", "remove", str(follow_id))
+        vestige("watch", "add", f"https://pages.example/{n}")
+        watch_id = json.loads(vestige("watch", "list", "--json"))["id"]
+        vestige("watch", "remove", f"https://pages.example/{n}")
+        return follow_id, watch_id
+
+    first = add_and_remove(1)
+    second = add_and_remove(2)
+    assert second[0] > first[0] and second[1] > first[1]
+    rebuild_in_old_shape(catalog_home.catalog_url, tables(catalog_home.catalog_url))
+    vestige("migrate")
+    third = add_and_remove(3)
+    fourth = add_and_remove(4)
+    assert fourth[0] > third[0] and fourth[1] > third[1]

@@ -12,13 +12,13 @@ from provenance_sites import SoftSite, article
 from sqlalchemy import select, update
 
 from archive.config import get_settings
-from archive.follow import add_follow, list_follows
+from archive.follow import add_follow, list_follows, remove_follow
 from archive.repository import Repository
 from conftest import Route, WebServer
 from ingest import diff
 from ingest.relations import utcnow
 from ingest.suggest import cite_key, find_notice
-from ingest.watch import Watch, WatchError, add_watch, list_changes, run_due
+from ingest.watch import Watch, WatchError, add_watch, list_changes, remove_watch, run_due
 
 HTML = [("Content-Type", "text/html; charset=utf-8")]
 
@@ -154,3 +154,28 @@ def test_chinese_diff_by_word_and_by_character() -> None:
     assert diff.inline(by_char) == "警方周[-一-]{+二+}逮捕了[-四-]{+五+}十名抗议者。"
     english = diff.diff("The court met on Monday.", "The court met on Tuesday.", "en")
     assert [(op.old, op.new) for op in english if op.kind != "equal"] == [("Monday", "Tuesday")]
+
+
+def test_a_follow_or_watch_deleted_while_it_runs_is_skipped_quietly(home, web: WebServer) -> None:
+    repository = Repository(get_settings())
+    try:
+        follow = add_follow(repository, web.url("/feed.xml"), every=3600)
+        page = web.url("/watched.html")
+        add_watch(repository.catalog, page, "1d")
+
+        def deleting(what):
+            def route(_handler) -> Route:
+                what()  # deleted while its run fetches it
+                return Route(body=article("Gone", ["Text. " * 40]), headers=HTML)
+
+            return route
+
+        web.route("/feed.xml", deleting(lambda: remove_follow(repository, follow.id)))
+        web.route("/watched.html", deleting(lambda: remove_watch(repository.catalog, page)))
+        run = run_due(repository, delay=0)  # before: CrawlError "no follow with id 1"
+        assert [info.id for info, _ in run.follows] == [follow.id]
+        assert list_follows(repository) == []
+        assert [change.url for change in run.changes] == [page]
+        assert run_due(repository, utcnow() + timedelta(days=2), delay=0).changes == []
+    finally:
+        repository.close()
