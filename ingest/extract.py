@@ -6,6 +6,8 @@ main text keep their full visible text instead (``extraction="fallback"``).
 What trafilatura drops is taken from the page's own ``<meta>`` tags.
 """
 
+# ruff: noqa: RUF001, RUF003 - Chinese bylines have full-width punctuation
+
 from __future__ import annotations
 
 import io
@@ -196,10 +198,15 @@ def extract_html(payload: Payload, decoded: Decoded) -> Extraction:
     if not text.strip():
         result.text, result.extraction = visible_text(tree), "fallback"
     meta: dict[str, Any] = {} if found is None else found.as_dict()
-    result.title = meta.get("title") or page.get("title")
-    result.authors = _authors(meta.get("author")) or _authors(page.get("author"))
+    site = next(
+        (name for name in (meta.get("sitename"), page.get("site")) if _is_site_name(name)), None
+    )
+    result.title = headline(meta.get("title") or page.get("title"), site, tree)
+    result.authors = (
+        byline(result.text) or _authors(meta.get("author")) or _authors(page.get("author"))
+    )
     result.published = meta.get("date") or page.get("published")
-    result.site = meta.get("sitename") or page.get("site") or urlsplit(payload.url).hostname
+    result.site = site or urlsplit(payload.url).hostname
     result.description = meta.get("description") or page.get("description")
     result.tags = _unique([*(meta.get("categories") or []), *(meta.get("tags") or [])])
     result.outlinks = outlinks(tree, payload.url)
@@ -261,10 +268,82 @@ def _page_meta(tree: HtmlElement) -> dict[str, str]:
     return found
 
 
+# A title's trailing parts after a separator: the section and site (`` | 聯合新聞網``).
+_TITLE_PARTS = re.compile(r"\s+[|\-\u2013\u2014_]\s+|\s*[|\uff5c]\s*")
+_NOT_A_NAME = re.compile(r"(?i)https?\b|www\.|@|://|\.(com|net|org)\b|^[\d\W_]+$")
+_LINK_AFTER_NAME = re.compile(r"\s*\(\s*https?://[^)\s]*\s*\)")
+_LABELS = {"作者", "username", "admin", "by", "author"}  # field labels, not names
+_NOT_A_SITE = re.compile(r"(?i)©|\(c\)|copyright|all rights|^\d{4}")
+_HAN_NAME = "[\u4e00-\u9fff]{2,4}"
+# Chinese news bylines: 【王家俊／台北報導】, 〔記者施曉光、吳亮儀／台北報導〕, 记者 XXX 报道,
+# （中央社記者楊思瑞台南4日電）; a credit such as 記者鄭清元／攝影 is not one.
+_BYLINES = (
+    re.compile(
+        rf"(?:[記记]者\s*)?({_HAN_NAME}(?:[、，, ]{_HAN_NAME})*)\s*[／/╱]\s*"
+        r"[\u4e00-\u9fff]{0,6}(?:報導|报道)"
+    ),
+    re.compile(r"中央社[記记]者([\u4e00-\u9fff]{2,3}?)[\u4e00-\u9fff]{2}\d{1,2}日[電电]"),
+    re.compile(rf"[【\[]\s*[記记]者\s*({_HAN_NAME})\s*[】\]]"),
+)
+_BYLINE_SCAN = 1500  # characters: a byline opens the article
+
+
+def byline(text: str) -> list[str]:
+    """Reporters named in a Chinese byline near the start of ``text``, if there is one."""
+    head = text[:_BYLINE_SCAN]
+    for pattern in _BYLINES:
+        if match := pattern.search(head):
+            return _unique(re.split(r"[、，, ]", match[1]))
+    return []
+
+
+def headline(title: str | None, site: str | None, tree: HtmlElement) -> str | None:
+    """The page's title without the section and site it ends with; the first ``<h1>``
+    when the title is only the site's name."""
+    if not title:
+        return None
+    element = tree.find(".//title")
+    whole = " ".join(element.text_content().split()) if element is not None else ""
+    names = {_norm(site or "")} | _keywords(tree)
+    if _norm(title) in names:  # trafilatura kept the site's part: "自由電子報 - 果汁？..."
+        rest = [
+            part
+            for part in _TITLE_PARTS.split(whole)
+            if part.strip() and _norm(part) != _norm(title)
+        ]
+        heading = tree.find(".//h1")
+        text = " ".join(heading.text_content().split()) if heading is not None else ""
+        return max(rest, key=len).strip() if rest else (text or title)
+    parts = [part for part in _TITLE_PARTS.split(title) if part and part.strip()]
+    # Only when the first part is the longest: "Python - A Guide" keeps its tail.
+    if len(parts) > 1 and len(parts[0]) >= 4 and len(parts[0]) > max(map(len, parts[1:])):
+        return parts[0].strip()
+    return title
+
+
+def _keywords(tree: HtmlElement) -> set[str]:
+    """The page's ``<meta name="keywords">``, where sites list their own names."""
+    found = tree.xpath('//meta[translate(@name, "KEYWORDS", "keywords")="keywords"]/@content')
+    return {_norm(word) for text in found for word in re.split(r"[,，、]", str(text)) if word}
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _is_site_name(value: str | None) -> bool:
+    return bool(value) and not _NOT_A_SITE.search(value or "")
+
+
 def _authors(value: str | None) -> list[str]:
+    """Names in an author field; none when a part is not a name (a URL cut up, a number)."""
     if not value:
         return []
-    return _unique(part.strip() for part in re.split(r"\s*[;\uff1b\u3001]\s*|\s+and\s+", value))
+    value = _LINK_AFTER_NAME.sub("", value)  # "Bradley M. Kuhn (http://ebb.org/bkuhn/)"
+    parts = [part.strip() for part in re.split(r"\s*[;\uff1b\u3001]\s*|\s+and\s+", value)]
+    if any(_NOT_A_NAME.search(part) or part.lower() in _LABELS for part in parts if part):
+        return []
+    return _unique(parts)
 
 
 def _unique(values: Any) -> list[str]:

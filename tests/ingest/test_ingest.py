@@ -1,5 +1,7 @@
 """Ingest through the CLI over real captures from a loopback server."""
 
+# ruff: noqa: RUF001, RUF002 - Chinese text has full-width punctuation
+
 from __future__ import annotations
 
 import json
@@ -305,3 +307,36 @@ def test_worker_processes_stay_from_one_run_to_the_next(home, web: WebServer) ->
         assert set(ingester._pool._processes) == workers
     assert ingester._pool is None  # closed with the block
     assert [show(url)["title"] for url in urls] == [f"Notice {i}" for i in range(4)]
+
+
+TAIWAN = {  # ground truth of zh/taiwanese-news: (page, title, authors)
+    "apple_daily_s2.html": ("診所助理救活人反觸法", ["丁牧群"]),
+    "liberty_times_big5_s1.html": (
+        "果汁？啤酒？難分 「飲誘」青少年",
+        ["施曉光", "吳亮儀", "陳慧萍"],
+    ),
+    "liberty_times_news_s1.html": ("義光禁食》林義雄宣布停止禁食 願再為台奮鬥", ["李欣芳"]),
+    "cna_s2.html": (None, ["楊思瑞"]),
+    "ettoday_s2.html": (None, ["王文萱"]),
+}
+
+
+def test_chinese_news_metadata_on_corpus_pages(home, web: WebServer, corpus: Path) -> None:
+    """Real Taiwanese news pages (Big5 and UTF-8) captured from loopback: headline without
+    the site suffix (or the <h1> when <title> is only the site name), bylines such as
+    〔記者XXX／台北報導〕 as authors, and never a URL fragment or a number as an author."""
+    folder = corpus / "zh" / "taiwanese-news" / "html"
+    for name, (title, authors) in TAIWAN.items():
+        body = (folder / name).read_bytes()
+        url = web.route(f"/news/{name}", Route(body=body, headers=[("Content-Type", "text/html")]))
+        vestige("capture", url)
+        data = show(url)
+        if title is not None:
+            assert " ".join(data["title"].split()) == title, (name, data["title"])
+        assert data["authors"] == authors, (name, data["authors"])
+    body = (folder / "udn_s1.html").read_bytes()
+    udn = web.route("/news/udn.html", Route(body=body, headers=[("Content-Type", "text/html")]))
+    vestige("capture", udn)
+    data = show(udn)
+    assert data["title"] == "國光免費去宜蘭第二天 零星衝突"
+    assert not [a for a in data["authors"] if "http" in a.lower() or a.isdigit() or "com" in a]
