@@ -1,0 +1,174 @@
+"""Capturing with headless Chromium (Debian's, driven by Playwright) from real loopback
+servers: every resource the page loads is in the WARC, the address guard holds for
+each of the browser's requests, the screenshot and rendered DOM are stored, limits
+and failures give clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browsersite import (
+    ARTICLE,
+    PAGE_HEIGHT,
+    PRIVATE_IP,
+    RESOURCES,
+    Listener,
+    png_size,
+    serve_site,
+)
+from test_capture_basic import configure, of_type, stored_records
+
+from archive.browser import BrowserCapturer
+from archive.config import Settings
+from archive.fetch import Fetcher
+from archive.repository import Repository
+from conftest import Route, WebServer, missing_part
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(autouse=True)
+def chromium() -> None:
+    if not CHROMIUM.is_file():
+        missing_part("Chromium", "apt-get install chromium")
+
+
+class OnlyTheSite(Fetcher):
+    """The guard as configured by default (VESTIGE_CAPTURE_ALLOW_PRIVATE off), except
+    that the test site's own address, 127.0.0.2, counts as public: 127.0.0.1 and every
+    other private address stay refused."""
+
+    def allows_private(self, url: str) -> bool:
+        return url.startswith("http://127.0.0.2:")
+
+
+@pytest.fixture
+def guarded(home: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.delenv("VESTIGE_CAPTURE_ALLOW_PRIVATE")
+    return configure(monkeypatch)
+
+
+@pytest.fixture
+def site() -> Iterator[tuple[WebServer, Listener]]:
+    """The browser test site on 127.0.0.2, and the loopback listener its scripts aim at."""
+    web = WebServer("127.0.0.2")
+    secret = Listener()
+    yield web, secret
+    web.close()
+    secret.close()
+
+
+def capture(settings: Settings, url: str, fetcher: Fetcher | None = None):
+    repository = Repository(settings)
+    capturer = BrowserCapturer(repository, fetcher)
+    try:
+        return capturer.capture(url)
+    finally:
+        capturer.close()
+        repository.close()
+
+
+def fields(record) -> list[tuple[str, str]]:
+    lines = record.payload.decode().splitlines()
+    return [tuple(line.split(": ", 1)) for line in lines if line]
+
+
+def test_every_resource_screenshot_and_dom_are_stored_and_the_guard_holds(
+    guarded: Settings, site
+) -> None:
+    web, secret = site
+    url = serve_site(web, secret.port)
+    result = capture(guarded, url, OnlyTheSite(guarded))
+    assert result.ok, result.error
+    assert (result.status, result.final_url) == (200, url)
+    assert result.resources == len(RESOURCES)
+
+    records = stored_records(guarded)  # after warcio check passes
+    responses = {r["WARC-Target-URI"]: r for r in of_type(records, "response")}
+    assert set(responses) == {web.url(path) for path in ["/", *RESOURCES]}
+    requests = {r["WARC-Concurrent-To"]: r for r in of_type(records, "request")}
+    for target, response in responses.items():
+        request = requests[response["WARC-Record-ID"]]
+        assert request["WARC-Target-URI"] == target
+    assert b"Quokkaberry" in responses[web.url("/article.json")].payload
+    assert b"Quokkaberry" not in responses[url].payload  # only the script puts it there
+
+    shot, dom = of_type(records, "resource")
+    page_id = responses[url]["WARC-Record-ID"]
+    assert shot["WARC-Target-URI"] == f"urn:screenshot:{url}"
+    assert shot["Content-Type"] == "image/png"
+    assert png_size(shot.payload) == (1280, PAGE_HEIGHT)
+    assert dom["WARC-Target-URI"] == f"urn:dom:{url}"
+    assert ARTICLE in dom.payload.decode()
+    assert 'src="/lazy-2.png"' in dom.payload.decode()  # the lazy images were loaded
+    assert shot["WARC-Concurrent-To"] == dom["WARC-Concurrent-To"] == page_id
+
+    (metadata,) = of_type(records, "metadata")
+    listed = fields(metadata)
+    assert ("mode", "browser") in listed
+    assert ("viewport", "1280x800") in listed
+    assert any(name == "browser" and value.startswith("Chromium ") for name, value in listed)
+    resources = [value.split()[0] for name, value in listed if name == "resource"]
+    assert sorted(resources) == sorted(web.url(path) for path in RESOURCES)
+    blocked = [value for name, value in listed if name == "blocked"]
+    assert any(v.startswith(f"http://127.0.0.1:{secret.port}/steal refused") for v in blocked)
+    assert any(v.startswith(f"http://{PRIVATE_IP}/pixel.png refused") for v in blocked)
+    assert any(v.startswith(web.url("/leave")) and "loopback" in v for v in blocked)
+    # Neither the scripts, the redirect nor Chromium's preconnect reached loopback.
+    assert secret.connections == 0
+
+
+def test_a_second_capture_stores_unchanged_resources_as_revisits(home: Settings, web) -> None:
+    secret = Listener()
+    try:
+        url = serve_site(web, secret.port)
+        assert capture(home, url).ok
+        again = capture(home, url)
+    finally:
+        secret.close()
+    assert again.ok and again.revisit
+    records = stored_records(home)
+    second = records[len(records) // 2 :]
+    hero = [r.type for r in second if r.headers.get("WARC-Target-URI") == web.url("/hero.png")]
+    assert hero == ["revisit", "request"]
+
+
+def test_too_many_resources_keeps_the_first_and_says_so(home, web, monkeypatch) -> None:
+    settings = configure(monkeypatch, browser_max_resources=3)
+    secret = Listener()
+    try:
+        result = capture(settings, serve_site(web, secret.port))
+    finally:
+        secret.close()
+    assert result.ok, result.error
+    assert result.resources == 3
+    assert any("too many resources" in w and "BROWSER_MAX_RESOURCES" in w for w in result.warnings)
+    assert any("too many resources" in b.reason for b in result.blocked)
+
+
+def test_missing_chromium_is_one_clear_line(home, web, monkeypatch) -> None:
+    settings = configure(monkeypatch, browser_path="/nonexistent/chromium")
+    result = capture(settings, web.route("/", Route(body=b"x")))
+    assert result.error == (
+        "Chromium is not installed at /nonexistent/chromium (apt-get install chromium)"
+    )
+    assert web.hits == []
+
+
+def test_a_page_that_never_loads_times_out(home, web, monkeypatch) -> None:
+    settings = configure(monkeypatch, browser_timeout=1)
+    slow = web.route("/slow", Route(body=[b"<html>", b"<p>late</p>"] * 3, delay=1.0))
+    result = capture(settings, slow)
+    assert not result.ok
+    assert result.error.startswith(f"timed out: {slow} did not load within 1 s")
+    assert "VESTIGE_BROWSER_TIMEOUT" in result.error
+    assert stored_records(home) == []
+
+
+def test_a_refused_page_stores_nothing(guarded, web) -> None:
+    result = capture(guarded, web.route("/", Route(body=b"x")))
+    assert result.error.startswith("refused '127.0.0.1'")
+    assert web.hits == []
+    assert stored_records(guarded) == []
