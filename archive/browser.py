@@ -21,6 +21,7 @@ duration.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -30,13 +31,17 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
+import lxml.html
+from lxml import etree
 from sqlalchemy import select
 from warcio.bufferedreaders import BufferedReader
 
 from archive.capture import (
+    Capturer,
     CaptureResult,
     capture_fields,
     exchange_records,
@@ -80,6 +85,11 @@ _NOT_FULFILLED = {"content-encoding", "content-length", "transfer-encoding", "co
 _DECODERS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate", "br": "br"}
 
 
+def browser_part(url: str | None) -> bool:
+    """Whether a record's target is a browser capture's screenshot or rendered DOM."""
+    return bool(url) and url.startswith((SCREENSHOT_PREFIX, DOM_PREFIX))
+
+
 class BrowserError(Exception):
     """A browser capture that failed; the message is one clear line."""
 
@@ -99,7 +109,6 @@ class BrowserResult(CaptureResult):
     resources: int = 0  # sub-resources stored (page hops not counted)
     blocked: list[Blocked] = field(default_factory=list)
     screenshot: Location | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -700,3 +709,81 @@ def browser_summaries(catalog: Catalog, capture_ids: Sequence[str]) -> dict[str,
         for capture_id, shot in shots.items()
         if capture_id
     }
+
+
+class CaptureMode(StrEnum):
+    """How a capture fetches a page: one HTTP GET, a browser, or HTTP first
+    and the browser when the page turns out to be built by scripts."""
+
+    http = "http"
+    browser = "browser"
+    auto = "auto"
+
+
+# A page whose HTML has fewer visible characters than this, and scripts, is
+# taken to be built in the browser (an app shell, an article loaded by fetch).
+_FEW_CHARACTERS = 200
+_SNIFF_BYTES = 2 * 1024 * 1024
+_SPACE = re.compile(r"\s+")
+SCRIPT_BUILT = "the page's HTML has almost no text but scripts"
+
+
+def looks_script_built(repository: Repository, result: CaptureResult) -> bool:
+    """Whether the HTML stored by ``result`` has almost no text but has scripts."""
+    if result.location is None or result.payload_digest is None or result.final_url is None:
+        return False
+    location = result.location
+    if result.revisit:
+        original = repository.catalog.find_original(result.final_url, result.payload_digest)
+        if original is None:
+            return False
+        location = repository.location(original)
+    for record in repository.store.read_record(location):
+        http = record.http_headers
+        if http is None or "html" not in (http.get_header("Content-Type") or "").lower():
+            return False
+        try:
+            body = record.content_stream().read(_SNIFF_BYTES)
+            document = lxml.html.document_fromstring(body)
+        except (etree.ParserError, ValueError, OSError):
+            return False
+        scripts = document.xpath("//script")
+        for node in document.xpath("//script|//style|//noscript|//template"):
+            node.drop_tree()
+        text = _SPACE.sub(" ", document.text_content()).strip()
+        return bool(scripts) and len(text) < _FEW_CHARACTERS
+    return False
+
+
+class ModeCapturer:
+    """Captures in a :class:`CaptureMode`; the same call as
+    :meth:`archive.capture.Capturer.capture`. The browser starts only when needed."""
+
+    def __init__(self, repository: Repository, mode: CaptureMode) -> None:
+        self.repository = repository
+        self.mode = mode
+        self.http = Capturer(repository)
+        self.browser = BrowserCapturer(repository) if mode is not CaptureMode.http else None
+
+    def close(self) -> None:
+        self.http.close()
+        if self.browser is not None:
+            self.browser.close()
+
+    def capture(self, url: str, **options: Any) -> CaptureResult:
+        """Capture ``url`` (options as for :meth:`Capturer.capture`). In auto mode a
+        script-built page is captured over HTTP and then with the browser; the result
+        is the browser's, with both captures' record ids and a warning saying so."""
+        if self.browser is not None and self.mode is CaptureMode.browser:
+            return self.browser.capture(url, **options)
+        result = self.http.capture(url, **options)
+        if self.browser is None or not result.ok or not looks_script_built(self.repository, result):
+            return result
+        options.pop("capture_id", None)  # the browser capture is a capture of its own
+        rendered = self.browser.capture(url, **options)
+        if not rendered.ok:
+            result.warnings.append(f"{SCRIPT_BUILT}, and the browser failed: {rendered.error}")
+            return result
+        rendered.record_ids = result.record_ids + rendered.record_ids
+        rendered.warnings.insert(0, f"{SCRIPT_BUILT}: captured with a browser too")
+        return rendered

@@ -39,6 +39,7 @@ class CaptureResult:
     error: str | None = None
     capture_id: str | None = None
     record_ids: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # stored, but something to know
 
     @property
     def ok(self) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from api.cli.common import fail, open_repository, run_after_store, url_argument
-from archive.capture import Capturer
+from archive.browser import BrowserResult, CaptureMode, ModeCapturer
 from archive.cdxj import cdxj_line
 from archive.importer import (
     Importer,
@@ -47,8 +47,16 @@ def capture(
         False, help="Keep the first VESTIGE_MAX_BODY_SIZE bytes of larger bodies."
     ),
     ingest: bool = typer.Option(True, help="Ingest and index what was captured."),
+    browser: bool = typer.Option(
+        False, "--browser", help="Load pages in headless Chromium (same as --mode browser)."
+    ),
+    mode: CaptureMode = typer.Option(
+        CaptureMode.http,
+        help="http: one GET; browser: headless Chromium with every resource the page "
+        "loads and a screenshot; auto: HTTP, then the browser if the page is built by scripts.",
+    ),
 ) -> None:
-    """Fetch URLs over HTTP(S) and store them as WARC records.
+    """Fetch URLs over HTTP(S) (or with a browser) and store them as WARC records.
 
     Prints one line per URL: status, final URL, WARC file:offset, payload digest.
     Exits non-zero if any URL failed; the others are still stored.
@@ -62,7 +70,7 @@ def capture(
         raise fail(str(exc), 2) from exc
     failed = 0
     with open_repository() as repository:
-        capturer = Capturer(repository)
+        capturer = ModeCapturer(repository, CaptureMode.browser if browser else mode)
         try:
             for url in urls:
                 result = capturer.capture(url, collection=collection, note=note, truncate=truncate)
@@ -73,6 +81,11 @@ def capture(
                 assert result.location is not None
                 flags = " (revisit)" if result.revisit else ""
                 flags += " (truncated)" if result.truncated else ""
+                if isinstance(result, BrowserResult):
+                    flags += f" (browser: {result.resources} resources, screenshot"
+                    flags += f", {len(result.blocked)} blocked)" if result.blocked else ")"
+                for warning in result.warnings:
+                    typer.secho(f"warning: {url}: {warning}", fg=typer.colors.YELLOW, err=True)
                 typer.echo(
                     f"{result.status}  {result.final_url}  "
                     f"{result.location.warc_file}:{result.location.offset}  "

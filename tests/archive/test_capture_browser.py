@@ -5,6 +5,8 @@ and failures give clear errors."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,13 +20,17 @@ from browsersite import (
     png_size,
     serve_site,
 )
+from sqlalchemy import select
 from test_capture_basic import configure, of_type, stored_records
+from typer.testing import CliRunner
 
+from api.cli import app
 from archive.browser import BrowserCapturer
 from archive.config import Settings
 from archive.fetch import Fetcher
 from archive.repository import Repository
 from conftest import Route, WebServer, missing_part
+from ingest.models import Document
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -172,3 +178,59 @@ def test_a_refused_page_stores_nothing(guarded, web) -> None:
     assert result.error.startswith("refused '127.0.0.1'")
     assert web.hits == []
     assert stored_records(guarded) == []
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_cli_browser_capture_makes_the_script_built_article_searchable(home, web) -> None:
+    secret = Listener()
+    try:
+        url = serve_site(web, secret.port)
+        done = run("capture", "--browser", url)
+    finally:
+        secret.close()
+    assert done.exit_code == 0, done.output
+    assert f"200  {url}  default/" in done.stdout
+    # Loopback is allowed here: the scripts' requests to the listener count as well.
+    assert re.search(r"\(browser: \d+ resources, screenshot", done.stdout)
+    found = run("search", "Quokkaberry", "--json")
+    assert found.exit_code == 0, found.output
+    [hit] = json.loads(found.stdout)["hits"]
+    assert hit["url"] == url
+    repository = Repository(home)
+    try:
+        with repository.catalog.session() as session:
+            documents = list(session.scalars(select(Document)))
+    finally:
+        repository.close()
+    # The page's document is made from the rendered DOM; the screenshot and the DOM
+    # are not documents of their own (the iframe's page is one).
+    assert sorted(d.url for d in documents) == [url, web.url("/frame.html")]
+    [document] = [d for d in documents if d.url == url]
+    assert document.extraction.startswith("dom:")
+    assert ARTICLE in document.text
+
+
+def test_auto_mode_uses_the_browser_only_for_script_built_pages(home, web) -> None:
+    secret = Listener()
+    try:
+        url = serve_site(web, secret.port)
+        plain = web.route(
+            "/plain",
+            Route(
+                body=f"<p>{ARTICLE}</p><p>{ARTICLE}</p><script>1</script>".encode(),
+                headers=[("Content-Type", "text/html")],
+            ),
+        )
+        done = run("capture", "--no-ingest", "--mode", "auto", url, plain)
+    finally:
+        secret.close()
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.strip().splitlines()
+    assert "(browser:" in lines[0] and "(browser:" not in lines[1]
+    assert f"warning: {url}: the page's HTML has almost no text but scripts" in done.stderr
+    metadata = [r for r in stored_records(home) if r.type == "metadata"]
+    modes = [dict(fields(r)).get("mode", "http") for r in metadata]
+    assert modes == ["http", "browser", "http"]  # the page over HTTP, then with the browser
