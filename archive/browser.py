@@ -674,41 +674,70 @@ def _first_line(exc: BaseException) -> str:
 class BrowserSummary:
     """What a browser capture stored besides its page: screenshot and resource count."""
 
-    screenshot: Record | None
+    screenshot: Record
     resources: int
 
 
-def browser_summaries(catalog: Catalog, capture_ids: Sequence[str]) -> dict[str, BrowserSummary]:
-    """The browser captures among ``capture_ids``, each with its screenshot row and
-    how many sub-resources it stored."""
-    ids = [capture_id for capture_id in capture_ids if capture_id]
+def browser_summaries(
+    repository: Repository, capture_ids: Sequence[str]
+) -> dict[str, BrowserSummary]:
+    """The browser captures among ``capture_ids``, each with its screenshot's row and
+    how many sub-resources it stored (as its metadata record says)."""
+    ids = list({capture_id for capture_id in capture_ids if capture_id})
     if not ids:
         return {}
+    with repository.catalog.session() as session:
+        rows = session.scalars(
+            select(Record).where(
+                Record.capture_id.in_(ids),
+                (Record.record_type == "metadata")
+                | ((Record.record_type == "resource") & Record.url.startswith(SCREENSHOT_PREFIX)),
+            )
+        ).all()
+    shots = {row.capture_id: row for row in rows if row.record_type == "resource"}
+    summaries = {}
+    for row in rows:
+        shot = shots.get(row.capture_id)
+        if row.record_type != "metadata" or shot is None or row.capture_id is None:
+            continue
+        resources = 0
+        for record in repository.store.read_record(repository.location(row)):
+            for line in record.content_stream().read().decode("utf-8", "replace").splitlines():
+                name, _, value = line.partition(": ")
+                if name == "resources" and value.strip().isdigit():
+                    resources = int(value)
+        summaries[row.capture_id] = BrowserSummary(shot, resources)
+    return summaries
+
+
+@dataclass
+class BrowserParts:
+    """A browser capture's screenshot and rendered DOM rows."""
+
+    screenshot: Record | None
+    dom: Record | None
+
+
+def browser_parts(catalog: Catalog, capture_id: str | None) -> BrowserParts | None:
+    """The screenshot and DOM of capture ``capture_id``; None if it is no browser capture."""
+    if not capture_id:
+        return None
     with catalog.session() as session:
-        shots = {
-            row.capture_id: row
-            for row in session.scalars(
-                select(Record).where(
-                    Record.capture_id.in_(ids),
-                    Record.record_type == "resource",
-                    Record.url.startswith(SCREENSHOT_PREFIX),
-                )
-            )
-        }
-        responses: dict[str, int] = {}
-        for capture_id in session.scalars(
-            select(Record.capture_id).where(
-                Record.capture_id.in_(list(shots)),
-                Record.record_type.in_(("response", "revisit")),
-            )
-        ):
-            responses[capture_id] = responses.get(capture_id, 0) + 1
-    # The page's own response is not a sub-resource.
-    return {
-        capture_id: BrowserSummary(shot, max(0, responses.get(capture_id, 0) - 1))
-        for capture_id, shot in shots.items()
-        if capture_id
-    }
+        rows = session.scalars(
+            select(Record).where(Record.capture_id == capture_id, Record.record_type == "resource")
+        ).all()
+    parts = BrowserParts(
+        screenshot=next((r for r in rows if (r.url or "").startswith(SCREENSHOT_PREFIX)), None),
+        dom=next((r for r in rows if (r.url or "").startswith(DOM_PREFIX)), None),
+    )
+    return parts if parts.screenshot or parts.dom else None
+
+
+def stored_by_browser(catalog: Catalog, record_id: str) -> bool:
+    """Whether the record was stored by a browser capture (which has a screenshot)."""
+    with catalog.session() as session:
+        capture_id = session.scalar(select(Record.capture_id).where(Record.record_id == record_id))
+    return browser_parts(catalog, capture_id) is not None
 
 
 class CaptureMode(StrEnum):
@@ -756,28 +785,33 @@ def looks_script_built(repository: Repository, result: CaptureResult) -> bool:
 
 
 class ModeCapturer:
-    """Captures in a :class:`CaptureMode`; the same call as
-    :meth:`archive.capture.Capturer.capture`. The browser starts only when needed."""
+    """Captures in a :class:`CaptureMode` (a default, or one per call); otherwise the
+    same call as :meth:`archive.capture.Capturer.capture`. Thread-safe."""
 
     def __init__(self, repository: Repository, mode: CaptureMode) -> None:
         self.repository = repository
         self.mode = mode
         self.http = Capturer(repository)
-        self.browser = BrowserCapturer(repository) if mode is not CaptureMode.http else None
+        self.browser = BrowserCapturer(repository)  # Chromium starts on its first page
 
     def close(self) -> None:
         self.http.close()
-        if self.browser is not None:
-            self.browser.close()
+        self.browser.close()
 
-    def capture(self, url: str, **options: Any) -> CaptureResult:
-        """Capture ``url`` (options as for :meth:`Capturer.capture`). In auto mode a
-        script-built page is captured over HTTP and then with the browser; the result
-        is the browser's, with both captures' record ids and a warning saying so."""
-        if self.browser is not None and self.mode is CaptureMode.browser:
+    def capture(
+        self, url: str, *, mode: CaptureMode | None = None, **options: Any
+    ) -> CaptureResult:
+        """Capture ``url`` in ``mode`` (default: this capturer's; options as for
+        :meth:`Capturer.capture`). In auto mode a script-built page is captured over
+        HTTP and then with the browser; the result is the browser's, with both
+        captures' record ids and a warning saying so."""
+        mode = mode or self.mode
+        if mode is CaptureMode.browser:
             return self.browser.capture(url, **options)
         result = self.http.capture(url, **options)
-        if self.browser is None or not result.ok or not looks_script_built(self.repository, result):
+        if mode is CaptureMode.http or not result.ok:
+            return result
+        if not looks_script_built(self.repository, result):
             return result
         options.pop("capture_id", None)  # the browser capture is a capture of its own
         rendered = self.browser.capture(url, **options)

@@ -10,7 +10,13 @@ from pathlib import Path
 import typer
 
 from api.cli.common import fail, open_repository, run_after_store, url_argument
-from archive.browser import BrowserResult, CaptureMode, ModeCapturer
+from archive.browser import (
+    BrowserResult,
+    BrowserSummary,
+    CaptureMode,
+    ModeCapturer,
+    browser_summaries,
+)
 from archive.cdxj import cdxj_line
 from archive.importer import (
     Importer,
@@ -115,7 +121,9 @@ def captures(
         versions = repository.catalog.versions(url)
         if not versions:
             raise fail(f"no captures of {url}")
+        browsers = browser_summaries(repository, [row.capture_id or "" for row in versions])
         for row in versions:
+            browser = browsers.get(row.capture_id or "")
             if format is CapturesFormat.cdxj:
                 typer.echo(cdxj_line(row))
             elif format is CapturesFormat.json:
@@ -132,16 +140,35 @@ def captures(
                             "collection": row.collection,
                             "warc_file": row.warc_file,
                             "offset": row.offset,
+                            **_browser_fields(browser),
                         },
                         ensure_ascii=False,
                     )
                 )
             else:
                 kind = "" if row.record_type == "response" else f" ({row.record_type})"
+                if browser is not None:
+                    shot = browser.screenshot
+                    kind += (
+                        f"  browser: {browser.resources} resources, "
+                        f"screenshot {shot.warc_file}:{shot.offset}"
+                    )
                 typer.echo(
                     f"{row.timestamp:%Y-%m-%d %H:%M:%S}  {row.status or '-':>3}  "
                     f"{row.payload_digest or '-'}  {row.length:>9,}  {row.collection}{kind}"
                 )
+
+
+def _browser_fields(browser: BrowserSummary | None) -> dict[str, object]:
+    """A browser capture's screenshot and resource count, for ``captures --format json``."""
+    if browser is None:
+        return {"mode": "http"}
+    shot = browser.screenshot
+    return {
+        "mode": "browser",
+        "resources": browser.resources,
+        "screenshot": {"warc_file": shot.warc_file, "offset": shot.offset, "length": shot.length},
+    }
 
 
 @app.command()

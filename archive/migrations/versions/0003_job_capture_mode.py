@@ -1,0 +1,24 @@
+"""A capture job's mode: http, browser or auto
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-03 13:40:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("mode", sa.String(20), nullable=False, server_default="http"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("mode")
