@@ -105,7 +105,9 @@ def rewrite_html(body: bytes, charset: str | None, link: Callable[[str], str]) -
         element.set("srcset", _rewrite_srcset(element.get("srcset", ""), link))
     for meta in document.xpath("//meta[@charset]"):
         meta.set("charset", "utf-8")
-    return etree.tostring(document, method="html", encoding="utf-8", doctype="<!DOCTYPE html>")
+    # The document's own doctype, or none: it decides quirks or standards mode.
+    doctype = document.getroottree().docinfo.doctype
+    return etree.tostring(document, method="html", encoding="utf-8", doctype=doctype or None)
 
 
 def _rewrite_srcset(value: str, link: Callable[[str], str]) -> str:
