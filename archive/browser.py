@@ -678,35 +678,52 @@ class BrowserSummary:
     resources: int
 
 
+def _parts(catalog: Catalog, capture_ids: Sequence[str], prefix: str) -> dict[str, Record]:
+    """The ``resource`` row whose target starts with ``prefix`` (a screenshot, a DOM)
+    of each browser capture among ``capture_ids``."""
+    ids = list({capture_id for capture_id in capture_ids if capture_id})
+    if not ids:
+        return {}
+    with catalog.session() as session:
+        found = session.scalars(
+            select(Record).where(
+                Record.capture_id.in_(ids),
+                Record.record_type == "resource",
+                Record.url.startswith(prefix),
+            )
+        )
+        return {row.capture_id: row for row in found if row.capture_id}
+
+
+def rendered_doms(catalog: Catalog, capture_ids: Sequence[str]) -> dict[str, Record]:
+    """The rendered DOM's row of each browser capture among ``capture_ids``."""
+    return _parts(catalog, capture_ids, DOM_PREFIX)
+
+
 def browser_summaries(
     repository: Repository, capture_ids: Sequence[str]
 ) -> dict[str, BrowserSummary]:
     """The browser captures among ``capture_ids``, each with its screenshot's row and
     how many sub-resources it stored (as its metadata record says)."""
-    ids = list({capture_id for capture_id in capture_ids if capture_id})
-    if not ids:
+    shots = _parts(repository.catalog, capture_ids, SCREENSHOT_PREFIX)
+    if not shots:
         return {}
     with repository.catalog.session() as session:
-        rows = session.scalars(
+        metadata = session.scalars(
             select(Record).where(
-                Record.capture_id.in_(ids),
-                (Record.record_type == "metadata")
-                | ((Record.record_type == "resource") & Record.url.startswith(SCREENSHOT_PREFIX)),
+                Record.capture_id.in_(list(shots)), Record.record_type == "metadata"
             )
         ).all()
-    shots = {row.capture_id: row for row in rows if row.record_type == "resource"}
     summaries = {}
-    for row in rows:
-        shot = shots.get(row.capture_id)
-        if row.record_type != "metadata" or shot is None or row.capture_id is None:
-            continue
+    for row in metadata:
         resources = 0
         for record in repository.store.read_record(repository.location(row)):
             for line in record.content_stream().read().decode("utf-8", "replace").splitlines():
                 name, _, value = line.partition(": ")
                 if name == "resources" and value.strip().isdigit():
                     resources = int(value)
-        summaries[row.capture_id] = BrowserSummary(shot, resources)
+        if row.capture_id in shots:
+            summaries[row.capture_id] = BrowserSummary(shots[row.capture_id], resources)
     return summaries
 
 
@@ -722,13 +739,9 @@ def browser_parts(catalog: Catalog, capture_id: str | None) -> BrowserParts | No
     """The screenshot and DOM of capture ``capture_id``; None if it is no browser capture."""
     if not capture_id:
         return None
-    with catalog.session() as session:
-        rows = session.scalars(
-            select(Record).where(Record.capture_id == capture_id, Record.record_type == "resource")
-        ).all()
     parts = BrowserParts(
-        screenshot=next((r for r in rows if (r.url or "").startswith(SCREENSHOT_PREFIX)), None),
-        dom=next((r for r in rows if (r.url or "").startswith(DOM_PREFIX)), None),
+        screenshot=_parts(catalog, [capture_id], SCREENSHOT_PREFIX).get(capture_id),
+        dom=_parts(catalog, [capture_id], DOM_PREFIX).get(capture_id),
     )
     return parts if parts.screenshot or parts.dom else None
 

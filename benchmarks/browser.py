@@ -27,12 +27,11 @@ import tempfile
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from _corpus import CORPUS, sample, serve_until_stdin_closes, server_process
+from _corpus import CORPUS, LoopbackHandler, sample, serve_until_stdin_closes, server_process
 
 # This folder's api.py (the API benchmark) would shadow the api package.
 _HERE = Path(__file__).resolve().parent
@@ -81,9 +80,7 @@ def _page(number: int, path: str) -> bytes:
     return body[:closing] + extra + body[closing:] if closing >= 0 else body + extra
 
 
-class _Site(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Site(LoopbackHandler):
     files: ClassVar[dict[str, tuple[str, bytes]]] = {}
 
     def do_GET(self) -> None:
@@ -91,15 +88,7 @@ class _Site(BaseHTTPRequestHandler):
         if found is None:
             self.send_error(404)
             return
-        kind, body = found
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_body(*found)
 
 
 def serve(n: int) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
-from archive.browser import DOM_PREFIX, browser_part
+from archive.browser import DOM_PREFIX, browser_part, rendered_doms
 from archive.catalog import Record
 from archive.repository import Repository
 from ingest.documents import SeqBlock, allocate_seq
@@ -347,21 +347,6 @@ class Ingester:
             rendered=(str(store.path(dom.warc_file)), dom.offset, dom.length) if dom else None,
         )
 
-    def _rendered_doms(self, rows: list[Record]) -> dict[str, Record]:
-        """The rendered DOM stored by each browser capture among ``rows``."""
-        ids = {row.capture_id for row in rows if row.record_type == "response" and row.capture_id}
-        if not ids:
-            return {}
-        with self.catalog.session() as session:
-            found = session.scalars(
-                select(Record).where(
-                    Record.capture_id.in_(ids),
-                    Record.record_type == "resource",
-                    Record.url.startswith(DOM_PREFIX),
-                )
-            )
-            return {row.capture_id: row for row in found if row.capture_id}
-
     def _metadata_records(self, rows: list[Record]) -> dict[str, Record]:
         """The metadata record stored with each submitted document (same capture id)."""
         ids = {row.capture_id for row in rows if row.record_type == "resource" and row.capture_id}
@@ -379,7 +364,10 @@ class Ingester:
 
         def flush() -> Iterator[tuple[Record, Task | None]]:
             metadata = self._metadata_records(page)
-            doms = self._rendered_doms(page)
+            doms = rendered_doms(
+                self.catalog,
+                [row.capture_id or "" for row in page if row.record_type == "response"],
+            )
             for row in page:
                 needs_text = (
                     row.record_type != "revisit"

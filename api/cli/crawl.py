@@ -135,6 +135,9 @@ def start(
         None, help="Continue the crawl with this id (seeds and options are its own)."
     ),
     ingest: bool = typer.Option(True, help="Ingest and index what was captured."),
+    browser: bool = typer.Option(
+        False, "--browser", help="Load pages in headless Chromium (see `capture --browser`)."
+    ),
 ) -> None:
     """Crawl from seed URLs: capture the pages in scope, breadth-first.
 
@@ -174,6 +177,7 @@ def start(
                     delay=delay,
                     workers=workers,
                     host_connections=connections_per_host,
+                    browser=browser,
                 )
                 crawler = Crawler(repository, options, on_stored=_on_stored(repository, ingest))
             verb = "resuming" if crawler.resumed else "starting"

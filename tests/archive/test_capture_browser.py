@@ -25,7 +25,7 @@ from test_capture_basic import configure, of_type, stored_records
 from typer.testing import CliRunner
 
 from api.cli import app
-from archive.browser import BrowserCapturer
+from archive.browser import BrowserCapturer, browser_summaries
 from archive.config import Settings
 from archive.fetch import Fetcher
 from archive.repository import Repository
@@ -234,3 +234,31 @@ def test_auto_mode_uses_the_browser_only_for_script_built_pages(home, web) -> No
     metadata = [r for r in stored_records(home) if r.type == "metadata"]
     modes = [dict(fields(r)).get("mode", "http") for r in metadata]
     assert modes == ["http", "browser", "http"]  # the page over HTTP, then with the browser
+
+
+def test_crawl_with_browser_loads_pages_in_chromium_and_the_rest_over_http(home, web) -> None:
+    secret = Listener()
+    try:
+        serve_site(web, secret.port)
+        seed = web.route(
+            "/start",
+            Route(
+                body=b'<html><body><a href="/">the article</a></body></html>',
+                headers=[("Content-Type", "text/html")],
+            ),
+        )
+        done = run("crawl", seed, "--browser", "--no-ingest", "--delay", "0", "--depth", "1")
+    finally:
+        secret.close()
+    assert done.exit_code == 0, done.output
+    repository = Repository(home)
+    try:
+        versions = {url: repository.catalog.versions(url) for url in (seed, web.url("/"))}
+        robots = repository.catalog.versions(web.url("/robots.txt"))
+        browsers = browser_summaries(
+            repository, [row.capture_id or "" for rows in versions.values() for row in rows]
+        )
+        assert {row.capture_id for rows in versions.values() for row in rows} == set(browsers)
+        assert browser_summaries(repository, [robots[0].capture_id or ""]) == {}
+    finally:
+        repository.close()

@@ -125,8 +125,8 @@ def open_sizes(warc_dir: Path) -> int:
     return total
 
 
-def payload(repository: Repository, ack: Ack) -> tuple[bytes, str]:
-    """The payload of the acknowledged record and its type, digests checked."""
+def payload(repository: Repository, ack: Ack) -> tuple[bytes, Record]:
+    """The payload of the acknowledged record and its catalog row, digests checked."""
     with repository.catalog.session() as session:
         row = session.scalars(
             select(Record).where(
@@ -142,7 +142,16 @@ def payload(repository: Repository, ack: Ack) -> tuple[bytes, str]:
             for record in ArchiveIterator(stream, check_digests="raise")
         ]
     assert record[0].rec_headers.get_header("WARC-Payload-Digest") == ack.payload_digest
-    return record[1], row.record_type
+    return record[1], row
+
+
+def verify_clean(env: dict[str, str]) -> None:
+    """``vestige verify`` (whose start repairs the crashed files) finds no problem."""
+    restart = subprocess.run(
+        [sys.executable, "-c", CAPTURE, "verify"], env=env, capture_output=True, text=True
+    )
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    assert restart.stdout.strip().endswith(" 0 problems")
 
 
 def test_sigkill_at_random_points_loses_no_acknowledged_capture(
@@ -186,18 +195,15 @@ def test_sigkill_at_random_points_loses_no_acknowledged_capture(
         acks += capture.kill()
 
     assert len(acks) > ROUNDS * 5  # the kills did land mid-run, after real work
-    restart = subprocess.run(
-        [sys.executable, "-c", CAPTURE, "verify"], env=env, capture_output=True, text=True
-    )
-    assert restart.returncode == 0, restart.stdout + restart.stderr
-    assert restart.stdout.strip().endswith(" 0 problems")
+    verify_clean(env)
 
     repository = Repository(home)
     try:
         assert repository.repairs == []  # verify's start repaired everything
         kinds = set()
         for ack in acks:
-            body, kind = payload(repository, ack)
+            body, row = payload(repository, ack)
+            kind = row.record_type
             kinds.add(kind)
             if kind == "response":
                 assert body == bodies[ack.url]
@@ -239,16 +245,12 @@ def test_sigkill_during_concurrent_captures_loses_no_acknowledged_capture(
         acks += capture.kill()
 
     assert len(acks) >= 4 * 8
-    restart = subprocess.run(
-        [sys.executable, "-c", CAPTURE, "verify"], env=env, capture_output=True, text=True
-    )
-    assert restart.returncode == 0, restart.stdout + restart.stderr
-    assert restart.stdout.strip().endswith(" 0 problems")
+    verify_clean(env)
     repository = Repository(home)
     try:
         for ack in acks:
-            body, kind = payload(repository, ack)
-            if kind == "response":
+            body, row = payload(repository, ack)
+            if row.record_type == "response":
                 assert body == bodies[ack.url]
     finally:
         repository.close()
@@ -286,24 +288,14 @@ def test_sigkill_during_browser_captures_loses_no_acknowledged_capture(
         acks += capture.kill()
 
     assert len(acks) >= 3
-    restart = subprocess.run(
-        [sys.executable, "-c", CAPTURE, "verify"], env=env, capture_output=True, text=True
-    )
-    assert restart.returncode == 0, restart.stdout + restart.stderr
-    assert restart.stdout.strip().endswith(" 0 problems")
+    verify_clean(env)
     repository = Repository(home)
     try:
         for ack in acks:
-            body, kind = payload(repository, ack)
-            assert kind == "response" and body == bodies[ack.url]
+            body, row = payload(repository, ack)
+            assert row.record_type == "response" and body == bodies[ack.url]
             # The whole batch was acknowledged: resources, screenshot, DOM and metadata.
             with repository.catalog.session() as session:
-                row = session.scalars(
-                    select(Record).where(
-                        Record.warc_file == ack.location.warc_file,
-                        Record.offset == ack.location.offset,
-                    )
-                ).one()
                 types = list(
                     session.scalars(
                         select(Record.record_type).where(Record.capture_id == row.capture_id)
