@@ -272,6 +272,7 @@ def crawl_options(request: CrawlRequest) -> CrawlOptions:
             sitemaps=request.sitemaps,
             feeds=request.feeds,
             skip_archived=request.skip_archived,
+            browser=request.browser,
         )
     except CrawlError as exc:
         raise HTTPException(422, str(exc)) from exc

@@ -548,6 +548,11 @@ class CrawlRequest(BaseModel):
     sitemaps: StrictBool = Field(True, description="Read the seeds' sitemaps.")
     feeds: StrictBool = Field(True, description="Read the feeds pages link to.")
     skip_archived: StrictBool = Field(False, description="Skip pages already in the archive.")
+    browser: StrictBool = Field(
+        False,
+        description="Load pages in headless Chromium (their resources, a screenshot, the "
+        "rendered DOM); robots.txt, sitemaps and feeds stay plain HTTP.",
+    )
 
 
 class CrawlCounts(BaseModel):

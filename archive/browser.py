@@ -335,7 +335,7 @@ class BrowserCapturer:
     ) -> None:
         browser = await session.acquire()
         started = time.monotonic()
-        context = None
+        context = page = None
         crashed = asyncio.Event()
         try:
             context = await browser.new_context(
@@ -362,7 +362,9 @@ class BrowserCapturer:
         except BrowserError:
             raise
         except Exception as exc:  # Playwright's Error: the page or browser went away
-            if crashed.is_set() or not browser.is_connected():
+            await asyncio.sleep(0.2)  # for the crash or disconnection to be reported
+            # Nothing closes the page before this point: closed means it died.
+            if crashed.is_set() or not browser.is_connected() or (page and page.is_closed()):
                 await session.stop_browser()
                 raise BrowserError(
                     f"the browser crashed loading {load.url}; it will be restarted"

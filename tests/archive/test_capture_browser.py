@@ -6,8 +6,13 @@ and failures give clear errors."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,7 @@ from browsersite import (
     PRIVATE_IP,
     RESOURCES,
     Listener,
+    png,
     png_size,
     serve_site,
 )
@@ -262,3 +268,68 @@ def test_crawl_with_browser_loads_pages_in_chromium_and_the_rest_over_http(home,
         assert browser_summaries(repository, [robots[0].capture_id or ""]) == {}
     finally:
         repository.close()
+
+
+def _chromium_descendants() -> list[int]:
+    """Chromium processes started (through Playwright's driver) by this process."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != os.getpid():
+            ancestor = parents.get(ancestor)
+        try:
+            chromium = Path(f"/proc/{pid}/exe").resolve().name.startswith("chromium")
+        except OSError:
+            continue
+        if ancestor == os.getpid() and chromium:
+            found.append(pid)
+    return found
+
+
+def test_a_crashed_browser_fails_that_page_and_is_restarted_for_the_next(home, web) -> None:
+    release = threading.Event()
+
+    def stuck(_handler) -> Route:
+        release.wait(60)
+        return Route(body=png(4, 4, (0, 0, 0)), headers=[("Content-Type", "image/png")])
+
+    web.route("/stuck.png", stuck)
+    page = web.route(
+        "/page",
+        Route(body=b'<p>x</p><img src="/stuck.png">', headers=[("Content-Type", "text/html")]),
+    )
+    fine = web.route("/fine", Route(body=b"<p>fine</p>", headers=[("Content-Type", "text/html")]))
+    repository = Repository(home)
+    capturer = BrowserCapturer(repository)
+    try:
+        results: list = []
+        worker = threading.Thread(target=lambda: results.append(capturer.capture(page)))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while "/stuck.png" not in web.hits:
+            assert time.monotonic() < deadline, "the page never asked for its image"
+            time.sleep(0.05)
+        for pid in _chromium_descendants():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        release.set()
+        worker.join(120)
+        [crashed] = results
+        assert crashed.error == f"the browser crashed loading {page}; it will be restarted"
+        after = capturer.capture(fine)
+        assert after.ok, after.error
+    finally:
+        release.set()
+        capturer.close()
+        repository.close()
+    assert [r.type for r in stored_records(home) if r.type != "warcinfo"] == [
+        *("response", "request", "resource", "resource", "metadata")
+    ]
