@@ -604,6 +604,7 @@ class FollowRequest(BaseModel):
     )
     ignore_robots: StrictBool = False
     note: str | None = Field(None, max_length=10_000)
+    browser: bool = Field(False, description="Load its pages in headless Chromium.")
 
 
 class FollowView(BaseModel):
@@ -619,6 +620,7 @@ class FollowView(BaseModel):
     next_run: UTCDateTime
     last_crawl: str | None = Field(None, description="The job of the last run.")
     last_captured: int | None = Field(None, description="New pages the last run captured.")
+    browser: bool = Field(False, description="Its pages are loaded in headless Chromium.")
 
 
 class FollowDetail(FollowView):

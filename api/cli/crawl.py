@@ -232,6 +232,9 @@ def add(
     ),
     ignore_robots: bool = typer.Option(False, help="Capture what robots.txt disallows."),
     note: str | None = typer.Option(None, help="A note stored with each capture."),
+    browser: bool = typer.Option(
+        False, "--browser", help="Load its pages in headless Chromium (see `capture --browser`)."
+    ),
 ) -> None:
     """Follow a feed or a site: each run captures the entries not archived yet.
 
@@ -251,10 +254,12 @@ def add(
                 sitemaps=sitemaps,
                 ignore_robots=ignore_robots,
                 note=note,
+                browser=browser,
             )
         except CrawlError as exc:
             raise fail(str(exc), 2) from exc
-    typer.echo(f"following {info.url} every {format_interval(info.every)} (id {info.id})")
+    how = " with a browser" if info.browser else ""
+    typer.echo(f"following {info.url} every {format_interval(info.every)}{how} (id {info.id})")
 
 
 @follow_app.command()

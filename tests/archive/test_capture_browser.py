@@ -242,7 +242,10 @@ def test_auto_mode_uses_the_browser_only_for_script_built_pages(home, web) -> No
     assert modes == ["http", "browser", "http"]  # the page over HTTP, then with the browser
 
 
-def test_crawl_with_browser_loads_pages_in_chromium_and_the_rest_over_http(home, web) -> None:
+@pytest.mark.parametrize("command", ["crawl", "follow"])
+def test_crawl_and_follow_with_browser_load_pages_in_chromium_the_rest_over_http(
+    home, web, command: str
+) -> None:
     secret = Listener()
     try:
         serve_site(web, secret.port)
@@ -253,13 +256,19 @@ def test_crawl_with_browser_loads_pages_in_chromium_and_the_rest_over_http(home,
                 headers=[("Content-Type", "text/html")],
             ),
         )
-        done = run("crawl", seed, "--browser", "--no-ingest", "--delay", "0", "--depth", "1")
+        if command == "crawl":
+            done = run("crawl", seed, "--browser", "--no-ingest", "--delay", "0", "--depth", "1")
+        else:
+            added = run("follow", "add", seed, "--browser")
+            assert added.exit_code == 0 and "with a browser" in added.stdout, added.output
+            done = run("follow", "run", "--no-ingest", "--delay", "0")
     finally:
         secret.close()
     assert done.exit_code == 0, done.output
     repository = Repository(home)
     try:
         versions = {url: repository.catalog.versions(url) for url in (seed, web.url("/"))}
+        assert all(versions.values()), versions
         robots = repository.catalog.versions(web.url("/robots.txt"))
         browsers = browser_summaries(
             repository, [row.capture_id or "" for rows in versions.values() for row in rows]

@@ -1,4 +1,5 @@
-"""A capture job's mode: http, browser or auto
+"""Browser captures: a capture job's mode (http, browser or auto), and whether a
+follow loads its pages in the browser
 
 Revision ID: 0003
 Revises: 0002
@@ -17,8 +18,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("mode", sa.String(20), nullable=False, server_default="http"))
+    with op.batch_alter_table("follows") as batch:
+        batch.add_column(
+            sa.Column("browser", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("follows") as batch:
+        batch.drop_column("browser")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("mode")
