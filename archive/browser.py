@@ -161,6 +161,7 @@ class _Session:
         self.browser: Browser | None = None
         self.pages = 0
         self.active = 0
+        self._launching = asyncio.Lock()
         # Bound and never listening: a proxy address every connection to fails.
         self._refuser = socket.socket()
         self._refuser.bind(("127.0.0.1", 0))
@@ -169,17 +170,18 @@ class _Session:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     async def acquire(self) -> Browser:
-        if self.browser is not None and (
-            not self.browser.is_connected()
-            or (self.pages >= self.settings.browser_pages and not self.active)
-        ):
-            await self.stop_browser()
-        if self.browser is None:
-            self.browser = await self._launch()
-            self.pages = 0
-        self.pages += 1
-        self.active += 1
-        return self.browser
+        async with self._launching:  # concurrent captures start one Chromium, not two
+            if self.browser is not None and (
+                not self.browser.is_connected()
+                or (self.pages >= self.settings.browser_pages and not self.active)
+            ):
+                await self.stop_browser()
+            if self.browser is None:
+                self.browser = await self._launch()
+                self.pages = 0
+            self.pages += 1
+            self.active += 1
+            return self.browser
 
     def release(self) -> None:
         self.active -= 1
@@ -413,6 +415,10 @@ class BrowserCapturer:
         load.in_flight += 1
         try:
             await self._answer(load, hops, truncate, route, request)
+        except Exception:
+            if not load.closed:
+                raise
+            # The page was closed while this was answered: nothing to tell it.
         finally:
             load.in_flight -= 1
 
