@@ -75,8 +75,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-_SCROLL_STEPS = 40  # viewport heights scrolled at most, for lazy loading
+SCROLL_STEPS = 40  # viewport heights scrolled at most, for lazy loading
 _SCROLL_PAUSE_MS = 150
+_QUIET = 0.5  # seconds without a request being answered: the network is idle
 _SETTLE_SECONDS = 10.0  # for requests still being fetched after the screenshot
 _LAUNCH_TIMEOUT = 60.0  # seconds; a loaded machine starts Chromium slowly
 # Headers that describe the stored bytes, not what the browser gets: the body
@@ -403,7 +404,7 @@ class BrowserCapturer:
         load.dom = await page.content()
         load.final_url = page.url
         load.user_agent = await page.evaluate("navigator.userAgent")
-        load.warnings += [] if scrolled < _SCROLL_STEPS else [f"stopped scrolling after {scrolled}"]
+        load.warnings += [] if scrolled < SCROLL_STEPS else [f"stopped scrolling after {scrolled}"]
 
     async def _web_socket(self, load: _Load, ws: WebSocketRoute) -> None:
         load.blocked.append(Blocked(ws.url, "WebSocket connections are not captured"))
@@ -543,7 +544,7 @@ class BrowserCapturer:
             ("viewport", f"{VIEWPORT['width']}x{VIEWPORT['height']}"),
             (
                 "wait",
-                f"network idle (no request for 500 ms, at most "
+                f"network idle (no request answered for {_QUIET * 1000:g} ms, at most "
                 f"{self.settings.browser_timeout:g} s), scrolled to the end, network idle",
             ),
             ("duration", f"{load.duration:.2f}s"),
@@ -589,16 +590,25 @@ async def _wait_idle(page: Page, load: _Load, deadline: float, when: str) -> Non
     remaining = max(0.1, deadline - time.monotonic())
     try:
         await page.wait_for_load_state("load", timeout=remaining * 1000)
-        remaining = max(0.1, deadline - time.monotonic())
-        await page.wait_for_load_state("networkidle", timeout=remaining * 1000)
     except PageTimeout:
-        load.warnings.append(f"network still busy {when} (VESTIGE_BROWSER_TIMEOUT)")
+        load.warnings.append(f"page still loading {when} (VESTIGE_BROWSER_TIMEOUT)")
+        return
+    # Playwright's "networkidle" happens once per page: after scrolling, idle is
+    # measured here, as no request being answered for _QUIET seconds.
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < _QUIET:
+        if time.monotonic() > deadline:
+            load.warnings.append(f"network still busy {when} (VESTIGE_BROWSER_TIMEOUT)")
+            return
+        await asyncio.sleep(0.05)
+        if load.in_flight:
+            quiet_since = time.monotonic()
 
 
 async def _scroll(page: Page) -> int:
     """Scroll a viewport at a time to the end (bounded), then back; the steps taken."""
     steps = 0
-    for steps in range(1, _SCROLL_STEPS + 1):  # noqa: B007 - the count is the result
+    for steps in range(1, SCROLL_STEPS + 1):  # noqa: B007 - the count is the result
         at_end = await page.evaluate(
             "() => { window.scrollBy(0, window.innerHeight);"
             " return window.scrollY + window.innerHeight"

@@ -27,11 +27,16 @@ import tempfile
 import threading
 import time
 import zlib
+from contextlib import suppress
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from _corpus import CORPUS, LoopbackHandler, sample, serve_until_stdin_closes, server_process
+from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from archive.browser import SCROLL_STEPS
 
 # This folder's api.py (the API benchmark) would shadow the api package.
 _HERE = Path(__file__).resolve().parent
@@ -128,11 +133,24 @@ class _Memory:
 
 
 def _chromium_pss() -> int:
-    total = 0
+    """PSS of the Chromium processes this process started (through Playwright's driver)."""
+    parents, chromium = {}, set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if not Path(f"/proc/{pid}/exe").resolve().name.startswith("chromium"):
-                continue
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            parents[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])
+            if Path(f"/proc/{pid}/exe").resolve().name.startswith("chromium"):
+                chromium.add(int(pid))
+        except OSError:
+            continue
+    total = 0
+    for pid in chromium:
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != os.getpid():
+            ancestor = parents.get(ancestor)
+        if ancestor != os.getpid():
+            continue  # someone else's browser
+        try:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total += int(line.split()[1]) * 1024
@@ -169,7 +187,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _load(page, url: str) -> tuple[set[str], bytes]:
+def _load(page: Page, url: str) -> tuple[set[str], bytes]:
     """Load ``url``, scrolled to the end and back; the URLs that loaded, a screenshot."""
     loaded: set[str] = set()
     # Scripts are not counted: replay runs none by design (the DOM shows what they did).
@@ -191,7 +209,7 @@ def _load(page, url: str) -> tuple[set[str], bytes]:
         ),
     )
     page.goto(url, wait_until="networkidle")
-    for _ in range(20):
+    for _ in range(SCROLL_STEPS):  # as far as a browser capture scrolls
         if page.evaluate(
             "window.scrollBy(0, innerHeight);"
             " scrollY + innerHeight >= document.documentElement.scrollHeight - 1"
@@ -199,7 +217,10 @@ def _load(page, url: str) -> tuple[set[str], bytes]:
             break
         page.wait_for_timeout(150)
     page.evaluate("window.scrollTo(0, 0)")
-    page.wait_for_load_state("networkidle")
+    # "networkidle" fires once per page: wait for the images scrolling started instead.
+    with suppress(PlaywrightTimeout):
+        page.wait_for_function("[...document.images].every((i) => i.complete)", timeout=15_000)
+    page.wait_for_timeout(500)
     page.evaluate("document.fonts.ready.then(() => true)")
     return loaded, page.screenshot(full_page=True)
 
@@ -257,6 +278,10 @@ def _fidelity(
                 wanted, live_shot = live[url]
                 for missing in sorted(wanted - originals):
                     print(f"not replayed: {missing}", file=sys.stderr)
+                if os.environ.get("BENCH_SHOTS"):  # to look at a pixel difference
+                    name = url.rsplit("/", 1)[-1]
+                    Path(os.environ["BENCH_SHOTS"], f"{name}-live.png").write_bytes(live_shot)
+                    Path(os.environ["BENCH_SHOTS"], f"{name}-replay.png").write_bytes(shot)
                 results.append(
                     (len(wanted & originals) / len(wanted), _pixel_difference(live_shot, shot))
                 )
