@@ -604,7 +604,7 @@ class FollowRequest(BaseModel):
     )
     ignore_robots: StrictBool = False
     note: str | None = Field(None, max_length=10_000)
-    browser: bool = Field(False, description="Load its pages in headless Chromium.")
+    browser: StrictBool = Field(False, description="Load its pages in headless Chromium.")
 
 
 class FollowView(BaseModel):

@@ -1,16 +1,16 @@
 """Browser captures: a capture job's mode (http, browser or auto), and whether a
 follow loads its pages in the browser
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-03 13:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
