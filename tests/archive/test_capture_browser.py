@@ -52,8 +52,8 @@ class OnlyTheSite(Fetcher):
     that the test site's own address, 127.0.0.2, counts as public: 127.0.0.1 and every
     other private address stay refused."""
 
-    def allows_private(self, url: str) -> bool:
-        return url.startswith("http://127.0.0.2:")
+    def allows_private(self, host: str) -> bool:
+        return host == "127.0.0.2"
 
 
 @pytest.fixture
