@@ -51,6 +51,7 @@ async def create_capture(
                 collection=request.collection,
                 note=request.note,
                 truncate=request.truncate,
+                mode=request.mode,
                 submitted_by=token,
             )
         )

@@ -230,6 +230,7 @@ def follow_view(info: FollowInfo) -> FollowView:
         next_run=info.next_run,
         last_crawl=f"/api/v1/jobs/{info.last_crawl.id}" if info.last_crawl else None,
         last_captured=info.last_crawl.captured if info.last_crawl else None,
+        browser=info.browser,
     )
 
 
@@ -272,6 +273,7 @@ def crawl_options(request: CrawlRequest) -> CrawlOptions:
             sitemaps=request.sitemaps,
             feeds=request.feeds,
             skip_archived=request.skip_archived,
+            browser=request.browser,
         )
     except CrawlError as exc:
         raise HTTPException(422, str(exc)) from exc
@@ -298,6 +300,7 @@ def new_follow(repository: Repository, request: FollowRequest) -> FollowInfo:
             sitemaps=request.sitemaps,
             ignore_robots=request.ignore_robots,
             note=request.note,
+            browser=request.browser,
         )
     except (ValueError, CrawlError) as exc:
         raise HTTPException(422, str(exc)) from exc

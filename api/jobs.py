@@ -30,7 +30,8 @@ from sqlalchemy import func, select, update
 
 from api import pipeline
 from api.models import Job, JobItem, JobState, utcnow
-from archive.capture import Capturer, CaptureResult
+from archive.browser import CaptureMode, ModeCapturer
+from archive.capture import CaptureResult
 from archive.catalog import Record
 from archive.config import Settings
 from archive.repository import Repository
@@ -128,7 +129,7 @@ class CaptureJobs:
         self.repository = repository
         self.workers = workers
         self.queue_size = queue_size
-        self._capturer = Capturer(repository)
+        self._capturer = ModeCapturer(repository, CaptureMode.http)
         self.after_store = AfterStore(repository.settings)
         self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._pending = 0
@@ -195,6 +196,7 @@ class CaptureJobs:
         collection: str,
         note: str | None = None,
         truncate: bool = False,
+        mode: CaptureMode = CaptureMode.http,
         submitted_by: str | None = None,
     ) -> Job:
         """Persist a job capturing ``urls`` and queue it. Raises :class:`QueueFull`.
@@ -219,6 +221,7 @@ class CaptureJobs:
                     collection=collection,
                     note=note,
                     truncate=truncate,
+                    mode=mode,
                     submitted_by=submitted_by,
                     items=[JobItem(position=n, url=url) for n, url in enumerate(urls)],
                 )
@@ -360,6 +363,7 @@ class CaptureJobs:
                 job.state = JobState.running
                 job.started = utcnow()
             url, collection, note, truncate = item.url, job.collection, job.note, job.truncate
+            mode = CaptureMode(job.mode)
             # Named before capturing: a capture stored by a process that then died is found.
             capture_id = item.capture_id = item.capture_id or uuid.uuid4().hex
         with catalog.session() as session:
@@ -377,6 +381,7 @@ class CaptureJobs:
             trigger="api",
             truncate=truncate,
             capture_id=capture_id,
+            mode=mode,
         )
         if not result.ok and self._stopping.is_set():
             # Failed because the service is shutting down: capture it after the restart.

@@ -3,6 +3,9 @@
 - ``/web/{timestamp}/{url}``: the archived copy closest to the timestamp
   (redirecting to the exact timestamp first, as wayback machines do);
   ``/web/{timestamp}id_/{url}`` is the same, the original bytes unmodified.
+  A browser capture replays (without ``id_``) as the browser saw it: its
+  rendered DOM, with links into the archive (:mod:`api.rewrite`).
+- ``/screenshot/{timestamp}/{url}``: the screenshot of that browser capture.
 - ``/timemap/link/{url}``: every capture, in ``application/link-format``.
 - ``/timegate/{url}``: redirects to the capture closest to ``Accept-Datetime``.
 
@@ -13,6 +16,7 @@ percent-escapes are kept exactly; any spelling normalises to the stored form.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from string import ascii_letters, digits, punctuation
@@ -27,6 +31,8 @@ from api.deps import RepositoryDep, require_reader
 from api.errors import ERROR_RESPONSES
 from api.replay import (
     ARCHIVED_CSP,
+    ARCHIVED_FRAME_CSP,
+    Memento,
     MissingPayload,
     closest,
     http_date,
@@ -35,6 +41,8 @@ from api.replay import (
     timestamp14,
     url_from_path,
 )
+from api.rewrite import MAX_REWRITTEN, archive_link, embeddable, replay_part, rewrite
+from archive.browser import browser_parts
 from archive.catalog import Record
 from archive.repository import Repository
 
@@ -45,6 +53,7 @@ router = APIRouter(
 LINK_FORMAT = "application/link-format"
 _SPEC = re.compile(r"^(\d{4,14})(id_)?$")
 _PATH_BYTES_SAFE = ascii_letters + digits + punctuation
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
 def archived_url(request: Request, skip: int) -> str:
@@ -114,22 +123,32 @@ async def memento(
     row = closest(await versions_of(repository, target), moment)
     links = _links(request, row.url or target)
     if timestamp14(row.timestamp) != stamp:
+        # Readable cross-origin: a replayed (sandboxed) page's fonts are CORS requests,
+        # and all it tells is the capture's timestamp.
         return RedirectResponse(
-            memento_path(row, modifier), 302, headers={"Link": ", ".join(links)}
+            memento_path(row, modifier),
+            302,
+            headers={"Link": ", ".join(links), "Access-Control-Allow-Origin": "*"},
         )
+    part = None if modifier else await to_thread.run_sync(replay_part, repository, row)
     try:
-        archived = await to_thread.run_sync(open_memento, repository, row, accept_encoding)
+        if part is not None and part.kind:  # read whole and decoded, to be rewritten
+            archived = await to_thread.run_sync(open_memento, repository, part.record, "")
+        else:
+            archived = await to_thread.run_sync(open_memento, repository, row, accept_encoding)
     except MissingPayload as exc:
         raise HTTPException(404, str(exc)) from exc
     headers = [
         *archived.headers,
         ("Memento-Datetime", http_date(row.timestamp)),
         ("Link", ", ".join([*links, f'<{_base(request)}{memento_path(row)}>; rel="memento"'])),
-        ("Content-Security-Policy", ARCHIVED_CSP),
+        ("Content-Security-Policy", ARCHIVED_FRAME_CSP if part and part.frame else ARCHIVED_CSP),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "no-referrer"),
         ("Cross-Origin-Resource-Policy", "same-origin"),
     ]
+    if part is not None:
+        headers = embeddable(headers)
     if archived.location:
         # Follow archived redirects inside the archive, never to the live web.
         absolute = urljoin(row.url or target, archived.location)
@@ -137,6 +156,11 @@ async def memento(
     if request.method == "HEAD":
         archived.close()
         response: Response = Response(status_code=archived.status)
+    elif part is not None and part.kind:
+        body, headers = await to_thread.run_sync(
+            _rewritten, archived, part.kind, archive_link(stamp, row.url or target), headers
+        )
+        response = Response(body, status_code=archived.status)
     else:
         response = StreamingResponse(archived.iter_body(), status_code=archived.status)
     response.raw_headers.extend(
@@ -144,6 +168,42 @@ async def memento(
         for name, value in headers
     )
     return response
+
+
+def _rewritten(
+    archived: Memento, kind: str, link: Callable[[str], str], headers: list[tuple[str, str]]
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """The body of a browser capture's page, frame or stylesheet with archive links,
+    and its headers (UTF-8 for HTML). A body too large to rewrite is served as it is."""
+    content_type = next((v for n, v in headers if n.lower() == "content-type"), "")
+    charset = _CHARSET.search(content_type)
+    body = b"".join(archived.iter_body())
+    if len(body) > MAX_REWRITTEN:
+        return body, headers
+    body = rewrite(kind, body, charset.group(1) if charset else None, link)
+    if kind == "html":
+        headers = [(n, v) for n, v in headers if n.lower() != "content-type"]
+        headers.append(("Content-Type", "text/html; charset=utf-8"))
+    return body, headers
+
+
+@router.get("/screenshot/{stamp}/{url:path}", response_class=Response)
+async def screenshot(stamp: str, url: str, request: Request, repository: RepositoryDep) -> Response:
+    """The screenshot (PNG) of the browser capture of ``url`` closest to the timestamp."""
+    try:
+        moment = parse_timestamp(stamp)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    row = closest(await versions_of(repository, archived_url(request, 3)), moment)
+    parts = await to_thread.run_sync(browser_parts, repository.catalog, row.capture_id)
+    if parts is None or parts.screenshot is None:
+        raise HTTPException(404, f"the capture of {row.url} at {stamp} has no screenshot")
+    shot = await to_thread.run_sync(open_memento, repository, parts.screenshot, "")
+    return StreamingResponse(
+        shot.iter_body(),
+        media_type="image/png",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "max-age=86400"},
+    )
 
 
 @router.get(

@@ -53,6 +53,8 @@ class Job(Base):
     collection: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     truncate: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How each URL is captured: http, browser or auto (archive.browser.CaptureMode).
+    mode: Mapped[str] = mapped_column(String(20), default="http", server_default="http")
     submitted_by: Mapped[str | None] = mapped_column(String(100))
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started: Mapped[datetime | None] = mapped_column(DateTime)

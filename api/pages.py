@@ -66,6 +66,7 @@ from api.searches import MAX_OFFSET, SearchParams, get_search, run_search
 from api.session import Session
 from api.status import service_status
 from api.watches import add_watch, change_view, changes, remove_watch, watch_view
+from archive.browser import CaptureMode, browser_parts, stored_by_browser
 from archive.follow import format_interval, list_follows
 from archive.importer import Submission
 from archive.repository import Repository
@@ -284,6 +285,8 @@ async def document_page(
     versions = await to_thread.run_sync(version_views, repository, document.url)
     stamp = timestamp14(document.captured)
     archived = f"/archive/{stamp}/{document.url}"
+    shot = await to_thread.run_sync(stored_by_browser, repository.catalog, document.record_id)
+    screenshot = f"/screenshot/{stamp}/{document.url}" if shot else None
     base = str(request.base_url).rstrip("/")
     replay = None
     if settings.replay_url:  # pywb, run by `vestige replay-server`
@@ -300,6 +303,7 @@ async def document_page(
         archived=archived,
         memento=f"/web/{stamp}id_/{document.url}",
         replay=replay,
+        screenshot=screenshot,
         citation=citation(document, base + archived),
         relations=related.relations,
         relation_types=relations.TYPES,
@@ -329,11 +333,13 @@ async def archived_copy(stamp: str, url: str, request: Request, repository: Repo
     exact = timestamp14(row.timestamp)
     if exact != stamp:
         return RedirectResponse(f"/archive/{exact}/{row.url}", 302)
+    # A browser capture is shown as the browser saw it (its DOM, archived resources).
+    browser = await to_thread.run_sync(browser_parts, repository.catalog, row.capture_id)
     return await page(
         request,
         "archived.html",
         row=row,
-        frame=memento_path(row, "id_"),
+        frame=memento_path(row, "id_" if browser is None else ""),
         versions=versions,
         timemap=f"/timemap/link/{row.url}",
     )
@@ -439,6 +445,7 @@ async def preserve(
     csrf: CsrfField,
     collection: CollectionField = "default",
     note: NoteField = "",
+    browser: Annotated[bool, Form()] = False,
 ):
     """Queue a capture job for the URLs (one a line), then follow it."""
     try:
@@ -459,7 +466,11 @@ async def preserve(
         try:
             job = await to_thread.run_sync(
                 lambda: jobs.submit(
-                    wanted, collection=collection, note=note or None, submitted_by=session.name
+                    wanted,
+                    collection=collection,
+                    note=note or None,
+                    mode=CaptureMode.browser if browser else CaptureMode.http,
+                    submitted_by=session.name,
                 )
             )
         except QueueFull as exc:

@@ -28,10 +28,12 @@ from archive.urls import normalise_url
 # Archived pages may not run scripts, reach the application with credentials,
 # load anything from the live web (which would tell the site who is looking),
 # or be framed by anything but the application's own archived-copy page.
-ARCHIVED_CSP = (
-    "sandbox; default-src 'self' data: blob: 'unsafe-inline'; script-src 'none'; "
-    "object-src 'none'; frame-ancestors 'self'"
+ARCHIVED_FRAME_CSP = (
+    "sandbox; default-src 'self' data: blob: 'unsafe-inline'; script-src 'none'; object-src 'none'"
 )
+ARCHIVED_CSP = ARCHIVED_FRAME_CSP + "; frame-ancestors 'self'"
+# ARCHIVED_FRAME_CSP serves the frames of a replayed browser capture: their parent is
+# the sandboxed page, an opaque origin that frame-ancestors 'self' never matches.
 # Headers that would act on the application or describe the original framing.
 _DROPPED = {
     "connection",

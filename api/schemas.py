@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer, StrictBool
 
 from api.models import JobState
+from archive.browser import CaptureMode
 from ingest.relations import TYPES
 from ingest.story import ORDER
 
@@ -137,6 +138,12 @@ class CaptureRequest(BaseModel):
     truncate: StrictBool = Field(
         False, description="Keep the first VESTIGE_MAX_BODY_SIZE bytes of larger bodies."
     )
+    mode: CaptureMode = Field(
+        CaptureMode.http,
+        description="http: one GET; browser: headless Chromium, with every resource the page "
+        "loads, a screenshot and the rendered DOM; auto: HTTP, then the browser when the page "
+        "has almost no text but scripts.",
+    )
 
 
 class JobAccepted(BaseModel):
@@ -198,6 +205,9 @@ class Version(BaseModel):
     offset: int
     memento: str = Field(description="The archived copy (Memento).")
     view: str = Field(description="The archived copy with its banner, for people.")
+    mode: str = Field("http", description="http, or browser for a capture with headless Chromium.")
+    resources: int | None = Field(None, description="Sub-resources a browser capture stored.")
+    screenshot: str | None = Field(None, description="A browser capture's screenshot (PNG).")
 
 
 class Versions(BaseModel):
@@ -538,6 +548,11 @@ class CrawlRequest(BaseModel):
     sitemaps: StrictBool = Field(True, description="Read the seeds' sitemaps.")
     feeds: StrictBool = Field(True, description="Read the feeds pages link to.")
     skip_archived: StrictBool = Field(False, description="Skip pages already in the archive.")
+    browser: StrictBool = Field(
+        False,
+        description="Load pages in headless Chromium (their resources, a screenshot, the "
+        "rendered DOM); robots.txt, sitemaps and feeds stay plain HTTP.",
+    )
 
 
 class CrawlCounts(BaseModel):
@@ -589,6 +604,7 @@ class FollowRequest(BaseModel):
     )
     ignore_robots: StrictBool = False
     note: str | None = Field(None, max_length=10_000)
+    browser: StrictBool = Field(False, description="Load its pages in headless Chromium.")
 
 
 class FollowView(BaseModel):
@@ -604,6 +620,7 @@ class FollowView(BaseModel):
     next_run: UTCDateTime
     last_crawl: str | None = Field(None, description="The job of the last run.")
     last_captured: int | None = Field(None, description="New pages the last run captured.")
+    browser: bool = Field(False, description="Its pages are loaded in headless Chromium.")
 
 
 class FollowDetail(FollowView):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.deps import RepositoryDep, require_reader
@@ -11,6 +12,8 @@ from api.errors import ERROR_RESPONSES
 from api.memento import memento_path, versions_of
 from api.replay import timestamp14
 from api.schemas import Version, Versions
+from archive.browser import BrowserSummary, browser_summaries
+from archive.catalog import Record
 from archive.urls import InvalidURL, normalise_url
 
 router = APIRouter(tags=["urls"], responses=ERROR_RESPONSES)
@@ -27,6 +30,9 @@ async def url_versions(
     except InvalidURL as exc:
         raise HTTPException(400, f"invalid URL: {exc}") from exc
     rows = await versions_of(repository, key)
+    browsers = await to_thread.run_sync(
+        browser_summaries, repository, [row.capture_id or "" for row in rows]
+    )
     return Versions(
         url=key,
         versions=[
@@ -43,7 +49,18 @@ async def url_versions(
                 offset=row.offset,
                 memento=memento_path(row),
                 view=f"/archive/{timestamp14(row.timestamp)}/{row.url or key}",
+                **_browser(browsers.get(row.capture_id or ""), row, key),
             )
             for row in rows
         ],
     )
+
+
+def _browser(summary: BrowserSummary | None, row: Record, key: str) -> dict[str, object]:
+    if summary is None:
+        return {}
+    return {
+        "mode": "browser",
+        "resources": summary.resources,
+        "screenshot": f"/screenshot/{timestamp14(row.timestamp)}/{row.url or key}",
+    }

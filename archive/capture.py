@@ -39,6 +39,7 @@ class CaptureResult:
     error: str | None = None
     capture_id: str | None = None
     record_ids: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # stored, but something to know
 
     @property
     def ok(self) -> bool:
@@ -110,19 +111,7 @@ class Capturer:
         metadata: Sequence[tuple[str, str]],
     ) -> None:
         repository = self.repository
-        originals = [repository.catalog.find_original(hop.url, hop.payload_digest) for hop in hops]
-        records: list[tuple[WarcRecord, Hop | None]] = []
-        for hop, original in zip(hops, originals, strict=True):
-            response = _response_record(hop, original)
-            request = WarcRecord(
-                "request",
-                hop.url,
-                hop.fetched_at,
-                "application/http; msgtype=request",
-                head=hop.request_head,
-                headers=[("WARC-Concurrent-To", response.record_id)],
-            )
-            records += [(response, hop), (request, None)]
+        records = exchange_records(repository, hops)
         final = hops[-1]
         metadata_record = WarcRecord(
             "metadata",
@@ -131,11 +120,7 @@ class Capturer:
             "application/warc-fields",
             head=warc_fields(
                 [
-                    ("collection", collection),
-                    ("note", note or ""),
-                    ("trigger", trigger),
-                    ("user-agent", repository.settings.user_agent),
-                    ("requested-url", result.url),
+                    *capture_fields(repository, result.url, collection, note, trigger),
                     *(("via", hop.url) for hop in hops[:-1]),
                     ("truncated", "length" if final.truncated else ""),
                     *metadata,
@@ -144,35 +129,93 @@ class Capturer:
             headers=[("WARC-Concurrent-To", records[-2][0].record_id)],
         )
         records.append((metadata_record, None))
-        # Compressed before taking the collection's lock, so that concurrent
-        # captures compress in parallel and the lock only covers copying bytes.
-        members = [gzip_member(record.serialise()) for record, _ in records]
-        try:
-            with repository.store.append(collection) as appender:
-                rows = [
-                    record_row(
-                        record,
-                        appender.write_member(member),
-                        collection,
-                        capture_id,
-                        status=hop.status if hop else None,
-                        mime=hop.content_type if hop else None,
-                    )
-                    for (record, hop), member in zip(records, members, strict=True)
-                ]
-                appender.after_sync(partial(repository.catalog.add, rows))
-        finally:
-            for member in members:
-                member.close()
+        rows = store_records(repository, records, collection=collection, capture_id=capture_id)
         result.record_ids = [row.id for row in rows]
-        last = rows[-3]  # the final hop's response or revisit
-        result.final_url = final.url
-        result.status = final.status
-        result.location = Location(last.warc_file, last.offset, last.length)
-        result.payload_digest = final.payload_digest
-        result.revisit = last.record_type == "revisit"
-        result.truncated = final.truncated
-        result.capture_id = capture_id
+        settle(result, hops, rows[-3], capture_id)  # the final hop's response or revisit
+
+
+def capture_fields(
+    repository: Repository, url: str, collection: str, note: str | None, trigger: str
+) -> list[tuple[str, str]]:
+    """The metadata fields every capture's metadata record starts with."""
+    return [
+        ("collection", collection),
+        ("note", note or ""),
+        ("trigger", trigger),
+        ("user-agent", repository.settings.user_agent),
+        ("requested-url", url),
+    ]
+
+
+def exchange_records(
+    repository: Repository, hops: Sequence[Hop]
+) -> list[tuple[WarcRecord, Hop | None]]:
+    """A response (or revisit, when the payload is already stored for that URL)
+    and its request for each hop, the request tied to it by WARC-Concurrent-To."""
+    records: list[tuple[WarcRecord, Hop | None]] = []
+    for hop in hops:
+        response = _response_record(
+            hop, repository.catalog.find_original(hop.url, hop.payload_digest)
+        )
+        request = WarcRecord(
+            "request",
+            hop.url,
+            hop.fetched_at,
+            "application/http; msgtype=request",
+            head=hop.request_head,
+            headers=[("WARC-Concurrent-To", response.record_id)],
+        )
+        records += [(response, hop), (request, None)]
+    return records
+
+
+def store_records(
+    repository: Repository,
+    records: Sequence[tuple[WarcRecord, Hop | None]],
+    *,
+    collection: str,
+    capture_id: str,
+) -> list[Record]:
+    """Write one capture's records as a batch; returns their catalog rows once
+    the batch is fsynced and catalogued (only then may it be acknowledged)."""
+    # Compressed before taking the collection's lock, so that concurrent
+    # captures compress in parallel and the lock only covers copying bytes.
+    members = [gzip_member(record.serialise()) for record, _ in records]
+    try:
+        with repository.store.append(collection) as appender:
+            rows = [
+                record_row(
+                    record,
+                    appender.write_member(member),
+                    collection,
+                    capture_id,
+                    status=hop.status if hop else None,
+                    mime=hop.content_type if hop else _resource_mime(record),
+                )
+                for (record, hop), member in zip(records, members, strict=True)
+            ]
+            appender.after_sync(partial(repository.catalog.add, rows))
+    finally:
+        for member in members:
+            member.close()
+    return rows
+
+
+def _resource_mime(record: WarcRecord) -> str | None:
+    """A resource record's block is the file itself: its type is the record's."""
+    return record.content_type if record.record_type == "resource" else None
+
+
+def settle(result: CaptureResult, hops: Sequence[Hop], last: Record, capture_id: str) -> None:
+    """Fill ``result`` from the stored capture: ``last`` is the final hop's row."""
+    final = hops[-1]
+    result.final_url = final.url
+    result.status = final.status
+    result.location = Location(last.warc_file, last.offset, last.length)
+    result.payload_digest = final.payload_digest
+    result.revisit = last.record_type == "revisit"
+    result.truncated = final.truncated
+    result.capture_id = capture_id
 
 
 def _response_record(hop: Hop, original: Record | None) -> WarcRecord:

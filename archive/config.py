@@ -37,6 +37,25 @@ class Settings(BaseSettings):
     max_body_size: int = Field(50 * MiB, description="Largest response body a capture stores.")
     fetch_timeout: float = Field(30.0, description="Seconds to wait for a server (connect, read).")
     max_redirects: int = Field(10, description="Redirect hops followed by a capture.")
+    browser_path: Path = Field(
+        Path("/usr/bin/chromium"),
+        description="Chromium run by browser captures (Debian's `chromium` package).",
+    )
+    browser_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a browser capture waits for the page's network to be idle "
+        "(and again after scrolling); the whole page gets at most twice that plus 30 s.",
+    )
+    browser_max_resources: int = Field(
+        500, ge=1, description="Most sub-resources a browser capture stores for one page."
+    )
+    browser_max_total_size: int = Field(
+        200 * MiB, description="Most bytes of sub-resources a browser capture stores for one page."
+    )
+    browser_pages: int = Field(
+        50, ge=1, description="Pages one Chromium loads before it is restarted (memory)."
+    )
     search_url: str | None = Field(
         None, description="Elasticsearch/OpenSearch URL; unset means the embedded engine."
     )

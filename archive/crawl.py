@@ -35,6 +35,7 @@ from urllib.robotparser import RobotFileParser
 
 from sqlalchemy import select
 
+from archive.browser import BrowserCapturer
 from archive.capture import Capturer, CaptureResult
 from archive.catalog import Record
 from archive.discover import Link, links_in, parse_robots
@@ -96,6 +97,7 @@ class CrawlOptions:
     delay: float | None = None  # None: VESTIGE_CRAWL_DELAY
     host_connections: int = 1
     workers: int = 4
+    browser: bool = False  # pages (not robots.txt, sitemaps, feeds) loaded in Chromium
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -127,6 +129,8 @@ class CrawlOptions:
         """Identifies the crawl: the same seeds and options give the same key."""
         defining = {k: v for k, v in asdict(self).items() if k not in _RUNTIME_OPTIONS}
         defining["seeds"] = sorted(self.seeds)
+        if not self.browser:
+            del defining["browser"]  # the keys of crawls from before the option stay
         return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()
 
     def to_json(self) -> str:
@@ -355,6 +359,8 @@ class Crawler:
         self.delay = options.delay if options.delay is not None else repository.settings.crawl_delay
         self._own_capturer = capturer is None
         self.capturer = capturer or Capturer(repository)
+        # Pages go to the browser; robots.txt, sitemaps and feeds stay plain GETs.
+        self.page_capturer = BrowserCapturer(repository) if options.browser else None
         self._seed_origins = {origin(seed) for seed in options.seeds}
         self._hosts: dict[str, _Host] = {}
         self._buffer: list[Entry] = []
@@ -429,6 +435,8 @@ class Crawler:
                 self.frontier.release()
                 if self._own_capturer:
                     self.capturer.close()
+                if self.page_capturer is not None:
+                    self.page_capturer.close()
                 self.frontier.close()
             with self.repository.catalog.session() as session:
                 crawl = session.get(Crawl, self.id)
@@ -629,7 +637,8 @@ class Crawler:
         return True, result, None
 
     def _capture(self, entry: Entry, on_fetched: Callable[[], None] | None = None) -> CaptureResult:
-        return self.capturer.capture(
+        pages = self.page_capturer if entry.kind is URLKind.page else None
+        return (pages or self.capturer).capture(
             entry.url,
             collection=self.options.collection,
             note=self.options.note,

@@ -73,6 +73,7 @@ class FollowInfo:
     last_run: datetime | None
     next_run: datetime
     last_crawl: CrawlStatus | None
+    browser: bool = False  # pages loaded in Chromium
 
 
 def add_follow(
@@ -84,6 +85,7 @@ def add_follow(
     sitemaps: bool | None = None,
     ignore_robots: bool = False,
     note: str | None = None,
+    browser: bool = False,
 ) -> FollowInfo:
     """Follow ``url`` (a feed, or a site's front page), or update its follow.
     ``sitemaps`` defaults to True for sites, False for feeds. The first run is due now."""
@@ -104,6 +106,7 @@ def add_follow(
         follow.sitemaps = not looks_like_feed(url) if sitemaps is None else sitemaps
         follow.ignore_robots = ignore_robots
         follow.note = note
+        follow.browser = browser
         session.flush()
         follow_id = follow.id
     return follow_info(repository, follow_id)
@@ -150,6 +153,7 @@ def _info(repository: Repository, follow: Follow) -> FollowInfo:
         last_run=follow.last_run,
         next_run=follow.next_run,
         last_crawl=last,
+        browser=follow.browser,
     )
 
 
@@ -166,6 +170,7 @@ def follow_options(follow: Follow | FollowInfo, delay: float | None = None) -> C
         sitemaps=follow.sitemaps,
         skip_archived=True,
         delay=delay,
+        browser=follow.browser,
     )
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    false,
     func,
     select,
     update,
@@ -124,6 +125,8 @@ class Follow(Base):
     every: Mapped[int] = mapped_column(Integer)  # seconds
     sitemaps: Mapped[bool] = mapped_column(Boolean)
     ignore_robots: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Pages loaded in Chromium (archive.browser); the feed itself is a plain GET.
+    browser: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     note: Mapped[str | None] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(DateTime)
     last_run: Mapped[datetime | None] = mapped_column(DateTime)

@@ -43,11 +43,29 @@ def sample(n: int, seed: int = 0) -> list[str]:
     return [rng.choice(paths) for _ in range(n)]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """A benchmark server's handler: keep-alive, no Nagle delay, no request log."""
+
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes: without this, Nagle's algorithm
     # and delayed ACKs stall every response by tens of milliseconds.
     disable_nagle_algorithm = True
+
+    def send_body(self, kind: str, body: bytes, encoding: str | None = None) -> None:
+        """Answer 200 with ``body`` of type ``kind`` (and a Content-Encoding)."""
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Handler(LoopbackHandler):
     pages: dict[str, bytes]
 
     def do_GET(self) -> None:
@@ -56,16 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        if path.endswith(".gz"):
-            self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_body("text/html; charset=utf-8", body, "gzip" if path.endswith(".gz") else None)
 
 
 def serve_until_stdin_closes(handler: type[BaseHTTPRequestHandler]) -> None:

@@ -27,11 +27,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
-from _corpus import serve_until_stdin_closes, server_process
+from _corpus import LoopbackHandler, serve_until_stdin_closes, server_process
 
 PARAGRAPH = (
     "Witnesses described the events of that night in detail; the report lists "
@@ -46,9 +45,7 @@ def page_links(number: int, total: int) -> list[int]:
     return [n for n in children if n < total] + cross
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(LoopbackHandler):
     total = 0
 
     def do_GET(self) -> None:
@@ -68,14 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_body(kind, body)
 
 
 def serve(total: int) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
+from archive.browser import DOM_PREFIX, browser_part, rendered_doms
 from archive.catalog import Record
 from archive.repository import Repository
 from ingest.documents import SeqBlock, allocate_seq
@@ -42,6 +43,9 @@ _PAGE = 500  # records read from the catalog at a time
 # page at the head of the window holds the writer back; a deep window keeps the
 # other workers busy meanwhile (pages take 50 ms typically, up to a second).
 _IN_FLIGHT = 32
+# A page response with less text than this is taken to have no main text: a
+# browser capture's rendered DOM is extracted instead.
+_NO_MAIN_TEXT = 200
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Task:
     metadata: tuple[str, int, int] | None  # a submitted document's metadata record
     max_size: int
     timeout: float
+    rendered: tuple[str, int, int] | None = None  # a browser capture's DOM of this page
 
 
 @dataclass
@@ -132,7 +137,10 @@ def run_task(task: Task) -> Outcome:
     """Read and extract one record. Never raises: problems become the outcome."""
     try:
         with _time_limit(task.timeout):
-            return Outcome(extraction=extract(read_payload(task)))
+            extraction = extract(read_payload(task))
+            if task.rendered and len(extraction.text) < _NO_MAIN_TEXT:
+                extraction = _rendered(task, task.rendered) or extraction
+            return Outcome(extraction=extraction)
     except NotText as exc:
         return Outcome(skipped=f"not text ({exc})")
     except ExtractionError as exc:
@@ -143,6 +151,21 @@ def run_task(task: Task) -> Outcome:
         return Outcome(failed="parser error", detail="markup nested too deeply")
     except Exception as exc:  # one bad record must never stop the run
         return Outcome(failed="parser error", detail=f"{type(exc).__name__}: {exc}")
+
+
+def _rendered(task: Task, where: tuple[str, int, int]) -> Extraction | None:
+    """The extraction of a browser capture's rendered DOM, if it has more text;
+    its ``extraction`` says so (``dom:trafilatura``...)."""
+    record = _read_record(*where)
+    body = record.content_stream().read(task.max_size + 1)
+    if len(body) > task.max_size:
+        return None
+    content_type = record.rec_headers.get_header("Content-Type")
+    rendered = extract(Payload(url=task.url, body=body, content_type=content_type))
+    if len(rendered.text) < _NO_MAIN_TEXT:
+        return None
+    rendered.extraction = f"dom:{rendered.extraction}"
+    return rendered
 
 
 def _read_record(path: str, offset: int, length: int) -> ArcWarcRecord:
@@ -304,9 +327,12 @@ class Ingester:
             self._tombstone_orphans(collection, summary)
         return summary
 
-    def _task(self, row: Record, metadata: dict[str, Record]) -> Task:
+    def _task(self, row: Record, metadata: dict[str, Record], doms: dict[str, Record]) -> Task:
         store = self.repository.store
         extra = metadata.get(row.capture_id or "")
+        dom = doms.get(row.capture_id or "")
+        if dom is not None and dom.url != DOM_PREFIX + (row.url or ""):
+            dom = None  # the DOM of the page, not of a sub-resource
         return Task(
             record_id=row.record_id,
             url=row.url or "",
@@ -318,6 +344,7 @@ class Ingester:
             else None,
             max_size=self.max_size,
             timeout=self.timeout,
+            rendered=(str(store.path(dom.warc_file)), dom.offset, dom.length) if dom else None,
         )
 
     def _metadata_records(self, rows: list[Record]) -> dict[str, Record]:
@@ -337,9 +364,17 @@ class Ingester:
 
         def flush() -> Iterator[tuple[Record, Task | None]]:
             metadata = self._metadata_records(page)
+            doms = rendered_doms(
+                self.catalog,
+                [row.capture_id or "" for row in page if row.record_type == "response"],
+            )
             for row in page:
-                needs_text = row.record_type != "revisit" and not _error_or_redirect(row.status)
-                yield row, self._task(row, metadata) if needs_text else None
+                needs_text = (
+                    row.record_type != "revisit"
+                    and not _error_or_redirect(row.status)
+                    and not browser_part(row.url)
+                )
+                yield row, self._task(row, metadata, doms) if needs_text else None
 
         for row in rows:
             page.append(row)
@@ -401,7 +436,10 @@ class Ingester:
             seqs.close()
 
     def _without_extraction(self, session: Session, row: Record) -> Outcome:
-        """The outcome of a record that is not extracted: an error, a redirect, a revisit."""
+        """The outcome of a record that is not extracted: an error, a redirect, a revisit,
+        a browser capture's screenshot or DOM (its page's document uses the DOM)."""
+        if browser_part(row.url):
+            return Outcome(skipped="part of a browser capture")
         if row.status is not None and 300 <= row.status < 400:
             return Outcome(skipped="redirect")
         if row.status is not None and row.status >= 400:

@@ -106,10 +106,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class WebServer:
-    """A real HTTP server on 127.0.0.1 whose routes a test sets."""
+    """A real HTTP server on loopback (127.0.0.1 unless told) whose routes a test sets."""
 
-    def __init__(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._server = _Server((host, 0), _Handler)
         self._server.routes = {}
         self._server.hits = []
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

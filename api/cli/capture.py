@@ -10,7 +10,13 @@ from pathlib import Path
 import typer
 
 from api.cli.common import fail, open_repository, run_after_store, url_argument
-from archive.capture import Capturer
+from archive.browser import (
+    BrowserResult,
+    BrowserSummary,
+    CaptureMode,
+    ModeCapturer,
+    browser_summaries,
+)
 from archive.cdxj import cdxj_line
 from archive.importer import (
     Importer,
@@ -47,8 +53,16 @@ def capture(
         False, help="Keep the first VESTIGE_MAX_BODY_SIZE bytes of larger bodies."
     ),
     ingest: bool = typer.Option(True, help="Ingest and index what was captured."),
+    browser: bool = typer.Option(
+        False, "--browser", help="Load pages in headless Chromium (same as --mode browser)."
+    ),
+    mode: CaptureMode = typer.Option(
+        CaptureMode.http,
+        help="http: one GET; browser: headless Chromium with every resource the page "
+        "loads and a screenshot; auto: HTTP, then the browser if the page is built by scripts.",
+    ),
 ) -> None:
-    """Fetch URLs over HTTP(S) and store them as WARC records.
+    """Fetch URLs over HTTP(S) (or with a browser) and store them as WARC records.
 
     Prints one line per URL: status, final URL, WARC file:offset, payload digest.
     Exits non-zero if any URL failed; the others are still stored.
@@ -62,7 +76,7 @@ def capture(
         raise fail(str(exc), 2) from exc
     failed = 0
     with open_repository() as repository:
-        capturer = Capturer(repository)
+        capturer = ModeCapturer(repository, CaptureMode.browser if browser else mode)
         try:
             for url in urls:
                 result = capturer.capture(url, collection=collection, note=note, truncate=truncate)
@@ -73,6 +87,11 @@ def capture(
                 assert result.location is not None
                 flags = " (revisit)" if result.revisit else ""
                 flags += " (truncated)" if result.truncated else ""
+                if isinstance(result, BrowserResult):
+                    flags += f" (browser: {result.resources} resources, screenshot"
+                    flags += f", {len(result.blocked)} blocked)" if result.blocked else ")"
+                for warning in result.warnings:
+                    typer.secho(f"warning: {url}: {warning}", fg=typer.colors.YELLOW, err=True)
                 typer.echo(
                     f"{result.status}  {result.final_url}  "
                     f"{result.location.warc_file}:{result.location.offset}  "
@@ -102,7 +121,9 @@ def captures(
         versions = repository.catalog.versions(url)
         if not versions:
             raise fail(f"no captures of {url}")
+        browsers = browser_summaries(repository, [row.capture_id or "" for row in versions])
         for row in versions:
+            browser = browsers.get(row.capture_id or "")
             if format is CapturesFormat.cdxj:
                 typer.echo(cdxj_line(row))
             elif format is CapturesFormat.json:
@@ -119,16 +140,35 @@ def captures(
                             "collection": row.collection,
                             "warc_file": row.warc_file,
                             "offset": row.offset,
+                            **_browser_fields(browser),
                         },
                         ensure_ascii=False,
                     )
                 )
             else:
                 kind = "" if row.record_type == "response" else f" ({row.record_type})"
+                if browser is not None:
+                    shot = browser.screenshot
+                    kind += (
+                        f"  browser: {browser.resources} resources, "
+                        f"screenshot {shot.warc_file}:{shot.offset}"
+                    )
                 typer.echo(
                     f"{row.timestamp:%Y-%m-%d %H:%M:%S}  {row.status or '-':>3}  "
                     f"{row.payload_digest or '-'}  {row.length:>9,}  {row.collection}{kind}"
                 )
+
+
+def _browser_fields(browser: BrowserSummary | None) -> dict[str, object]:
+    """A browser capture's screenshot and resource count, for ``captures --format json``."""
+    if browser is None:
+        return {"mode": "http"}
+    shot = browser.screenshot
+    return {
+        "mode": "browser",
+        "resources": browser.resources,
+        "screenshot": {"warc_file": shot.warc_file, "offset": shot.offset, "length": shot.length},
+    }
 
 
 @app.command()

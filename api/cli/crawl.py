@@ -135,6 +135,9 @@ def start(
         None, help="Continue the crawl with this id (seeds and options are its own)."
     ),
     ingest: bool = typer.Option(True, help="Ingest and index what was captured."),
+    browser: bool = typer.Option(
+        False, "--browser", help="Load pages in headless Chromium (see `capture --browser`)."
+    ),
 ) -> None:
     """Crawl from seed URLs: capture the pages in scope, breadth-first.
 
@@ -174,6 +177,7 @@ def start(
                     delay=delay,
                     workers=workers,
                     host_connections=connections_per_host,
+                    browser=browser,
                 )
                 crawler = Crawler(repository, options, on_stored=_on_stored(repository, ingest))
             verb = "resuming" if crawler.resumed else "starting"
@@ -228,6 +232,9 @@ def add(
     ),
     ignore_robots: bool = typer.Option(False, help="Capture what robots.txt disallows."),
     note: str | None = typer.Option(None, help="A note stored with each capture."),
+    browser: bool = typer.Option(
+        False, "--browser", help="Load its pages in headless Chromium (see `capture --browser`)."
+    ),
 ) -> None:
     """Follow a feed or a site: each run captures the entries not archived yet.
 
@@ -247,10 +254,12 @@ def add(
                 sitemaps=sitemaps,
                 ignore_robots=ignore_robots,
                 note=note,
+                browser=browser,
             )
         except CrawlError as exc:
             raise fail(str(exc), 2) from exc
-    typer.echo(f"following {info.url} every {format_interval(info.every)} (id {info.id})")
+    how = " with a browser" if info.browser else ""
+    typer.echo(f"following {info.url} every {format_interval(info.every)}{how} (id {info.id})")
 
 
 @follow_app.command()

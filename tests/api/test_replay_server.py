@@ -118,3 +118,52 @@ def _get_when_up(url: str) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.5)
+
+
+def test_replay_server_replays_a_browser_capture_with_its_scripts_data(home: Settings) -> None:
+    """pywb runs the archived page's scripts: the article they fetch comes from the archive."""
+    from browsersite import ARTICLE, Listener, serve_site
+    from playwright.sync_api import expect, sync_playwright
+
+    from api.replay import timestamp14
+    from archive.browser import BrowserCapturer
+    from conftest import WebServer, missing_part
+
+    wayback = _wayback()
+    if not Path("/usr/bin/chromium").is_file():
+        missing_part("Chromium", "apt-get install chromium")
+    web, secret = WebServer(), Listener()
+    try:
+        url = serve_site(web, secret.port)
+        with opened(home) as repository:
+            capturer = BrowserCapturer(repository)
+            try:
+                assert capturer.capture(url).ok
+            finally:
+                capturer.close()
+            stamp = timestamp14(repository.catalog.versions(url)[-1].timestamp)
+    finally:
+        web.close()  # replay has only the archive
+        secret.close()
+    port = 18000 + (os.getpid() + 500) % 1000
+    server = subprocess.Popen(
+        [*VESTIGE, "replay-server", "--port", str(port), "--wayback", wayback],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}/vestige"
+    try:
+        assert _get_when_up(f"{base}/{stamp}id_/{url}").status_code == 200
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.goto(f"{base}/{stamp}/{url}")
+            replayed = page.frame_locator("iframe#replay_iframe")
+            expect(replayed.locator("#article p")).to_have_text(ARTICLE, timeout=60_000)
+            browser.close()
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

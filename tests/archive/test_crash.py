@@ -30,7 +30,7 @@ from archive.catalog import Record
 from archive.config import Settings
 from archive.repository import Repository
 from archive.store import OPEN_SUFFIX, Location
-from conftest import Route, WebServer
+from conftest import Route, WebServer, missing_part
 
 ROUNDS = 8
 PAGES_PER_ROUND = 40
@@ -125,8 +125,8 @@ def open_sizes(warc_dir: Path) -> int:
     return total
 
 
-def payload(repository: Repository, ack: Ack) -> tuple[bytes, str]:
-    """The payload of the acknowledged record and its type, digests checked."""
+def payload(repository: Repository, ack: Ack) -> tuple[bytes, Record]:
+    """The payload of the acknowledged record and its catalog row, digests checked."""
     with repository.catalog.session() as session:
         row = session.scalars(
             select(Record).where(
@@ -142,7 +142,16 @@ def payload(repository: Repository, ack: Ack) -> tuple[bytes, str]:
             for record in ArchiveIterator(stream, check_digests="raise")
         ]
     assert record[0].rec_headers.get_header("WARC-Payload-Digest") == ack.payload_digest
-    return record[1], row.record_type
+    return record[1], row
+
+
+def verify_clean(env: dict[str, str]) -> None:
+    """``vestige verify`` (whose start repairs the crashed files) finds no problem."""
+    restart = subprocess.run(
+        [sys.executable, "-c", CAPTURE, "verify"], env=env, capture_output=True, text=True
+    )
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    assert restart.stdout.strip().endswith(" 0 problems")
 
 
 def test_sigkill_at_random_points_loses_no_acknowledged_capture(
@@ -186,18 +195,15 @@ def test_sigkill_at_random_points_loses_no_acknowledged_capture(
         acks += capture.kill()
 
     assert len(acks) > ROUNDS * 5  # the kills did land mid-run, after real work
-    restart = subprocess.run(
-        [sys.executable, "-c", CAPTURE, "verify"], env=env, capture_output=True, text=True
-    )
-    assert restart.returncode == 0, restart.stdout + restart.stderr
-    assert restart.stdout.strip().endswith(" 0 problems")
+    verify_clean(env)
 
     repository = Repository(home)
     try:
         assert repository.repairs == []  # verify's start repaired everything
         kinds = set()
         for ack in acks:
-            body, kind = payload(repository, ack)
+            body, row = payload(repository, ack)
+            kind = row.record_type
             kinds.add(kind)
             if kind == "response":
                 assert body == bodies[ack.url]
@@ -239,16 +245,70 @@ def test_sigkill_during_concurrent_captures_loses_no_acknowledged_capture(
         acks += capture.kill()
 
     assert len(acks) >= 4 * 8
-    restart = subprocess.run(
-        [sys.executable, "-c", CAPTURE, "verify"], env=env, capture_output=True, text=True
-    )
-    assert restart.returncode == 0, restart.stdout + restart.stderr
-    assert restart.stdout.strip().endswith(" 0 problems")
+    verify_clean(env)
     repository = Repository(home)
     try:
         for ack in acks:
-            body, kind = payload(repository, ack)
-            if kind == "response":
+            body, row = payload(repository, ack)
+            if row.record_type == "response":
                 assert body == bodies[ack.url]
     finally:
         repository.close()
+
+
+def test_sigkill_during_browser_captures_loses_no_acknowledged_capture(
+    home: Settings, web: WebServer
+) -> None:
+    if not Path("/usr/bin/chromium").is_file():
+        missing_part("Chromium", "apt-get install chromium")
+    rng = random.Random(20261203)
+    bodies: dict[str, bytes] = {}
+    for n in range(12):
+        web.route(
+            f"/img/{n}.bin",
+            Route(body=rng.randbytes(200_000), headers=[("Content-Type", "image/png")]),
+        )
+
+    def page(path: str) -> str:
+        images = "".join(f'<img src="/img/{n}.bin">' for n in rng.sample(range(12), 4))
+        body = f"<html><body><p>{path}</p>{images}</body></html>".encode()
+        url = web.route(path, Route(body=body, headers=[("Content-Type", "text/html")]))
+        bodies[url] = body
+        return url
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    acks: list[Ack] = []
+    for round_ in range(3):
+        urls = [page(f"/b{round_}/p{n}") for n in range(6)]
+        capture = CaptureProcess(
+            urls, env, command=(CAPTURE, "capture", "--no-ingest", "--browser")
+        )
+        capture.wait_for_acks(rng.randrange(1, 5), timeout=120)
+        time.sleep(rng.uniform(0, 1.0))  # maybe while the next page's batch is written
+        acks += capture.kill()
+
+    assert len(acks) >= 3
+    verify_clean(env)
+    repository = Repository(home)
+    try:
+        for ack in acks:
+            body, row = payload(repository, ack)
+            assert row.record_type == "response" and body == bodies[ack.url]
+            # The whole batch was acknowledged: resources, screenshot, DOM and metadata.
+            with repository.catalog.session() as session:
+                types = list(
+                    session.scalars(
+                        select(Record.record_type).where(Record.capture_id == row.capture_id)
+                    )
+                )
+            assert types.count("resource") == 2 and types.count("metadata") == 1
+            assert types.count("response") + types.count("revisit") == 5  # the page, 4 images
+    finally:
+        repository.close()
+    files = sorted(home.warc_dir.glob("*/*"))
+    checked = subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
