@@ -2,7 +2,8 @@
 
 The WARC files are the source of truth; the catalog is an SQL index of them
 (SQLite by default, PostgreSQL through ``VESTIGE_DATABASE_URL``). Later stages
-add their own tables to the same metadata (``Base``).
+add their own tables to the same metadata (``Base``); the programs name them all
+when they open a catalog (``api.schema.TABLES``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     bindparam,
     create_engine,
     event,
@@ -151,19 +153,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 class Catalog:
     """A connection to the catalog database.
 
-    A new database gets the current schema; an existing one must be at the
-    current migration, or opening it raises
-    :class:`~archive.migrations.SchemaOutOfDate` (run ``vestige migrate``).
+    A new database gets the current schema (``tables``; by default the tables of
+    the stages imported so far); an existing one must be at the current
+    migration, or opening it raises :class:`~archive.migrations.SchemaOutOfDate`
+    (run ``vestige migrate``).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tables: Sequence[Table] | None = None) -> None:
         self.url = url
         # pool_pre_ping: a PostgreSQL restart must not fail the next request.
         self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            migrations.prepare(self.engine, Base.metadata)
+            migrations.prepare(self.engine, Base.metadata, tables)
         except BaseException:
             self.engine.dispose()
             raise

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from api import pipeline
+from api.schema import TABLES
 from archive.config import get_settings
 from archive.migrations import SchemaOutOfDate
 from archive.repository import Repository
@@ -51,7 +52,7 @@ def document_argument(ref: str) -> str:
 def open_repository() -> Iterator[Repository]:
     """The archive under ``$VESTIGE_HOME``, repaired if a writer crashed."""
     try:
-        repository = Repository(get_settings())
+        repository = Repository(get_settings(), TABLES)
     except SchemaOutOfDate as exc:
         raise fail(str(exc)) from exc
     for report in repository.repairs:

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from api import pipeline
 from api.cli import app
+from api.schema import TABLES
 from archive.capture import Capturer
 from archive.config import Settings, get_settings
 from archive.repository import Repository
@@ -31,7 +32,7 @@ def _page(web: WebServer, path: str = "/record") -> str:
 def test_capturing_as_a_library_then_after_store_makes_it_searchable(
     home: Settings, web: WebServer
 ) -> None:
-    repository = Repository(home)
+    repository = Repository(home, TABLES)
     capturer = Capturer(repository)
     try:
         result = capturer.capture(_page(web))

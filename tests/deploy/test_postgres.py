@@ -22,8 +22,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from api.cli import app
+from api.schema import METADATA, TABLES
 from archive import migrations
-from archive.catalog import Base, Catalog, Record
+from archive.catalog import Catalog, Record
 from archive.config import Settings
 from archive.migrations import SchemaOutOfDate
 from conftest import Route, WebServer
@@ -120,9 +121,9 @@ def test_migrations_build_the_models_schema(catalog_home: Settings) -> None:
     engine = create_engine(catalog_home.catalog_url)
     try:
         assert migrations.upgrade(engine) == (None, migrations.head())
-        Catalog(catalog_home.catalog_url).dispose()  # opens: at the current revision
+        Catalog(catalog_home.catalog_url, TABLES).dispose()  # opens: at the current revision
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            differences = compare_metadata(MigrationContext.configure(connection), METADATA)
         assert differences == []
     finally:
         engine.dispose()
