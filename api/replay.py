@@ -63,11 +63,6 @@ class MissingPayload(LookupError):
     """A revisit whose original record is not in the archive."""
 
 
-def timestamp14(moment: datetime) -> str:
-    """The 14-digit web-archive timestamp of a catalog time (naive UTC)."""
-    return moment.strftime("%Y%m%d%H%M%S")
-
-
 def parse_timestamp(value: str) -> datetime:
     """A 4- to 14-digit timestamp as a naive UTC datetime; missing digits pad to the start."""
     if not _TIMESTAMP.match(value):
