@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from sqlalchemy import func, select, update
 
 from api import pipeline
-from api.models import Job, JobItem, JobState, utcnow
+from api.models import Job, JobItem, JobState
 from api.schema import TABLES
 from archive.browser import CaptureMode, ModeCapturer
 from archive.capture import CaptureResult
-from archive.catalog import Record
+from archive.catalog import Record, utcnow
 from archive.config import Settings
 from archive.repository import Repository
 from search.backend import SearchError

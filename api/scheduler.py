@@ -25,10 +25,10 @@ from sqlalchemy import or_, select
 
 from api import pipeline
 from api.schema import TABLES
+from archive.catalog import utcnow
 from archive.config import Settings
 from archive.frontier import Follow
 from archive.repository import Repository
-from ingest.relations import utcnow
 from ingest.watch import Watch
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +33,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from archive import migrations
 from archive.urls import normalise_url
+
+# Records that carry a page or file someone may want back.
+CONTENT_TYPES = ("response", "resource", "revisit")
+
+
+def utcnow() -> datetime:
+    """Now, as the catalog stores time: naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -237,7 +245,7 @@ class Catalog:
                     select(Record)
                     .where(
                         Record.url == key,
-                        Record.record_type.in_(("response", "resource", "revisit")),
+                        Record.record_type.in_(CONTENT_TYPES),
                     )
                     .order_by(Record.timestamp, Record.id)
                 )
@@ -248,6 +256,19 @@ class Catalog:
         with self.engine.connect() as connection:
             row = connection.execute(_ORIGINAL, {"url": url, "digest": payload_digest}).first()
         return Record(**row._mapping) if row else None
+
+    def original_of(self, row: Record) -> Record | None:
+        """The response or resource holding a revisit's payload: the record it refers
+        to, else the first of its URL with that payload; None if the archive lacks it."""
+        if row.refers_to:
+            with self._sessions() as session:
+                query = select(Record).where(Record.record_id == row.refers_to)
+                found = session.scalars(query).first()
+            if found is not None:
+                return found
+        if row.url and row.payload_digest:
+            return self.find_original(row.url, row.payload_digest)
+        return None
 
     def dispose(self) -> None:
         self.engine.dispose()
