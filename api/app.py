@@ -216,7 +216,7 @@ def serve_processes(host: str, port: int, workers: int) -> None:
         uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_level="info")
         return
     # Made once here: N processes starting at once would race to create a new catalog.
-    Repository(get_settings()).close()
+    Repository(get_settings(), TABLES).close()
     os.environ["VESTIGE_SERVE_WORKERS"] = str(workers)  # the processes read their settings
     os.environ["VESTIGE_SERVE_PARENT"] = str(os.getpid())
     get_settings.cache_clear()
