@@ -21,10 +21,14 @@ from browsersite import (
     PAGE_HEIGHT,
     PRIVATE_IP,
     RESOURCES,
+    STORY,
+    STORY_COOKIES,
     Listener,
+    chromium_processes,
     png,
     png_size,
     serve_site,
+    serve_story,
 )
 from sqlalchemy import select
 from test_capture_basic import configure, of_type, stored_records
@@ -145,6 +149,34 @@ def test_a_second_capture_stores_unchanged_resources_as_revisits(home: Settings,
     second = records[len(records) // 2 :]
     hero = [r.type for r in second if r.headers.get("WARC-Target-URI") == web.url("/hero.png")]
     assert hero == ["revisit", "request"]
+
+
+def test_requests_carry_the_browsers_cookies_and_headers_through_a_redirect(
+    home: Settings, web
+) -> None:
+    first = serve_story(web)
+    page = web.url("/story/")
+    result = capture(home, first)
+    assert result.ok, result.error
+    assert (result.status, result.final_url) == (200, page)
+
+    records = stored_records(home)
+    responses = {r["WARC-Target-URI"]: r for r in of_type(records, "response")}
+    assert responses[first].http.get_statuscode() == "302"
+    story = responses[web.url("/story/body.json")]
+    assert story.http.get_statuscode() == "200"
+    assert STORY in story.payload.decode()
+    [request] = [
+        r for r in of_type(records, "request") if r["WARC-Concurrent-To"] == story["WARC-Record-ID"]
+    ]
+    sent = request.http  # the request as sent, in the record
+    cookie = sent.get_header("Cookie")
+    assert all(c in cookie for c in STORY_COOKIES), cookie
+    assert sent.get_header("Referer") == page
+    assert sent.get_header("X-Requested-With") == "fetch"
+    assert sent.get_header("Accept-Encoding") == "gzip, deflate"  # what the archive reads
+    [dom] = [r for r in of_type(records, "resource") if r["WARC-Target-URI"] == f"urn:dom:{page}"]
+    assert STORY in dom.payload.decode()
 
 
 def test_too_many_resources_keeps_the_first_and_says_so(home, web, monkeypatch) -> None:
@@ -279,30 +311,6 @@ def test_crawl_and_follow_with_browser_load_pages_in_chromium_the_rest_over_http
         repository.close()
 
 
-def _chromium_descendants() -> list[int]:
-    """Chromium processes started (through Playwright's driver) by this process."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found = []
-    for pid in parents:
-        ancestor = parents.get(pid)
-        while ancestor and ancestor != os.getpid():
-            ancestor = parents.get(ancestor)
-        try:
-            chromium = Path(f"/proc/{pid}/exe").resolve().name.startswith("chromium")
-        except OSError:
-            continue
-        if ancestor == os.getpid() and chromium:
-            found.append(pid)
-    return found
-
-
 def test_a_crashed_browser_fails_that_page_and_is_restarted_for_the_next(home, web) -> None:
     release = threading.Event()
 
@@ -326,7 +334,7 @@ def test_a_crashed_browser_fails_that_page_and_is_restarted_for_the_next(home, w
         while "/stuck.png" not in web.hits:
             assert time.monotonic() < deadline, "the page never asked for its image"
             time.sleep(0.05)
-        for pid in _chromium_descendants():
+        for pid in chromium_processes():
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         release.set()
@@ -342,3 +350,31 @@ def test_a_crashed_browser_fails_that_page_and_is_restarted_for_the_next(home, w
     assert [r.type for r in stored_records(home) if r.type != "warcinfo"] == [
         *("response", "request", "resource", "resource", "metadata")
     ]
+
+
+# Allocates (and touches) 3 GiB as it is parsed, before the page has loaded.
+HOG = b"""<!doctype html><p>hungry</p><script>
+const hog = [];
+while (hog.length < 96) { const block = new Uint8Array(32 << 20); block.fill(7); hog.push(block); }
+</script>"""
+
+
+def test_a_page_over_the_memory_limit_fails_and_stores_nothing(home, web, monkeypatch) -> None:
+    settings = configure(monkeypatch, browser_memory=700)
+    hog = web.route("/hog", Route(body=HOG, headers=[("Content-Type", "text/html")]))
+    fine = web.route("/fine", Route(body=b"<p>fine</p>", headers=[("Content-Type", "text/html")]))
+    repository = Repository(settings)
+    capturer = BrowserCapturer(repository)
+    try:
+        over = capturer.capture(hog)
+        assert not over.ok
+        assert over.error.startswith("the browser used ")
+        assert f"loading {hog}, over VESTIGE_BROWSER_MEMORY (700 MiB)" in over.error
+        assert stored_records(settings) == []  # nothing of the page was acknowledged
+        after = capturer.capture(fine)
+        assert after.ok, after.error
+    finally:
+        capturer.close()
+        repository.close()
+    targets = {r["WARC-Target-URI"] for r in stored_records(settings) if r.type == "response"}
+    assert targets == {fine}
