@@ -274,6 +274,29 @@ def test_auto_mode_uses_the_browser_only_for_script_built_pages(home, web) -> No
     assert modes == ["http", "browser", "http"]  # the page over HTTP, then with the browser
 
 
+def test_auto_mode_makes_a_script_built_page_searchable_though_its_html_is_a_revisit(
+    home, web
+) -> None:
+    page = web.url("/story/")
+    done = run("capture", "--mode", "auto", serve_story(web))
+    assert done.exit_code == 0, done.output
+    assert "(revisit) (browser: 1 resources, screenshot)" in done.stdout  # same HTML twice
+    found = run("search", "Pelican wardens", "--json")
+    assert found.exit_code == 0, found.output
+    [hit] = json.loads(found.stdout)["hits"]
+    assert hit["url"] == page
+    repository = Repository(home)
+    try:
+        with repository.catalog.session() as session:
+            documents = list(session.scalars(select(Document).where(Document.url == page)))
+    finally:
+        repository.close()
+    # The HTTP capture's document has the shell's text; the browser capture's, the story.
+    plain, rendered = sorted(documents, key=lambda d: d.extraction.startswith("dom:"))
+    assert STORY not in plain.text and STORY in rendered.text
+    assert rendered.extraction.startswith("dom:") and rendered.revisit_of == plain.record_id
+
+
 @pytest.mark.parametrize("command", ["crawl", "follow"])
 def test_crawl_and_follow_with_browser_load_pages_in_chromium_the_rest_over_http(
     home, web, command: str
