@@ -139,6 +139,9 @@ class _Load:
     """What one page load gathered, before anything is stored."""
 
     url: str
+    hops: ExitStack  # keeps every fetched hop's spool file open until stored
+    truncate: bool
+    deadline: float = 0.0  # time.monotonic() by which fetches give up
     resources: list[_Resource] = field(default_factory=list)
     blocked: list[Blocked] = field(default_factory=list)
     failed: list[Blocked] = field(default_factory=list)
@@ -279,10 +282,11 @@ class _Session:
     def abandon(self) -> None:
         """Give up on a hung browser or driver: kill them, and let the loop wind down."""
         self._closing.set()
-        root = _chromium_root(self.marker)
+        processes = _processes()
+        root = _chromium_root(self.marker, processes)
         if root is not None:
-            driver = _processes().get(root, (0, ""))[0]
-            for pid in [driver, root, *_descendants(root)]:
+            driver = processes[root][0]
+            for pid in [driver, root, *_descendants(root, processes)]:
                 if pid > 1:
                     with suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
@@ -295,10 +299,10 @@ class _Session:
         while not self._closing.wait(_MEMORY_POLL):
             if not self.active:
                 continue
-            root = _chromium_root(self.marker)
+            processes = _processes()
+            root = _chromium_root(self.marker, processes)
             if root is None:
                 continue
-            processes = _processes()
             tree = [root, *_descendants(root, processes)]
             sizes = {pid: _pss(pid) for pid in tree}
             total = sum(sizes.values())
@@ -393,10 +397,10 @@ class BrowserCapturer:
         """Load ``url`` in the browser; fetched hops stay open on ``hops``."""
         session = self._get_session()
         hard_limit = self.settings.browser_timeout * 2 + _HARD_MARGIN
-        load = _Load(url=url)
+        load = _Load(url=url, hops=hops, truncate=truncate)
         try:
             session.run(
-                self._visit(session, load, hops, truncate, hard_limit),
+                self._visit(session, load, hard_limit),
                 hard_limit + _SETTLE_SECONDS + _HARD_MARGIN,
             )
         except FutureTimeout as exc:
@@ -411,9 +415,7 @@ class BrowserCapturer:
                 load.closed = True  # fetches finishing now are dropped
         return load
 
-    async def _visit(
-        self, session: _Session, load: _Load, hops: ExitStack, truncate: bool, hard_limit: float
-    ) -> None:
+    async def _visit(self, session: _Session, load: _Load, hard_limit: float) -> None:
         browser = await session.acquire()
         started = time.monotonic()
         context = page = None
@@ -425,11 +427,8 @@ class BrowserCapturer:
                 service_workers="block",  # their fetches would bypass the routes
                 accept_downloads=False,
             )
-            deadline = time.monotonic() + hard_limit
-            await context.route(
-                "**/*",
-                lambda route, request: self._route(load, hops, truncate, deadline, route, request),
-            )
+            load.deadline = time.monotonic() + hard_limit
+            await context.route("**/*", lambda route, request: self._route(load, route, request))
             await context.route_web_socket("**/*", lambda ws: self._web_socket(load, ws))
             page = await context.new_page()
             page.on("crash", lambda _: crashed.set())
@@ -508,18 +507,10 @@ class BrowserCapturer:
         load.blocked.append(Blocked(ws.url, "WebSocket connections are not captured"))
         await ws.close()
 
-    async def _route(
-        self,
-        load: _Load,
-        hops: ExitStack,
-        truncate: bool,
-        deadline: float,
-        route: Route,
-        request: Request,
-    ) -> None:
+    async def _route(self, load: _Load, route: Route, request: Request) -> None:
         load.in_flight += 1
         try:
-            await self._answer(load, hops, truncate, deadline, route, request)
+            await self._answer(load, route, request)
         except Exception:
             if not load.closed:
                 raise
@@ -527,15 +518,7 @@ class BrowserCapturer:
         finally:
             load.in_flight -= 1
 
-    async def _answer(
-        self,
-        load: _Load,
-        hops: ExitStack,
-        truncate: bool,
-        deadline: float,
-        route: Route,
-        request: Request,
-    ) -> None:
+    async def _answer(self, load: _Load, route: Route, request: Request) -> None:
         url = request.url
         if load.closed:
             await route.abort("aborted")
@@ -564,15 +547,7 @@ class BrowserCapturer:
             }
             try:
                 resource = await asyncio.get_running_loop().run_in_executor(
-                    None,
-                    self._fetch,
-                    load,
-                    hops,
-                    url,
-                    request.resource_type,
-                    truncate,
-                    headers,
-                    deadline,
+                    None, self._fetch, load, url, request.resource_type, headers
                 )
             except RefusedURL as exc:
                 load.blocked.append(Blocked(url, str(exc)))
@@ -623,24 +598,17 @@ class BrowserCapturer:
         load.blocked.append(Blocked(url, reason))
         return True
 
-    def _fetch(
-        self,
-        load: _Load,
-        hops: ExitStack,
-        url: str,
-        kind: str,
-        truncate: bool,
-        headers: dict[str, str],
-        deadline: float,
-    ) -> _Resource | None:
+    def _fetch(self, load: _Load, url: str, kind: str, headers: dict[str, str]) -> _Resource | None:
         """Fetch ``url`` with every redirect hop (in a worker thread)."""
-        fetching = self.fetcher.fetch(url, truncate=truncate, headers=headers, deadline=deadline)
+        fetching = self.fetcher.fetch(
+            url, truncate=load.truncate, headers=headers, deadline=load.deadline
+        )
         fetched = fetching.__enter__()
         with load.lock:
             if load.closed:
                 fetching.__exit__(None, None, None)
                 return None
-            hops.push(fetching.__exit__)
+            load.hops.push(fetching.__exit__)
             resource = _Resource(url, kind, fetched)
             load.resources.append(resource)
             load.size += sum(hop.body_length for hop in fetched)
@@ -840,17 +808,16 @@ def _processes() -> dict[int, tuple[int, str]]:
     return found
 
 
-def _chromium_root(marker: str) -> int | None:
+def _chromium_root(marker: str, processes: dict[int, tuple[int, str]]) -> int | None:
     """The browser process whose command line holds ``marker`` (its session's proxy flag)."""
-    for pid, (_, command) in _processes().items():
+    for pid, (_, command) in processes.items():
         if marker in command and "--type=" not in command:
             return pid
     return None
 
 
-def _descendants(root: int, processes: dict[int, tuple[int, str]] | None = None) -> list[int]:
+def _descendants(root: int, processes: dict[int, tuple[int, str]]) -> list[int]:
     """The processes started, directly or not, by ``root``: Chromium's renderers and helpers."""
-    processes = processes if processes is not None else _processes()
     children: dict[int, list[int]] = {}
     for pid, (parent, _) in processes.items():
         children.setdefault(parent, []).append(pid)

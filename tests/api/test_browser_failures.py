@@ -74,6 +74,18 @@ def stored_responses(settings: Settings) -> set[str]:
     return targets
 
 
+def capture_in_background(
+    client: TestClient, web: WebServer, page: str
+) -> tuple[threading.Thread, list[dict]]:
+    """Start a browser capture of the stuck ``page``; return once it asks for its image."""
+    token = new_token(client)
+    done: list[dict] = []
+    worker = threading.Thread(target=lambda: done.append(browser_capture(client, token, page)))
+    worker.start()
+    wait_until(lambda: "/stuck.png" in web.hits, "the page to ask for its image")
+    return worker, done
+
+
 def assert_only(client: TestClient, settings: Settings, web: WebServer, failed: str) -> None:
     """The service answers, stored nothing of ``failed``, and captures a new page."""
     assert client.get("/api/v1/status").status_code == 200
@@ -90,11 +102,7 @@ def test_chromium_killed_mid_capture_fails_that_url_and_the_service_goes_on(
 ) -> None:
     page, release = stuck
     with service(home) as client:
-        token = new_token(client)
-        done: list[dict] = []
-        worker = threading.Thread(target=lambda: done.append(browser_capture(client, token, page)))
-        worker.start()
-        wait_until(lambda: "/stuck.png" in web.hits, "the page to ask for its image")
+        worker, done = capture_in_background(client, web, page)
         for pid in chromium_processes():
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -113,11 +121,7 @@ def test_a_hung_driver_fails_that_url_and_a_fresh_one_takes_over(
     settings = home.model_copy(update={"browser_timeout": 1})
     page, release = stuck
     with service(settings) as client:
-        token = new_token(client)
-        done: list[dict] = []
-        worker = threading.Thread(target=lambda: done.append(browser_capture(client, token, page)))
-        worker.start()
-        wait_until(lambda: "/stuck.png" in web.hits, "the page to ask for its image")
+        worker, done = capture_in_background(client, web, page)
         [driver] = chromium_processes("node")
         os.kill(driver, signal.SIGSTOP)  # answers nothing from now on
         try:

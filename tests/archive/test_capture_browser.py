@@ -36,7 +36,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from archive.browser import BrowserCapturer, browser_summaries
-from archive.config import Settings
+from archive.config import Settings, get_settings
 from archive.fetch import Fetcher
 from archive.repository import Repository
 from conftest import Route, WebServer, missing_part
@@ -199,6 +199,16 @@ def test_missing_chromium_is_one_clear_line(home, web, monkeypatch) -> None:
         "Chromium is not installed at /nonexistent/chromium (apt-get install chromium)"
     )
     assert web.hits == []
+
+
+def test_a_bad_browser_setting_is_one_line(home, monkeypatch) -> None:
+    monkeypatch.setenv("VESTIGE_BROWSER_MEMORY", "10")
+    get_settings.cache_clear()
+    done = CliRunner().invoke(app, ["capture", "--browser", "http://example.org/"])
+    assert done.exit_code == 2
+    assert done.output == (
+        "error: invalid VESTIGE_BROWSER_MEMORY='10': Input should be greater than or equal to 64\n"
+    )
 
 
 def test_a_page_that_never_loads_times_out(home, web, monkeypatch) -> None:
