@@ -178,9 +178,10 @@ class _Session:
         self.loop = asyncio.new_event_loop()
         # Route handlers fetch in these threads; a few slow servers must not hold
         # up every other page (the default executor has cores + 4 threads).
-        self.loop.set_default_executor(
-            ThreadPoolExecutor(_FETCH_THREADS, thread_name_prefix="vestige-browser-fetch")
+        self.fetchers = ThreadPoolExecutor(
+            _FETCH_THREADS, thread_name_prefix="vestige-browser-fetch"
         )
+        self.loop.set_default_executor(self.fetchers)
         self.thread = threading.Thread(target=self.loop.run_forever, name="vestige-browser")
         self.thread.daemon = True
         self.thread.start()
@@ -277,6 +278,7 @@ class _Session:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self._watchdog.join(10)
+        self.fetchers.shutdown(wait=False, cancel_futures=True)  # a slow one ends at its deadline
         self._refuser.close()
 
     def abandon(self) -> None:
@@ -290,7 +292,8 @@ class _Session:
                 if pid > 1:
                     with suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop)
+        # Their connections gone, the rest winds down without holding up the caller.
+        threading.Thread(target=self.close, name="vestige-browser-abandon", daemon=True).start()
 
     def _watch_memory(self) -> None:
         """Kill the renderer (or the whole Chromium) once Chromium's processes together
@@ -519,6 +522,8 @@ class BrowserCapturer:
             load.in_flight -= 1
 
     async def _answer(self, load: _Load, route: Route, request: Request) -> None:
+        from playwright.async_api import Error as PlaywrightError
+
         url = request.url
         if load.closed:
             await route.abort("aborted")
@@ -540,9 +545,13 @@ class BrowserCapturer:
                 return
             # Sent as the browser sent them: its cookies, Referer, Accept, and the
             # headers its scripts added, so the server answers as it answered it.
+            try:
+                sent = await request.all_headers()
+            except PlaywrightError:  # the page went away meanwhile: what is known
+                sent = request.headers
             headers = {
                 name: value
-                for name, value in (await request.all_headers()).items()
+                for name, value in sent.items()
                 if name not in _NOT_FORWARDED and not name.startswith(":")
             }
             try:
