@@ -113,15 +113,15 @@ class Fetcher:
     ) -> Iterator[list[Hop]]:
         """Fetch ``url`` following redirects; the hops' spool files close on exit.
 
-        ``headers`` are sent in place of the defaults (a browser's own request
-        headers); cookies and credentials among them only to ``url``'s origin.
+        ``headers`` (a browser's own request headers) are sent over the defaults;
+        cookies and credentials among them only to ``url``'s origin.
         ``deadline`` (a ``time.monotonic()`` value) ends a slow body early.
         """
         hops: list[Hop] = []
         try:
-            current = normalise_url(url)
+            first = current = normalise_url(url)
             for _ in range(self.settings.max_redirects + 1):
-                sent = _for_origin(headers, url, current)
+                sent = _for_origin(headers, first, current)
                 hop = self._exchange(current, truncate=truncate, headers=sent, deadline=deadline)
                 hops.append(hop)
                 if hop.location is None:
@@ -243,7 +243,9 @@ class Fetcher:
         )
 
 
-def _for_origin(headers: Mapping[str, str] | None, first: str, current: str) -> dict | None:
+def _for_origin(
+    headers: Mapping[str, str] | None, first: str, current: str
+) -> dict[str, str] | None:
     """``headers`` for a hop to ``current`` of a fetch of ``first``: without cookies and
     credentials once a redirect leaves ``first``'s origin (a browser's jar would not
     send them there)."""

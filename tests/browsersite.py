@@ -154,8 +154,12 @@ iframe, img {{ display: block; border: 0; }}
 # The members-only story: its body arrives by fetch() only when the request carries
 # what the browser has by then: the cookies set by a redirect, by the page and by a
 # script, the page as Referer, and the Accept and X-Requested-With the script sends.
+# Its image redirects to another origin (localhost), which must get none of the cookies.
 STORY = "Pelican wardens counted four hundred nests on the breakwater this spring."
 STORY_COOKIES = ("visit=1", "session=s3cr3t", "js=ok")
+
+
+IMAGE = [("Content-Type", "image/png")]
 
 
 def serve_story(web: WebServer) -> str:
@@ -163,7 +167,7 @@ def serve_story(web: WebServer) -> str:
     redirects to the page (``/story/``, whose script fetches a relative ``body.json``)."""
     page = web.url("/story/")
     html = b"""<!doctype html><html><head><title>Members</title></head><body>
-<div id="story">Members only.</div><script>
+<div id="story">Members only.</div><img src="away.png" width="10" height="10"><script>
 document.cookie = "js=ok; path=/";
 fetch("body.json", {headers: {"Accept": "application/json", "X-Requested-With": "fetch"}})
   .then((r) => r.json())
@@ -194,6 +198,9 @@ fetch("body.json", {headers: {"Accept": "application/json", "X-Requested-With": 
         ),
     )
     web.route("/story/body.json", body)
+    away = web.url("/story/landed.png").replace("127.0.0.1", "localhost")
+    web.route("/story/away.png", Route(302, b"", [("Location", away)]))
+    web.route("/story/landed.png", Route(body=png(10, 10, (0, 90, 0)), headers=IMAGE))
     return web.url("/story")
 
 

@@ -175,6 +175,12 @@ def test_requests_carry_the_browsers_cookies_and_headers_through_a_redirect(
     assert sent.get_header("Referer") == page
     assert sent.get_header("X-Requested-With") == "fetch"
     assert sent.get_header("Accept-Encoding") == "gzip, deflate"  # what the archive reads
+    # The image's redirect to another origin: the cookies went to the page's origin only.
+    sent = {r["WARC-Target-URI"]: r.http for r in of_type(records, "request")}
+    assert "session=s3cr3t" in sent[web.url("/story/away.png")].get_header("Cookie")
+    landed = web.url("/story/landed.png").replace("127.0.0.1", "localhost")
+    assert sent[landed].get_header("Cookie") is None
+    assert responses[landed].http.get_statuscode() == "200"
     [dom] = [r for r in of_type(records, "resource") if r["WARC-Target-URI"] == f"urn:dom:{page}"]
     assert STORY in dom.payload.decode()
 
@@ -290,7 +296,7 @@ def test_auto_mode_makes_a_script_built_page_searchable_though_its_html_is_a_rev
     page = web.url("/story/")
     done = run("capture", "--mode", "auto", serve_story(web))
     assert done.exit_code == 0, done.output
-    assert "(revisit) (browser: 1 resources, screenshot)" in done.stdout  # same HTML twice
+    assert "(revisit) (browser: 2 resources, screenshot)" in done.stdout  # same HTML twice
     found = run("search", "Pelican wardens", "--json")
     assert found.exit_code == 0, found.output
     [hit] = json.loads(found.stdout)["hits"]
