@@ -238,6 +238,20 @@ def run(*args: str):
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
+def found_only(settings: Settings, query: str, url: str) -> list[Document]:
+    """Search ``query``, which must find ``url`` only; every document in the archive."""
+    found = run("search", query, "--json")
+    assert found.exit_code == 0, found.output
+    [hit] = json.loads(found.stdout)["hits"]
+    assert hit["url"] == url
+    repository = Repository(settings)
+    try:
+        with repository.catalog.session() as session:
+            return list(session.scalars(select(Document)))
+    finally:
+        repository.close()
+
+
 def test_cli_browser_capture_makes_the_script_built_article_searchable(home, web) -> None:
     secret = Listener()
     try:
@@ -249,16 +263,7 @@ def test_cli_browser_capture_makes_the_script_built_article_searchable(home, web
     assert f"200  {url}  default/" in done.stdout
     # Loopback is allowed here: the scripts' requests to the listener count as well.
     assert re.search(r"\(browser: \d+ resources, screenshot", done.stdout)
-    found = run("search", "Quokkaberry", "--json")
-    assert found.exit_code == 0, found.output
-    [hit] = json.loads(found.stdout)["hits"]
-    assert hit["url"] == url
-    repository = Repository(home)
-    try:
-        with repository.catalog.session() as session:
-            documents = list(session.scalars(select(Document)))
-    finally:
-        repository.close()
+    documents = found_only(home, "Quokkaberry", url)
     # The page's document is made from the rendered DOM; the screenshot and the DOM
     # are not documents of their own (the iframe's page is one).
     assert sorted(d.url for d in documents) == [url, web.url("/frame.html")]
@@ -297,16 +302,7 @@ def test_auto_mode_makes_a_script_built_page_searchable_though_its_html_is_a_rev
     done = run("capture", "--mode", "auto", serve_story(web))
     assert done.exit_code == 0, done.output
     assert "(revisit) (browser: 2 resources, screenshot)" in done.stdout  # same HTML twice
-    found = run("search", "Pelican wardens", "--json")
-    assert found.exit_code == 0, found.output
-    [hit] = json.loads(found.stdout)["hits"]
-    assert hit["url"] == page
-    repository = Repository(home)
-    try:
-        with repository.catalog.session() as session:
-            documents = list(session.scalars(select(Document).where(Document.url == page)))
-    finally:
-        repository.close()
+    documents = [d for d in found_only(home, "Pelican wardens", page) if d.url == page]
     # The HTTP capture's document has the shell's text; the browser capture's, the story.
     plain, rendered = sorted(documents, key=lambda d: d.extraction.startswith("dom:"))
     assert STORY not in plain.text and STORY in rendered.text
