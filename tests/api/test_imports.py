@@ -95,8 +95,10 @@ def test_upload_errors(client: TestClient, token: str) -> None:
     html = {"file": ("a.html", b"<p>x</p>")}
     assert client.post("/api/v1/imports", files=html).status_code == 401
     assert client.post("/api/v1/imports", files=html, headers=auth("vst_x")).status_code == 403
+    # A document without a URL is not refused: it is stored under its digest.
     no_url = client.post("/api/v1/imports", files=html, headers=auth(token))
-    assert no_url.status_code == 422 and "where was it published" in no_url.text
+    assert no_url.status_code == 201, no_url.text
+    assert no_url.json()["sources"][0]["url"].startswith("urn:sha256:")
     bad_date = client.post(
         "/api/v1/imports",
         files=html,
