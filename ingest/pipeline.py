@@ -12,14 +12,11 @@ time, so versions of a URL show it as unchanged.
 from __future__ import annotations
 
 import io
-import signal
-import threading
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -34,7 +31,9 @@ from archive.catalog import Record
 from archive.repository import Repository
 from ingest.documents import SeqBlock, allocate_seq
 from ingest.extract import Extraction, ExtractionError, NotText, Payload, extract
+from ingest.limits import TimeLimit, time_limit
 from ingest.models import Document, IngestOutcome, document_id
+from ingest.ocr import OcrOptions
 
 CONTENT_TYPES = ("response", "resource", "revisit")
 BATCH = 100  # outcomes written per catalog transaction
@@ -61,6 +60,7 @@ class Task:
     max_size: int
     timeout: float
     rendered: tuple[str, int, int] | None = None  # a browser capture's DOM of this page
+    ocr: OcrOptions = field(default_factory=OcrOptions)
 
 
 @dataclass
@@ -110,34 +110,11 @@ class IngestSummary:
 # -- in the worker ------------------------------------------------------------
 
 
-class _TimeLimit(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (only in a main thread, where signals work)."""
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(_signum: int, _frame: object) -> None:
-        raise _TimeLimit
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def run_task(task: Task) -> Outcome:
     """Read and extract one record. Never raises: problems become the outcome."""
     try:
-        with _time_limit(task.timeout):
-            extraction = extract(read_payload(task))
+        with time_limit(task.timeout):
+            extraction = extract(read_payload(task), task.ocr)
             if task.rendered and len(extraction.text) < _NO_MAIN_TEXT:
                 extraction = _rendered(task, task.rendered) or extraction
             return Outcome(extraction=extraction)
@@ -145,7 +122,7 @@ def run_task(task: Task) -> Outcome:
         return Outcome(skipped=f"not text ({exc})")
     except ExtractionError as exc:
         return Outcome(failed=exc.reason, detail=exc.detail)
-    except _TimeLimit:
+    except TimeLimit:
         return Outcome(failed="timeout", detail=f"extraction took over {task.timeout:g}s")
     except RecursionError:
         return Outcome(failed="parser error", detail="markup nested too deeply")
@@ -212,13 +189,22 @@ class Ingester:
     dozens of pages) until :meth:`close`, or the end of a ``with`` block.
     """
 
-    def __init__(self, repository: Repository, *, workers: int = 1) -> None:
+    def __init__(
+        self, repository: Repository, *, workers: int = 1, ocr_languages: str | None = None
+    ) -> None:
         self.repository = repository
         self.catalog = repository.catalog
         self.workers = max(1, workers)
         settings = repository.settings
         self.max_size = settings.ingest_max_size
         self.timeout = settings.ingest_timeout
+        self.ocr = OcrOptions(
+            enabled=settings.ocr,
+            languages=ocr_languages or settings.ocr_languages,
+            max_pages=settings.ocr_max_pages,
+            max_pixels=settings.ocr_max_pixels,
+            timeout=settings.ingest_timeout,
+        )
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Ingester:
@@ -345,6 +331,7 @@ class Ingester:
             max_size=self.max_size,
             timeout=self.timeout,
             rendered=(str(store.path(dom.warc_file)), dom.offset, dom.length) if dom else None,
+            ocr=self.ocr,
         )
 
     def _metadata_records(self, rows: list[Record]) -> dict[str, Record]:

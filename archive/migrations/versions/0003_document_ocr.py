@@ -1,0 +1,31 @@
+"""Documents record how OCR read them and what submitted files say about themselves
+
+``documents.ocr``: engine, languages, pages read by OCR and their mean
+confidence (null for documents that needed no OCR). ``documents.properties``:
+EXIF camera and date of a photo, an e-mail's headers, a Word file's properties.
+Existing documents need neither; ``vestige ingest --rebuild`` fills them in.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-03 13:45:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("documents") as batch_op:
+        batch_op.add_column(sa.Column("ocr", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("properties", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("documents") as batch_op:
+        batch_op.drop_column("properties")
+        batch_op.drop_column("ocr")
