@@ -321,6 +321,14 @@ class DocumentView(BaseModel):
     mime: str | None
     extraction: str
     content_hash: str
+    ocr: dict[str, Any] | None = Field(
+        None,
+        description="OCR engine, languages, confidence, pages read and the model of each "
+        "(null when no page needed OCR); `reason` says why a page needing it was not read.",
+    )
+    properties: dict[str, Any] = Field(
+        default_factory=dict, description="EXIF camera and date, e-mail headers, file properties."
+    )
     warc_file: str
     warc_offset: int
     warc_length: int

@@ -195,6 +195,8 @@ def extract(payload: Payload, ocr: OcrOptions | None = None) -> Extraction:
             result = extract_text(payload, decoded)
     # A submitted file with no title of its own is known by its file name.
     result.title = result.title or payload.metadata.get("filename") or None
+    if payload.metadata.get("attached-to"):  # an e-mail's attachment names the e-mail
+        result.properties["attached_to"] = payload.metadata["attached-to"]
     return result.finish()
 
 

@@ -91,6 +91,39 @@ def _degrees(value: Any, ref: Any, negative: str) -> float:
     return round(sign * (degrees + minutes / 60 + seconds / 3600), 6)
 
 
+_SHOWN_WIDTH = 1400  # pixels: pages shown beside their text are scaled down to this
+_SHOWN_DPI = 110  # scanned PDF pages are rendered at this resolution to be shown
+
+
+def page_png(body: bytes, mime: str | None, page: int, max_pixels: int) -> bytes:
+    """Page ``page`` (from 1) of a stored PDF, or a stored image, as a PNG to show beside
+    the text OCR read from it; :class:`ExtractionError` when there is no such page."""
+    from ingest.extract import PDF_TYPES, ExtractionError, mime_of
+
+    if mime_of(mime) in PDF_TYPES:
+        import pypdfium2
+
+        try:
+            document = pypdfium2.PdfDocument(body)
+        except pypdfium2.PdfiumError as exc:
+            raise ExtractionError("parser error", f"PDF: {exc}") from exc
+        try:
+            if not 1 <= page <= len(document):
+                raise ExtractionError("no page", f"the PDF has {len(document)} pages")
+            image = document[page - 1].render(scale=_SHOWN_DPI / 72).to_pil()
+        finally:
+            document.close()
+    else:
+        if page != 1:
+            raise ExtractionError("no page", "an image has one page")
+        image = open_image(body, max_pixels)
+    image = image.convert("RGB" if image.mode not in ("L", "1") else "L")
+    image.thumbnail((_SHOWN_WIDTH, _SHOWN_WIDTH * 4))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
 def extract_image(payload: Payload, options: OcrOptions) -> Extraction:
     """OCR text and EXIF properties of a submitted image."""
     from ingest.extract import Extraction, ExtractionError
