@@ -95,6 +95,7 @@ class IngestSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     failures: list[Failure] = field(default_factory=list)
+    without_ocr: Counter[str] = field(default_factory=Counter)  # reason -> documents
 
     @property
     def processed(self) -> int:
@@ -481,6 +482,9 @@ class Ingester:
             return
         if known is not None:
             session.delete(known)
+        reason = (outcome.extraction.ocr or {}).get("reason")
+        if reason and outcome.revisit_of is None:
+            summary.without_ocr[reason] += 1
         fields = self._fields(row, outcome)
         if existing is None:
             session.add(

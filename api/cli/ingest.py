@@ -101,6 +101,8 @@ def _print_summary(summary: IngestSummary) -> None:
         typer.echo(f"  skipped {count:>6}  {reason}")
     for reason, count in summary.failed.most_common():
         typer.echo(f"  failed  {count:>6}  {reason}")
+    for reason, count in summary.without_ocr.items():
+        typer.secho(f"  {count} documents stored without their OCR text: {reason}", fg="yellow")
     for failure in summary.failures[:20]:
         typer.secho(
             f"  FAILED {failure.url}  {failure.reason}: {failure.detail or ''}".rstrip(": "),

@@ -242,6 +242,7 @@ def test_without_ocr_the_document_says_why(
     try:
         rebuilt = runner.invoke(app, ["ingest", "--rebuild", "--workers", "1"])
         assert rebuilt.exit_code == 0, rebuilt.output
+        assert "1 documents stored without their OCR text: ocr unavailable" in rebuilt.output
         missing = _show(_urn(image))
         assert (
             missing["ocr"]["reason"]
