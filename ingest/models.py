@@ -56,7 +56,7 @@ class Document(Base):
     # OCR engine, languages, pages read and mean confidence (ingest.ocr.OcrInfo), or None.
     ocr: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # What a submitted file says about itself: EXIF camera and date, e-mail headers...
-    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(40), index=True)
     # Where the record's bytes live; for a revisit, ``revisit_of`` names the
     # record holding the payload the extraction was taken from.
