@@ -276,6 +276,8 @@ class SearchHit(BaseModel):
     role: str | None = Field(description="What the document is in its story (role:).")
     copies: int = Field(description="Matching copies of the same story collapsed into this hit.")
     copy_documents: list[SearchCopy] = Field(description="The first of those copies.")
+    ocr: bool = Field(False, description="The text (and so the snippet) was read by OCR.")
+    ocr_confidence: float | None = Field(None, description="OCR's mean confidence, 0-100.")
     document: str = Field(description="The document in the JSON API.")
     archived: str = Field(description="The archived copy, for people.")
 

@@ -96,6 +96,7 @@ class IngestSummary:
     failed: Counter[str] = field(default_factory=Counter)
     failures: list[Failure] = field(default_factory=list)
     without_ocr: Counter[str] = field(default_factory=Counter)  # reason -> documents
+    attachments: list[tuple[str, str]] = field(default_factory=list)  # (URL, its e-mail's)
 
     @property
     def processed(self) -> int:
@@ -310,6 +311,7 @@ class Ingester:
             self._write(batch, summary)
             if progress:
                 progress(len(batch))
+        self._relate_attachments(summary)
         if rebuild and record_ids is None:
             self._tombstone_orphans(collection, summary)
         return summary
@@ -400,6 +402,16 @@ class Ingester:
 
     # -- writing ------------------------------------------------------------
 
+    def _relate_attachments(self, summary: IngestSummary) -> None:
+        """``E attaches A`` for each attachment ingested in this run and its e-mail."""
+        from ingest.relations import RelationError, relate
+
+        for url, email in summary.attachments:
+            try:
+                relate(self.catalog, email, "attaches", url, made_by="vestige import")
+            except RelationError:
+                continue  # the e-mail is not a document (it failed): nothing to attach to
+
     def _write(self, batch: list[tuple[Record, Outcome | None]], summary: IngestSummary) -> None:
         record_ids = [row.record_id for row, _ in batch]
         with self.catalog.session() as session:
@@ -482,6 +494,9 @@ class Ingester:
             return
         if known is not None:
             session.delete(known)
+        attached_to = (outcome.extraction.properties or {}).get("attached_to")
+        if attached_to and row.url:
+            summary.attachments.append((row.url, attached_to))
         reason = (outcome.extraction.ocr or {}).get("reason")
         if reason and outcome.revisit_of is None:
             summary.without_ocr[reason] += 1

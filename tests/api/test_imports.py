@@ -166,6 +166,8 @@ def test_mixed_pdf_keeps_its_text_layer_and_shows_the_scanned_page(
     assert Image.open(io.BytesIO(scan.content)).size[0] > 500
     # Page 1 was not read by OCR: there is no scan of it to show.
     assert client.get(f"/api/v1/documents/{document['id']}/pages/1.png").status_code == 404
+    (hit,) = client.get("/api/v1/search", params={"q": "dodged a bullet"}).json()["hits"]
+    assert hit["id"] == document["id"] and hit["ocr"] and hit["ocr_confidence"] > 0
     page = client.get(f"/documents/{document['id']}").text
     assert f'src="/api/v1/documents/{document["id"]}/pages/2.png"' in page
     assert "mean confidence" in page and "read with eng" in page

@@ -146,6 +146,10 @@ def test_attachment_names_its_email(home: Settings, tmp_path: Path) -> None:
     body = b"I was held for nine days without charge.\n"
     document = _show("urn:sha256:" + hashlib.sha256(body).hexdigest())
     assert document["properties"]["attached_to"] == _urn(mail)
+    email = _show(_urn(mail))
+    (relation,) = document["relations"]
+    assert (relation["type"], relation["direction"]) == ("attaches", "incoming")
+    assert relation["other"]["id"] == email["id"] and relation["status"] == "confirmed"
     assert document["title"] == "testimony.txt"
     assert "nine days without charge" in document["text"]
 
