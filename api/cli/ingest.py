@@ -164,7 +164,7 @@ def _ocr_line(ocr: dict | None) -> str | None:
     if ocr.get("reason"):
         return ocr["reason"]
     pages = ", ".join(str(page) for page in ocr.get("pages") or [])
-    models = ", ".join(sorted(set((ocr.get("models") or {}).values())))
+    models = ", ".join(sorted({page["model"] for page in ocr.get("page_details") or []}))
     confidence = ocr.get("confidence")
     line = f"{ocr.get('engine')}, pages {pages or '-'} ({models})"
     return line + (f", mean confidence {confidence:.1f}%" if confidence is not None else "")

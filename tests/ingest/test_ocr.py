@@ -106,6 +106,11 @@ def test_scans_and_images_are_read_and_found_on_both_engines(
         rate = ocrset.cer(reference, document["text"])
         assert rate <= MAX_CER[dpi, scanned], (path.name, rate, document["text"])
 
+    # `vestige show` says how the page was read.
+    traditional = next(path for path, expected, *_ in files if expected[0].script == "Hant")
+    shown = runner.invoke(app, ["show", _show(traditional)["id"]])
+    assert "ocr:        tesseract 5" in shown.output and "pages 1 (chi_tra)" in shown.output
+
     # Exports carry the OCR text, its confidence and the pages OCR read.
     exported = _export(tmp_path / "ocr.jsonl", "jsonl")
     rows = {row["final_url"]: row for row in map(json.loads, exported.read_text().splitlines())}
