@@ -17,8 +17,9 @@ core. Pages per minute per core = pages / CPU minutes of the process and its
 Tesseract children. Prints CER by script for each, pages/min/core, and the speed
 ratios v/t (goal >= 0.9) and v/o.
 
-    python benchmarks/ocr.py             # 12 pages, 2 rounds
+    python benchmarks/ocr.py                # 12 short pages (3-5 lines), 2 rounds
     python benchmarks/ocr.py --rounds 1
+    python benchmarks/ocr.py --full-pages --rounds 1   # 12 pages of 20-40 lines
 """
 
 from __future__ import annotations
@@ -66,11 +67,16 @@ def _bare(path: Path, languages: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2, help="times each page is read")
+    parser.add_argument(
+        "--full-pages",
+        action="store_true",
+        help="about a page of text per image (the model is then chosen on a quarter of it)",
+    )
     args = parser.parse_args()
     options = OcrOptions()
     pages = []
     with tempfile.TemporaryDirectory(prefix="vestige-ocr-") as directory:
-        for sample in ocrset.samples(CORPUS):
+        for sample in ocrset.samples(CORPUS, full_pages=args.full_pages):
             for dpi in (300, 150):
                 for scanned in (False, True):
                     path = Path(directory) / f"{sample.name}-{dpi}-{int(scanned)}.png"

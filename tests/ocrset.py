@@ -34,8 +34,9 @@ class Sample:
     phrase: str
 
 
-def samples(corpus: Path) -> list[Sample]:
-    """One English, one Simplified and one Traditional Chinese sample (two short paragraphs)."""
+def samples(corpus: Path, *, full_pages: bool = False) -> list[Sample]:
+    """One English, one Simplified and one Traditional Chinese sample: two short paragraphs,
+    or (``full_pages``) about a page of text each."""
     english = (corpus / "en/newspaper4k/txt/cnn_article.txt").read_text("utf-8").split("\n\n")
     simplified = (corpus / "zh/cwced/cleaned/05e98007-d810-4036-b154-2ef2fe68c2af.txt").read_text(
         "utf-8"
@@ -43,9 +44,17 @@ def samples(corpus: Path) -> list[Sample]:
     taiwan = json.loads((corpus / "zh/taiwanese-news/ground-truth.json").read_text("utf-8"))
     traditional = [
         "".join(entry["title"].split()) + "。" + "".join(entry["with"])
-        for entry in list(taiwan.values())[:2]
+        for entry in list(taiwan.values())[: 20 if full_pages else 2]
     ]
     han = "".join(simplified.split())
+    if full_pages:
+        paragraphs = [" ".join(p.split()) for p in english[1:] if p.strip()]
+        han_lines = [han[start : start + 120] for start in range(0, 1200, 120)]
+        return [
+            Sample("english", "Latn", "\n".join(paragraphs)[:2000], "bullet"),
+            Sample("simplified", "Hans", "\n".join(han_lines), "张家界"),
+            Sample("traditional", "Hant", "\n".join(traditional), "內政部社會司"),
+        ]
     return [
         Sample("english", "Latn", "\n".join(" ".join(p.split()) for p in english[1:3]), "bullet"),
         Sample("simplified", "Hans", han[:60] + "\n" + han[60:120], "张家界"),
