@@ -90,7 +90,7 @@ def checked_url(url: str, *, fetchable: bool = False, what: str = "URL") -> str:
     """
     shown = repr(url if len(url) <= 200 else url[:200] + "...")
     try:
-        stored = normalise_url(url)
+        stored = lookup_key(url)  # a submitted file's urn:sha256:... is a key too
     except InvalidURL as exc:
         reason = str(exc).removeprefix(f"invalid URL {url!r}: ")
         raise InvalidURL(f"invalid {what} {shown}: {reason}") from exc
