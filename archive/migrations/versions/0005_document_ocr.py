@@ -5,16 +5,16 @@ confidence (null for documents that needed no OCR). ``documents.properties``:
 EXIF camera and date of a photo, an e-mail's headers, a Word file's properties.
 Existing documents need neither; ``vestige ingest --rebuild`` fills them in.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03 13:45:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
