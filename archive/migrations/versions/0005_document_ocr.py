@@ -20,9 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("documents") as batch_op:
-        batch_op.add_column(sa.Column("ocr", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("properties", sa.JSON(), nullable=True))
+    # Plain ADD COLUMN: SQLite keeps the table as it is (no copy).
+    op.add_column("documents", sa.Column("ocr", sa.JSON(), nullable=True))
+    op.add_column("documents", sa.Column("properties", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
