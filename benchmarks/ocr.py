@@ -42,7 +42,8 @@ os.environ["OMP_THREAD_LIMIT"] = "1"  # one core per Tesseract run, for both sid
 
 import ocrset  # noqa: E402
 
-from ingest.extract import Payload, extract  # noqa: E402
+from ingest.extract import extract  # noqa: E402
+from ingest.extraction import Payload  # noqa: E402
 from ingest.ocr import OcrOptions  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"

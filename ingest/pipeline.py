@@ -30,7 +30,8 @@ from archive.browser import DOM_PREFIX, browser_part, rendered_doms
 from archive.catalog import CONTENT_TYPES, Record
 from archive.repository import Repository
 from ingest.documents import SeqBlock, allocate_seq
-from ingest.extract import Extraction, ExtractionError, NotText, Payload, extract
+from ingest.extract import extract
+from ingest.extraction import Extraction, ExtractionError, NotText, Payload
 from ingest.limits import TimeLimit, time_limit
 from ingest.models import Document, IngestOutcome, document_id
 from ingest.ocr import OcrOptions
