@@ -176,6 +176,7 @@ def test_bad_files_fail_clearly_and_stay_stored(home: Settings, tmp_path: Path) 
 
     result = runner.invoke(app, ["import", *(str(p) for p in (bomb, truncated, locked, corrupt))])
     assert result.exit_code == 0, result.output  # stored; ingest reports, never stops
+    assert "not ingested: parser error (corrupt Word file: BadZipFile" in result.output
     reasons = runner.invoke(app, ["ingest", "--retry-failed"])
     assert reasons.exit_code == 0, reasons.output
     assert "4 failed" in reasons.output
