@@ -130,7 +130,9 @@ def main() -> None:
 
 
 def _vestige(path: Path, options: OcrOptions, chosen: dict[str, int], sample: ocrset.Sample) -> str:
-    payload = Payload("urn:sha256:x", path.read_bytes(), "image/png", {"filename": path.name})
+    payload = Payload(
+        "urn:sha256:x", path.read_bytes(), "image/png", {"filename": path.name, "trigger": "import"}
+    )
     extraction = extract(payload, options)
     for detail in (extraction.ocr or {}).get("page_details", []):
         chosen[f"{sample.script}->{detail['model']}"] += 1

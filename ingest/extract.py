@@ -76,9 +76,8 @@ def not_a_document(url: str) -> str | None:
 def kind_of(payload: Payload) -> str:
     """``html``, ``pdf``, ``text``, ``image``, ``docx``, ``odt`` or ``eml``;
     raises :class:`NotText` for anything else."""
-    # A submitted file (it has its metadata record) is a document whatever its URL
-    # (urn:sha256:... when it had none).
-    reason = None if payload.metadata else not_a_document(payload.url)
+    # A submitted file is a document whatever its URL (urn:sha256:... when it had none).
+    reason = None if payload.submitted else not_a_document(payload.url)
     if reason:
         raise NotText(reason)
     mime = mime_of(payload.content_type)
@@ -88,7 +87,7 @@ def kind_of(payload: Payload) -> str:
         return "pdf"
     if mime in TEXT_TYPES:
         return "text"
-    if mime in IMAGE_TYPES and payload.metadata:  # submitted, with its metadata record
+    if mime in IMAGE_TYPES and payload.submitted:  # a crawl's images are not documents
         return "image"
     if mime in OFFICE_TYPES:
         return OFFICE_TYPES[mime]

@@ -36,6 +36,11 @@ class Payload:
     content_type: str | None  # the full header, charset included
     metadata: dict[str, str] = field(default_factory=dict)  # submitter's metadata record
 
+    @property
+    def submitted(self) -> bool:
+        """Whether the payload is a file submitted with ``vestige import`` (or the API)."""
+        return self.metadata.get("trigger") == "import"
+
 
 @dataclass
 class Extraction:
