@@ -295,13 +295,18 @@ def test_auto_mode_uses_the_browser_only_for_script_built_pages(home, web) -> No
     assert modes == ["http", "browser", "http"]  # the page over HTTP, then with the browser
 
 
+@pytest.mark.parametrize("later", [False, True], ids=["on-capture", "vestige-ingest"])
 def test_auto_mode_makes_a_script_built_page_searchable_though_its_html_is_a_revisit(
-    home, web
+    home, web, later: bool
 ) -> None:
     page = web.url("/story/")
-    done = run("capture", "--mode", "auto", serve_story(web))
+    done = run("capture", "--mode", "auto", *(["--no-ingest"] if later else []), serve_story(web))
     assert done.exit_code == 0, done.output
     assert "(revisit) (browser: 2 resources, screenshot)" in done.stdout  # same HTML twice
+    if later:  # a whole run, which reads revisits after every response
+        for command in ("ingest", "index"):
+            finished = run(command)
+            assert finished.exit_code == 0, finished.output
     documents = [d for d in found_only(home, "Pelican wardens", page) if d.url == page]
     # The HTTP capture's document has the shell's text; the browser capture's, the story.
     plain, rendered = sorted(documents, key=lambda d: d.extraction.startswith("dom:"))
