@@ -68,6 +68,7 @@ class Extraction:
     text: str
     extraction: str  # "trafilatura", "fallback", "pdf", "pdf+ocr", "ocr", "text", "docx"...
     title: str | None = None
+    page_title: str | None = None  # an HTML page's <title> as served
     authors: list[str] = field(default_factory=list)
     published: str | None = None
     site: str | None = None
@@ -246,6 +247,7 @@ def extract_html(payload: Payload, decoded: Decoded) -> Extraction:
         (name for name in (meta.get("sitename"), page.get("site")) if _is_site_name(name)), None
     )
     result.title = headline(meta.get("title") or page.get("title"), site, tree)
+    result.page_title = page_title(tree)
     result.authors = (
         byline(result.text) or _authors(meta.get("author")) or _authors(page.get("author"))
     )
@@ -306,10 +308,17 @@ def _page_meta(tree: HtmlElement) -> dict[str, str]:
             if field_name == "author" and value.startswith(("http://", "https://")):
                 continue  # a profile link, not a name
             found[field_name] = value
-    title = tree.find(".//title")
-    if "title" not in found and title is not None and title.text_content().strip():
-        found["title"] = " ".join(title.text_content().split())
+    if "title" not in found and (title := page_title(tree)):
+        found["title"] = title
     return found
+
+
+def page_title(tree: HtmlElement) -> str | None:
+    """The text of the page's ``<title>``, spaces collapsed; None without one."""
+    element = tree.find(".//title")
+    if element is None:
+        return None
+    return " ".join(element.text_content().split()) or None
 
 
 # A title's trailing parts after a separator: the section and site (`` | 聯合新聞網``).
@@ -346,8 +355,7 @@ def headline(title: str | None, site: str | None, tree: HtmlElement) -> str | No
     when the title is only the site's name."""
     if not title:
         return None
-    element = tree.find(".//title")
-    whole = " ".join(element.text_content().split()) if element is not None else ""
+    whole = page_title(tree) or ""
     names = {_norm(site or "")} | _keywords(tree)
     if _norm(title) in names:  # trafilatura kept the site's part: "自由電子報 - 果汁？..."
         rest = [
