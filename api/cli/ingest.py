@@ -190,6 +190,8 @@ def versions(
             change += f" (similarity {version.similarity:.1%})"
         if version.redirect_to:
             change += f" -> {version.redirect_to}"
+        if version.title_change:
+            change += f"; {documents.title_phrase(version.title_change)}"
         typer.echo(
             f"{version.captured[:19].replace('T', ' ')}  {version.status or '-':>3}  "
             f"{version.document_id or '-':<16}  {change}"
