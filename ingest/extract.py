@@ -330,6 +330,7 @@ _LINK_AFTER_NAME = re.compile(r"\s*\(\s*https?://[^)\s]*\s*\)")
 _LABELS = {"作者", "username", "admin", "by", "author"}  # field labels, not names
 _NOT_A_SITE = re.compile(r"(?i)©|\(c\)|copyright|all rights|^\d{4}")
 _HAN_NAME = "[\u4e00-\u9fff]{2,4}"
+_SPACED_NAME = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 # Chinese news bylines: 【王家俊／台北報導】, 〔記者施曉光、吳亮儀／台北報導〕, 记者 XXX 报道,
 # （中央社記者楊思瑞台南4日電）; a credit such as 記者鄭清元／攝影 is not one.
 _BYLINES = (
@@ -429,7 +430,14 @@ def _authors(value: str | None) -> list[str]:
     parts = [part.strip() for part in re.split(r"\s*[;\uff1b\u3001]\s*|\s+and\s+", value)]
     if any(_NOT_A_NAME.search(part) or part.lower() in _LABELS for part in parts if part):
         return []
-    return _unique(parts)
+    return _unique(map(_unspaced, parts))
+
+
+def _unspaced(name: str) -> str:
+    """A Chinese name spaced out to fill a cell ("赵 培") without its spaces; two names
+    ("王建宏 张文攀") stay apart."""
+    joined = _SPACED_NAME.sub("", name)
+    return joined if len(joined) <= 4 else name
 
 
 def _unique(values: Any) -> list[str]:

@@ -332,6 +332,15 @@ def test_chinese_news_metadata_on_corpus_pages(home, web: WebServer, corpus: Pat
     assert not [a for a in data["authors"] if "http" in a.lower() or a.isdigit() or "com" in a]
 
 
+def test_a_spaced_out_chinese_name_is_one_author(home, web: WebServer, corpus: Path) -> None:
+    """A CWCED journal page lays its author out as "赵 培": the author is 赵培."""
+    body = (corpus / "zh/cwced/original/2397c95d-2de8-4ca5-a569-4fffd20b9d50.html").read_bytes()
+    url = web.route("/paper.html", Route(body=body, headers=[("Content-Type", "text/html")]))
+    vestige("capture", url)
+    authors = show(url)["authors"]
+    assert "赵培" in authors and "赵 培" not in authors
+
+
 # Corpus pages imported at the URLs they were published at: (page, URL, headline).
 HEADLINES = [
     # The site's name ends the title, longer than the headline: 中央社 on cna.com.tw.
