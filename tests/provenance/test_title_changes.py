@@ -17,9 +17,13 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from sqlalchemy import update
 
+from api.schema import TABLES
 from archive.config import Settings
+from archive.repository import Repository
 from conftest import Route, WebServer, vestige
+from ingest.models import Document
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 
@@ -128,6 +132,21 @@ def test_title_changes_are_reported(home: Settings, web: WebServer, site: dict) 
     assert shown.startswith(f'title "{before}" -> "{after}"\n') and "[-7-]{+6+}" in shown
     unchanged = lines("changes", "--json", "--all", "--url", same)[0]
     assert "title" not in vestige("diff", unchanged["previous_id"], unchanged["document_id"])
+
+    # A version ingested before documents kept <title> (migration 0006) has none: its
+    # headline is compared, so an upgrade reports no title change that did not happen.
+    repository = Repository(home, TABLES)
+    try:
+        with repository.catalog.session() as session:
+            session.execute(
+                update(Document)
+                .where(Document.id.in_([changes[en]["previous_id"], changes[zh]["previous_id"]]))
+                .values(page_title=None)
+            )
+    finally:
+        repository.close()
+    assert lines("versions", "--json", en)[1]["changes"] == ["unchanged"]
+    assert lines("versions", "--json", zh)[1]["changes"] == ["text changed", "title changed"]
 
 
 def test_title_changes_through_the_service(home: Settings, web: WebServer, site: dict) -> None:
