@@ -133,6 +133,8 @@ def show(
         ("url", data["url"]),
         ("captured", f"{data['captured']}  status {data['status'] or '-'}  {data['mime'] or ''}"),
         ("title", data["title"]),
+        # The <title> as served, when the headline was taken from elsewhere or cut.
+        ("<title>", data["page_title"] if data["page_title"] != data["title"] else None),
         ("authors", ", ".join(data["authors"])),
         ("published", data["published"]),
         ("publisher", data["site"]),

@@ -105,6 +105,7 @@ def test_title_changes_are_reported(home: Settings, web: WebServer, site: dict) 
     assert after == before + ZH_SUFFIX
     [_, same_second] = lines("versions", "--json", same)
     assert same_second["changes"] == ["unchanged"] and same_second["title_change"] is None
+    assert f"<title>:    {EN_RETITLED}" in vestige("show", en)
     printed = vestige("versions", en).splitlines()[-1]
     assert f'title changed; title "{EN_TITLE}" -> "{EN_RETITLED}"' in printed
 
