@@ -103,7 +103,7 @@ async def get_document_text(document_id: DocumentId, repository: RepositoryDep):
 
 def _page_png(repository: Repository, document: Document, page: int) -> bytes:
     """The stored image, or a scanned page of the stored PDF, OCR read (blocking)."""
-    from ingest.extract import ExtractionError
+    from ingest.extraction import ExtractionError
     from ingest.images import page_png
 
     if page not in ((document.ocr or {}).get("pages") or []):

@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 import trafilatura  # noqa: E402
 
-from ingest.extract import Payload, extract  # noqa: E402
+from ingest.extract import extract  # noqa: E402
+from ingest.extraction import Payload  # noqa: E402
 
 FIELDS = ("title", "author", "date", "site")
 # CWCED's ground truth for a page that gives no author or date: right when none is found.

@@ -42,7 +42,8 @@ os.environ["OMP_THREAD_LIMIT"] = "1"  # one core per Tesseract run, for both sid
 
 import ocrset  # noqa: E402
 
-from ingest.extract import Payload, extract  # noqa: E402
+from ingest.extract import extract  # noqa: E402
+from ingest.extraction import Payload  # noqa: E402
 from ingest.ocr import OcrOptions  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -129,7 +130,9 @@ def main() -> None:
 
 
 def _vestige(path: Path, options: OcrOptions, chosen: dict[str, int], sample: ocrset.Sample) -> str:
-    payload = Payload("urn:sha256:x", path.read_bytes(), "image/png", {"filename": path.name})
+    payload = Payload(
+        "urn:sha256:x", path.read_bytes(), "image/png", {"filename": path.name, "trigger": "import"}
+    )
     extraction = extract(payload, options)
     for detail in (extraction.ocr or {}).get("page_details", []):
         chosen[f"{sample.script}->{detail['model']}"] += 1

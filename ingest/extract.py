@@ -19,7 +19,6 @@ import io
 import logging
 import math
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -31,80 +30,14 @@ from lxml.html import HtmlElement
 from archive.urls import InvalidURL, normalise_url
 from ingest import limits
 from ingest.decode import Decoded, decode, http_charset
+from ingest.extraction import PDF_TYPES, Extraction, ExtractionError, NotText, Payload, mime_of
 from ingest.images import IMAGE_TYPES, extract_image
-from ingest.language import detect, to_simplified
-from ingest.models import Document
 from ingest.ocr import OcrError, OcrInfo, OcrOptions, engine_name, read_page, unavailable
-from ingest.text import content_hash, normalise_text, word_count
-
-
-class ExtractionError(Exception):
-    """A payload that cannot become a document; ``reason`` is a short category."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
-class NotText(Exception):
-    """A payload that is not a document (an image, a script...): skipped, not failed."""
-
-
-@dataclass(frozen=True)
-class Payload:
-    """What extraction needs: the decoded-transfer body and what is known about it."""
-
-    url: str
-    body: bytes
-    content_type: str | None  # the full header, charset included
-    metadata: dict[str, str] = field(default_factory=dict)  # submitter's metadata record
-
-
-@dataclass
-class Extraction:
-    """Text and metadata derived from one payload (the derived fields of a document)."""
-
-    text: str
-    extraction: str  # "trafilatura", "fallback", "pdf", "pdf+ocr", "ocr", "text", "docx"...
-    title: str | None = None
-    page_title: str | None = None  # an HTML page's <title> as served
-    authors: list[str] = field(default_factory=list)
-    published: str | None = None
-    site: str | None = None
-    description: str | None = None
-    tags: list[str] = field(default_factory=list)
-    outlinks: list[str] = field(default_factory=list)
-    url: str | None = None  # set when the payload itself says where it was published
-    language: str | None = None
-    languages: dict[str, float] = field(default_factory=dict)
-    script: str | None = None
-    text_simplified: str | None = None
-    word_count: int = 0
-    content_hash: str = ""
-    encoding: str | None = None
-    ocr: dict[str, Any] | None = None  # engine, languages, pages read, confidence (OcrInfo)
-    properties: dict[str, Any] = field(default_factory=dict)  # EXIF, e-mail headers...
-
-    def finish(self) -> Extraction:
-        """Normalise the text and derive language, script, folding, counts and hash."""
-        self.text = normalise_text(self.text)
-        found = detect(self.text or self.title or "")
-        self.language, self.languages, self.script = found.language, found.languages, found.script
-        if self.language == "zh":
-            self.text_simplified = to_simplified(self.text)
-        self.word_count = word_count(self.text)
-        self.content_hash = content_hash(self.text)
-        return self
-
-    def fields(self) -> dict[str, Any]:
-        """The fields stored on a :class:`~ingest.models.Document`."""
-        return {name: getattr(self, name) for name in Document.EXTRACTED}
-
+from ingest.office import extract_office
+from ingest.text import visible_text
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml+html"}
 TEXT_TYPES = {"text/plain", "text/markdown"}
-PDF_TYPES = {"application/pdf", "application/x-pdf"}
 OFFICE_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.oasis.opendocument.text": "odt",
@@ -121,11 +54,6 @@ _DATE_PARAMS = {"extensive_search": False, "original_date": True}
 # Share of control characters above which "text" is really binary data.
 _MAX_CONTROL_SHARE = 0.02
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-
-
-def mime_of(content_type: str | None) -> str:
-    """The bare media type of a Content-Type header, lower case."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 # Files for crawlers, not readers: archived and replayable, never documents.
@@ -148,9 +76,8 @@ def not_a_document(url: str) -> str | None:
 def kind_of(payload: Payload) -> str:
     """``html``, ``pdf``, ``text``, ``image``, ``docx``, ``odt`` or ``eml``;
     raises :class:`NotText` for anything else."""
-    # A submitted file (it has its metadata record) is a document whatever its URL
-    # (urn:sha256:... when it had none).
-    reason = None if payload.metadata else not_a_document(payload.url)
+    # A submitted file is a document whatever its URL (urn:sha256:... when it had none).
+    reason = None if payload.submitted else not_a_document(payload.url)
     if reason:
         raise NotText(reason)
     mime = mime_of(payload.content_type)
@@ -160,7 +87,7 @@ def kind_of(payload: Payload) -> str:
         return "pdf"
     if mime in TEXT_TYPES:
         return "text"
-    if mime in IMAGE_TYPES and payload.metadata:  # submitted, with its metadata record
+    if mime in IMAGE_TYPES and payload.submitted:  # a crawl's images are not documents
         return "image"
     if mime in OFFICE_TYPES:
         return OFFICE_TYPES[mime]
@@ -185,8 +112,6 @@ def extract(payload: Payload, ocr: OcrOptions | None = None) -> Extraction:
     elif kind == "image":
         result = extract_image(payload, ocr)
     elif kind in ("docx", "odt", "eml"):
-        from ingest.office import extract_office
-
         result = extract_office(payload, kind)
     else:
         decoded = _decode_text(payload, html=kind == "html")
@@ -446,39 +371,6 @@ def _unique(values: Any) -> list[str]:
         if value and value not in seen:
             seen[value] = None
     return list(seen)
-
-
-_INVISIBLE = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
-_BLOCKS = {
-    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-    "header", "footer", "blockquote", "pre", "table", "ul", "ol", "dd", "dt", "title", "td",
-}  # fmt: skip
-
-
-def visible_text(tree: HtmlElement) -> str:
-    """Every piece of text a reader would see, one block per line."""
-    parts: list[str] = []
-
-    def walk(element: HtmlElement) -> None:
-        tag = element.tag if isinstance(element.tag, str) else ""
-        if tag in _INVISIBLE:
-            if element.tail:
-                parts.append(element.tail)
-            return
-        if tag in _BLOCKS:
-            parts.append("\n")
-        if element.text and tag:
-            parts.append(element.text)
-        for child in element:
-            walk(child)
-        if tag in _BLOCKS:
-            parts.append("\n")
-        if element.tail:
-            parts.append(element.tail)
-
-    body = tree.find(".//body")
-    walk(body if body is not None else tree)
-    return "".join(parts)
 
 
 def outlinks(tree: HtmlElement, base: str) -> list[str]:

@@ -14,12 +14,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ingest import limits
+from ingest.extraction import PDF_TYPES, Extraction, ExtractionError, Payload, mime_of
 from ingest.ocr import OcrError, OcrInfo, OcrOptions, engine_name, read_page, unavailable
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from ingest.extract import Extraction, Payload
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff", "image/webp", "image/gif"}
 # EXIF tags kept (numbers from the EXIF 2.3 specification).
@@ -32,8 +32,6 @@ def open_image(body: bytes, max_pixels: int) -> Image:
     """The first frame of the image in ``body``, decoded; :class:`ExtractionError` otherwise."""
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
-
-    from ingest.extract import ExtractionError
 
     PILImage.MAX_IMAGE_PIXELS = max_pixels
     try:
@@ -98,8 +96,6 @@ _SHOWN_DPI = 110  # scanned PDF pages are rendered at this resolution to be show
 def page_png(body: bytes, mime: str | None, page: int, max_pixels: int) -> bytes:
     """Page ``page`` (from 1) of a stored PDF, or a stored image, as a PNG to show beside
     the text OCR read from it; :class:`ExtractionError` when there is no such page."""
-    from ingest.extract import PDF_TYPES, ExtractionError, mime_of
-
     if mime_of(mime) in PDF_TYPES:
         import pypdfium2
 
@@ -126,8 +122,6 @@ def page_png(body: bytes, mime: str | None, page: int, max_pixels: int) -> bytes
 
 def extract_image(payload: Payload, options: OcrOptions) -> Extraction:
     """OCR text and EXIF properties of a submitted image."""
-    from ingest.extract import Extraction, ExtractionError
-
     image = open_image(payload.body, options.max_pixels)
     properties = exif_properties(image, keep_gps=payload.metadata.get("keep-gps") == "yes")
     properties["size"] = f"{image.width}x{image.height}"

@@ -16,14 +16,14 @@ import io
 import zipfile
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zlib import error as ZlibError
 
 import lxml.etree
 import lxml.html
 
-if TYPE_CHECKING:
-    from ingest.extract import Extraction, Payload
+from ingest.extraction import Extraction, ExtractionError, Payload
+from ingest.text import visible_text
 
 _ODF = {
     "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
@@ -37,8 +37,6 @@ _ADDRESSES = ("from", "to", "cc")
 
 def extract_office(payload: Payload, kind: str) -> Extraction:
     """The text and properties of a ``docx``, ``odt`` or ``eml`` payload."""
-    from ingest.extract import ExtractionError
-
     try:
         if kind == "docx":
             return _docx(payload)
@@ -57,8 +55,6 @@ def extract_office(payload: Payload, kind: str) -> Extraction:
 def _docx(payload: Payload) -> Extraction:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
-
-    from ingest.extract import Extraction, ExtractionError
 
     try:
         document = docx.Document(io.BytesIO(payload.body))
@@ -90,7 +86,6 @@ def _docx(payload: Payload) -> Extraction:
 
 
 def _odt(payload: Payload) -> Extraction:
-    from ingest.extract import Extraction
 
     with zipfile.ZipFile(io.BytesIO(payload.body)) as package:
         content = lxml.etree.fromstring(package.read("content.xml"))
@@ -127,7 +122,6 @@ def _odt(payload: Payload) -> Extraction:
 
 
 def _eml(payload: Payload) -> Extraction:
-    from ingest.extract import Extraction
 
     message = email.message_from_bytes(payload.body, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -163,7 +157,5 @@ def _body(message: EmailMessage) -> str:
         return ""
     content = part.get_content()
     if part.get_content_subtype() == "html":
-        from ingest.extract import visible_text
-
         return visible_text(lxml.html.document_fromstring(content))
     return content

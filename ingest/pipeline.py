@@ -30,7 +30,8 @@ from archive.browser import DOM_PREFIX, browser_part, rendered_doms
 from archive.catalog import CONTENT_TYPES, Record
 from archive.repository import Repository
 from ingest.documents import SeqBlock, allocate_seq
-from ingest.extract import Extraction, ExtractionError, NotText, Payload, extract
+from ingest.extract import extract
+from ingest.extraction import Extraction, ExtractionError, NotText, Payload
 from ingest.limits import TimeLimit, time_limit
 from ingest.models import Document, IngestOutcome, document_id
 from ingest.ocr import OcrOptions
@@ -318,6 +319,10 @@ class Ingester:
     def _task(self, row: Record, metadata: dict[str, Record], doms: dict[str, Record]) -> Task:
         store = self.repository.store
         extra = metadata.get(row.capture_id or "")
+        if extra is not None and (row.record_type != "resource" or extra.url != row.url):
+            # A submitted file is the resource its metadata record describes; a browser
+            # capture's images share the capture id with its metadata, and are not.
+            extra = None
         dom = doms.get(row.capture_id or "")
         if dom is not None and dom.url != DOM_PREFIX + (row.url or ""):
             dom = None  # the DOM of the page, not of a sub-resource
@@ -338,7 +343,11 @@ class Ingester:
 
     def _metadata_records(self, rows: list[Record]) -> dict[str, Record]:
         """The metadata record stored with each submitted document (same capture id)."""
-        ids = {row.capture_id for row in rows if row.record_type == "resource" and row.capture_id}
+        ids = {
+            row.capture_id
+            for row in rows
+            if row.record_type == "resource" and row.capture_id and not browser_part(row.url)
+        }
         if not ids:
             return {}
         with self.catalog.session() as session:

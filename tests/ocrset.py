@@ -87,6 +87,24 @@ def render(sample: Sample, dpi: int, *, scanned: bool = False) -> Image.Image:
     return page
 
 
+def render_vertical(sample: Sample, dpi: int, *, per_column: int = 20) -> Image.Image:
+    """The sample's Chinese text set in columns, right to left, as in a traditional book."""
+    size = round(POINTS * dpi / 72)
+    font = ImageFont.truetype(str(FONT), size, index=0)
+    text = "".join(sample.text.split())
+    columns = [text[start : start + per_column] for start in range(0, len(text), per_column)]
+    margin, step, advance = dpi // 2, round(size * 1.6), round(size * 1.15)
+    width, height = len(columns) * step + 2 * margin, per_column * advance + 2 * margin
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    for number, column in enumerate(columns):
+        x = page.width - margin - (number + 1) * step
+        for row, char in enumerate(column):
+            draw.text((x, margin + row * advance), char, font=font, fill=0)
+    page.info["dpi"] = (dpi, dpi)
+    return page
+
+
 def _wrap(paragraph: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     """Lines no wider than ``width``: at spaces for English, anywhere for Chinese."""
     units = paragraph.split(" ") if " " in paragraph else list(paragraph)

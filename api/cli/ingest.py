@@ -143,20 +143,29 @@ def show(
         ("words", f"{data['word_count']:,}  ({len(data['outlinks']):,} outlinks)"),
         ("extraction", data["extraction"]),
         ("ocr", _ocr_line(data["ocr"])),
-        *((name, str(value)) for name, value in data["properties"].items() if value),
+        *((name.replace("_", " "), _shown(value)) for name, value in data["properties"].items()),
         ("warc", f"{data['warc_file']}:{data['warc_offset']}"),
         ("digest", data["payload_digest"]),
         ("revisit of", data["revisit_of"]),
     ]
     for name, value in rows:
         if value:
-            typer.echo(f"{name + ':':<12}{value}")
+            typer.echo(f"{name + ':':<11} {value}")
     lines = data["text"].splitlines()
     typer.echo("")
     for line in lines[:_SHOW_LINES]:
         typer.echo(f"  {line}")
     if len(lines) > _SHOW_LINES:
         typer.echo(f"  ... ({len(lines) - _SHOW_LINES} more lines)")
+
+
+def _shown(value: object) -> str:
+    """A document property on one line: a list's items, a mapping's ``name value`` pairs."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {item}" for name, item in value.items())
+    return str(value or "")
 
 
 def _ocr_line(ocr: dict | None) -> str | None:

@@ -171,3 +171,27 @@ def test_mixed_pdf_keeps_its_text_layer_and_shows_the_scanned_page(
     page = client.get(f"/documents/{document['id']}").text
     assert f'src="/api/v1/documents/{document["id"]}/pages/2.png"' in page
     assert "mean confidence" in page and "read with eng" in page
+
+
+def test_photo_upload_keeps_gps_only_when_asked(client: TestClient, token: str) -> None:
+    if shutil.which("tesseract") is None:
+        missing_part("Tesseract", INSTALL)
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif.get_ifd(0x8825).update({1: "S", 2: (33.0, 52.0, 0.0), 3: "E", 4: (151.0, 12.0, 0.0)})
+    shown = {}
+    for keep, quality in ((False, 90), (True, 91)):  # two files: two documents
+        photo = io.BytesIO()
+        Image.new("RGB", (200, 80), "white").save(photo, format="JPEG", exif=exif, quality=quality)
+        response = client.post(
+            "/api/v1/imports",
+            files={"file": ("crowd.jpg", photo.getvalue())},
+            data={"keep_gps": str(keep).lower()},
+            headers=auth(token),
+        )
+        assert response.status_code == 201, response.text
+        (source,) = response.json()["sources"]
+        shown[keep] = client.get(f"/api/v1/documents/{source['document_id']}").json()
+    assert shown[False]["properties"]["camera"] == "Canon"
+    assert "gps" not in shown[False]["properties"]
+    assert shown[True]["properties"]["gps"] == {"latitude": -33.866667, "longitude": 151.2}

@@ -115,6 +115,8 @@ def test_word_opendocument_and_email_with_attachment(home: Settings, tmp_path: P
     assert mail_doc["properties"]["from"] == "Chen Mei <chen@example.org>"
     assert mail_doc["properties"]["attachments"] == ["forwarded-statement.docx"]
     assert mail_doc["text"].startswith("Attached is the notice")
+    shown = runner.invoke(app, ["show", _urn(mail)]).output
+    assert "\nattachments: forwarded-statement.docx\n" in shown
     # The attachment is a document of its own that names the e-mail.
     attachment = _show(_urn(statement))
     assert attachment["id"] == word_doc["id"]  # the same bytes: stored once
@@ -176,6 +178,7 @@ def test_bad_files_fail_clearly_and_stay_stored(home: Settings, tmp_path: Path) 
 
     result = runner.invoke(app, ["import", *(str(p) for p in (bomb, truncated, locked, corrupt))])
     assert result.exit_code == 0, result.output  # stored; ingest reports, never stops
+    assert "not ingested: parser error (corrupt Word file: BadZipFile" in result.output
     reasons = runner.invoke(app, ["ingest", "--retry-failed"])
     assert reasons.exit_code == 0, reasons.output
     assert "4 failed" in reasons.output
@@ -225,6 +228,9 @@ def test_photo_exif_without_gps_unless_kept(home: Settings, tmp_path: Path) -> N
     assert dropped["published"] == "2024-06-04"
     assert "gps" not in dropped["properties"] and "gps" not in json.dumps(dropped)
     assert kept["properties"]["gps"] == {"latitude": 39.9075, "longitude": 116.383333}
+    shown = runner.invoke(app, ["show", _urn(paths[1])]).output
+    assert "\ncamera:     Canon EOS 80D\n" in shown
+    assert "\ngps:        latitude 39.9075, longitude 116.383333\n" in shown
 
 
 def test_without_ocr_the_document_says_why(
