@@ -174,7 +174,8 @@ class Hit:
     ``related`` says which coverage, corrections, retractions... exist (``has:``),
     ``role`` what the document is in its story (``role:``); ``copies`` counts the
     matching copies of the same story collapsed into this hit, listed (up to
-    ``MAX_COPIES``) in ``copy_documents``.
+    ``MAX_COPIES``) in ``copy_documents``. ``matched`` says, for a cross-language search,
+    whether it matched the query's own words and which translations of which terms.
     """
 
     id: str
@@ -191,6 +192,7 @@ class Hit:
     role: str | None = None
     copies: int = 0
     copy_documents: tuple[Copy, ...] = ()
+    matched: tuple[str, ...] = ()  # how it matched a cross-language query (search.translate)
 
     @property
     def has(self) -> list[str]:
@@ -217,6 +219,8 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     documents: int | None = None  # None: the same as total (nothing collapsed)
+    translated: tuple[str, ...] = ()  # the translations searched too (search.translate)
+    notes: tuple[str, ...] = ()  # what the user should know about them
 
     def __post_init__(self) -> None:
         if self.documents is None:
@@ -226,6 +230,8 @@ class SearchResult:
         return {
             "total": self.total,
             "documents": self.documents,
+            "translated": list(self.translated),
+            "notes": list(self.notes),
             "hits": [hit.to_json() for hit in self.hits],
             "facets": {
                 name: [{"value": value, "count": count} for value, count in counts]
