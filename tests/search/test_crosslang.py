@@ -1,0 +1,175 @@
+"""Cross-language search on documents from the shared corpus, on both engines.
+
+An English query finds Chinese pages by a name and an event, Simplified and Traditional
+queries find an English page, the engines agree, and monolingual results stay as they were.
+"""
+
+# ruff: noqa: RUF001 - Chinese text has full-width punctuation
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from searchtools import cluster_url, engine, open_engine  # noqa: F401 - fixtures
+
+from search.analysis import fold, has_han
+from search.backend import SearchBackend
+from search.cluster import ClusterBackend
+from search.embedded import EmbeddedBackend
+from search.engine import detect_distribution
+from search.models import IndexDocument
+from search.query import parse
+from search.translate import search
+
+pytestmark = pytest.mark.timeout(300)
+
+# corpus ground-truth text -> (id, language, title)
+PAGES = {
+    "zh/cwced/cleaned/0ef8393b-0415-494c-b608-1d45bb33c6fb.txt": "macron",  # 马克龙 访问 莫斯科
+    "zh/cwced/cleaned/274a65d9-46df-45be-b9f6-4d18ba911427.txt": "orchestra",  # 郭荣梅 民乐团
+    "zh/cwced/cleaned/6650f72a-89ca-403a-9384-204ea6c072e6.txt": "june4",  # 六四 座谈会
+    "zh/newspaper4k/txt/chinese_article_001.txt": "summit",  # 中美元首会晤 旧金山
+    "en/newspaper4k/txt/cnn_article.txt": "storm",  # winter storm, Pennsylvania
+    "en/newspaper4k/txt/time_001.txt": "hansen",  # James Hansen, climate
+    "en/newspaper4k/txt/article_with_br.txt": "assange",  # Assange, spying
+}
+
+
+@pytest.fixture
+def documents(corpus: Path) -> list[IndexDocument]:
+    found = []
+    for seq, (path, name) in enumerate(PAGES.items(), start=1):
+        text = (corpus / path).read_text(encoding="utf-8")
+        chinese = has_han(text[:200])
+        found.append(
+            IndexDocument(
+                id=name,
+                url=f"https://corpus.example/{path}",
+                collection="corpus",
+                captured=datetime(2024, 1, 1),
+                language="zh" if chinese else "en",
+                script="Hans" if chinese else "Latn",
+                title=text.strip().split("\n", 1)[0][:80],
+                text=text,
+                text_simplified=fold(text) if chinese else None,
+                seq=seq,
+            )
+        )
+    return found
+
+
+@pytest.fixture
+def indexed(engine: SearchBackend, documents) -> SearchBackend:  # noqa: F811 - the fixture
+    engine.index(documents)
+    engine.commit(checkpoint=len(documents))
+    return engine
+
+
+def ids(backend: SearchBackend, query: str, cross: bool = True) -> list[str]:
+    result = search(backend, parse(query), cross=cross, limit=20, facets=False)
+    return [hit.id for hit in result.hits]
+
+
+def test_english_query_finds_chinese_page_by_name_and_event(indexed):
+    assert ids(indexed, "Macron Moscow visit") == ["macron"]
+    assert ids(indexed, "Macron Moscow visit", cross=False) == []
+    assert ids(indexed, "San Francisco cooperation") == ["summit"]
+
+
+def test_simplified_and_traditional_queries_find_english_page(indexed):
+    assert ids(indexed, "暴风雪 宾夕法尼亚")[:1] == ["storm"]
+    assert ids(indexed, "暴風雪 賓夕法尼亞")[:1] == ["storm"]
+    assert ids(indexed, "暴风雪 宾夕法尼亚", cross=False) == []
+
+
+def test_pinyin_finds_a_name_no_dictionary_has(indexed):
+    for spelled in ("Guo Rongmei", "guorongmei", "Guō Róngméi", "guo1 rong2 mei2"):
+        assert ids(indexed, spelled) == ["orchestra"], spelled
+
+
+def test_hits_say_how_they_matched_and_snippets_show_the_translation(indexed):
+    result = search(indexed, parse("Macron Moscow"), limit=5)
+    [hit] = result.hits
+    assert "matched 马克龙 for Macron" in hit.matched
+    assert "<mark>马克龙</mark>" in hit.snippet
+    assert any(t.startswith("zh: ") and "马克龙" in t for t in result.translated)
+    [storm] = search(indexed, parse("暴风雪 宾夕法尼亚"), limit=1).hits
+    assert storm.matched and all(m.startswith("matched ") for m in storm.matched)
+    [own] = search(indexed, parse("Pennsylvania storm"), limit=1).hits
+    assert own.matched == ("own words",)
+
+
+def test_monolingual_results_do_not_change(indexed):
+    for query in ("Pennsylvania storm travel", "climate Hansen", "Assange", "法国 总统"):
+        same = ids(indexed, query, cross=False)
+        assert same, query
+        assert ids(indexed, query)[: len(same)] == same, query
+
+
+def test_pinned_and_given_translations(indexed):
+    # A quoted term is searched as written only.
+    assert ids(indexed, '"Macron" Moscow') == []
+    # The user's own translation replaces the dictionary's.
+    assert ids(indexed, "Macron zh:马克龙 Moscow") == ["macron"]
+    assert ids(indexed, "Macron zh:马克宏 Moscow") == []
+
+
+def test_operators_and_filters_keep_working(indexed):
+    assert ids(indexed, "Macron Moscow -Putin") == []
+    assert ids(indexed, "Macron Moscow lang:en") == []
+    assert ids(indexed, "Macron Moscow lang:zh") == ["macron"]
+    assert ids(indexed, "Macron OR Assange") == ["assange", "macron"] or set(
+        ids(indexed, "Macron OR Assange")
+    ) == {"assange", "macron"}
+
+
+QUERIES = (
+    "Macron Moscow visit",
+    "暴风雪 宾夕法尼亚",
+    "暴風雪 賓夕法尼亞",
+    "Guo Rongmei",
+    "climate Hansen",
+    "Tiananmen",
+    "总统 访问",
+    "storm -Pennsylvania",
+)
+
+
+def test_both_engines_give_the_same_results(documents, tmp_path, cluster_url):  # noqa: F811
+    embedded = EmbeddedBackend(tmp_path / "index")
+    cluster = ClusterBackend.connect(
+        cluster_url, detect_distribution(cluster_url), alias=f"vestige-test-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        for backend in (embedded, cluster):
+            backend.index(documents)
+            backend.commit(checkpoint=len(documents))
+        for query in QUERIES:
+            assert set(ids(embedded, query)) == set(ids(cluster, query)), query
+            assert ids(embedded, query)[:1] == ids(cluster, query)[:1], query
+    finally:
+        for index in cluster.client.indices.get(index=f"{cluster.alias}-*"):
+            cluster.client.indices.delete(index=index)
+        cluster.close()
+        embedded.close()
+
+
+@pytest.mark.parametrize(
+    "query, note",
+    [
+        ("Macron 莫斯科", None),  # mixed scripts: each part in the other language
+        ("马克龙 Moscow", None),
+        ("马克龙，莫斯科。", None),  # full-width punctuation
+        ("xyzzyq", "searched its own words only"),  # nothing translates
+        ("的", "searched its own words only"),
+    ],
+)
+def test_awkward_queries_get_an_answer(indexed, query, note):
+    result = search(indexed, parse(query), limit=5)
+    if note:
+        assert any(note in n for n in result.notes)
+    else:
+        assert [hit.id for hit in result.hits] == ["macron"]
