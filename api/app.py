@@ -42,6 +42,7 @@ from api.export import routes as export_routes
 from api.jobs import CaptureJobs
 from api.leader import Leadership, die_with_parent
 from api.scheduler import Scheduler
+from api.schema import TABLES
 from api.session import session_key
 from archive.config import Settings, get_settings
 from archive.repository import Repository, software_version
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        repository = await to_thread.run_sync(Repository, settings)
+        repository = await to_thread.run_sync(Repository, settings, TABLES)
         app.state.search, app.state.search_error = await to_thread.run_sync(open_search, settings)
         jobs = CaptureJobs(
             repository,
@@ -215,7 +216,7 @@ def serve_processes(host: str, port: int, workers: int) -> None:
         uvicorn.run(create_app(), host=host, port=port, proxy_headers=False, log_level="info")
         return
     # Made once here: N processes starting at once would race to create a new catalog.
-    Repository(get_settings()).close()
+    Repository(get_settings(), TABLES).close()
     os.environ["VESTIGE_SERVE_WORKERS"] = str(workers)  # the processes read their settings
     os.environ["VESTIGE_SERVE_PARENT"] = str(os.getpid())
     get_settings.cache_clear()

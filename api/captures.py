@@ -13,9 +13,9 @@ from api.deps import JobsDep, Writer, require_reader
 from api.errors import ERROR_RESPONSES
 from api.jobs import CaptureJobs, QueueFull
 from api.models import Job
-from api.replay import timestamp14
 from api.schemas import CaptureRequest, CrawlJobView, JobAccepted, JobUrl, JobView
 from archive.catalog import Catalog, Record
+from archive.cdxj import timestamp14
 from archive.store import InvalidCollection, check_collection
 from archive.urls import InvalidURL, checked_url
 from ingest.models import Document

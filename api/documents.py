@@ -11,10 +11,10 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import RepositoryDep, require_reader
 from api.errors import ERROR_RESPONSES
-from api.replay import timestamp14
 from api.schemas import DocumentVersion, DocumentVersions, DocumentView
 from api.searches import archived_path
 from archive.catalog import Record
+from archive.cdxj import timestamp14
 from archive.repository import Repository
 from ingest import documents
 from ingest.models import Document

@@ -29,10 +29,11 @@ from contextlib import contextmanager
 from sqlalchemy import func, select, update
 
 from api import pipeline
-from api.models import Job, JobItem, JobState, utcnow
+from api.models import Job, JobItem, JobState
+from api.schema import TABLES
 from archive.browser import CaptureMode, ModeCapturer
 from archive.capture import CaptureResult
-from archive.catalog import Record
+from archive.catalog import Record, utcnow
 from archive.config import Settings
 from archive.repository import Repository
 from search.backend import SearchError
@@ -45,7 +46,7 @@ CATCH_UP = 2000  # changes indexed per piece of the catch-up at start
 
 def _open_child(settings: Settings) -> None:
     global _child_repository
-    _child_repository = Repository(settings)
+    _child_repository = Repository(settings, TABLES)
 
 
 def _after_store_child(record_ids: list[int]) -> None:

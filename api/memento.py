@@ -38,12 +38,12 @@ from api.replay import (
     http_date,
     open_memento,
     parse_timestamp,
-    timestamp14,
     url_from_path,
 )
 from api.rewrite import MAX_REWRITTEN, archive_link, embeddable, replay_part, rewrite
 from archive.browser import browser_parts
 from archive.catalog import Record
+from archive.cdxj import timestamp14
 from archive.repository import Repository
 
 router = APIRouter(

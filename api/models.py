@@ -7,18 +7,13 @@ module registers the tables; ``Catalog`` creates them when it opens.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archive.catalog import Base
-
-
-def utcnow() -> datetime:
-    """Now, as the catalog stores time: naive UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
+from archive.catalog import Base, utcnow
 
 
 class ApiToken(Base):

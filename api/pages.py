@@ -60,13 +60,14 @@ from api.provenance import (
     review_relation,
     story_view,
 )
-from api.replay import closest, parse_timestamp, timestamp14
+from api.replay import closest, parse_timestamp
 from api.schemas import CrawlRequest, DocumentDiff, DocumentRelations, FollowRequest, WatchRequest
 from api.searches import MAX_OFFSET, SearchParams, get_search, run_search
 from api.session import Session
 from api.status import service_status
 from api.watches import add_watch, change_view, changes, remove_watch, watch_view
 from archive.browser import CaptureMode, browser_parts, stored_by_browser
+from archive.cdxj import timestamp14
 from archive.follow import format_interval, list_follows
 from archive.importer import Submission
 from archive.repository import Repository

@@ -19,12 +19,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from archive.catalog import Catalog, Record
+from archive.catalog import CONTENT_TYPES, Catalog, Record
 from archive.cdxj import cdxj_line
 from archive.config import Settings
 
 COLLECTION = "vestige"  # pywb serves the whole archive as one collection
-_REPLAYED = ("response", "resource", "revisit")
 _PAGE = 5000
 
 
@@ -45,7 +44,7 @@ def _lines(catalog: Catalog) -> Iterator[str]:
     with catalog.session() as session:
         rows = session.scalars(
             select(Record)
-            .where(Record.record_type.in_(_REPLAYED), Record.url.is_not(None))
+            .where(Record.record_type.in_(CONTENT_TYPES), Record.url.is_not(None))
             .execution_options(yield_per=_PAGE)
         )
         for row in rows:

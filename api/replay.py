@@ -16,7 +16,6 @@ from email.utils import format_datetime
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
 from warcio.recordloader import ArcWarcRecord
@@ -61,11 +60,6 @@ _TIMESTAMP = re.compile(r"^\d{4,14}$")
 
 class MissingPayload(LookupError):
     """A revisit whose original record is not in the archive."""
-
-
-def timestamp14(moment: datetime) -> str:
-    """The 14-digit web-archive timestamp of a catalog time (naive UTC)."""
-    return moment.strftime("%Y%m%d%H%M%S")
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -153,14 +147,7 @@ def _first_record(fh: BinaryIO, offset: int) -> ArcWarcRecord:
 
 
 def _original(repository: Repository, row: Record) -> Record:
-    with repository.catalog.session() as session:
-        original = None
-        if row.refers_to:
-            original = session.scalars(
-                select(Record).where(Record.record_id == row.refers_to)
-            ).first()
-    if original is None and row.payload_digest and row.url:
-        original = repository.catalog.find_original(row.url, row.payload_digest)
+    original = repository.catalog.original_of(row)
     if original is None:
         raise MissingPayload(
             f"the payload of this revisit ({row.refers_to or row.payload_digest}) "

@@ -24,10 +24,11 @@ from multiprocessing.process import BaseProcess
 from sqlalchemy import or_, select
 
 from api import pipeline
+from api.schema import TABLES
+from archive.catalog import utcnow
 from archive.config import Settings
 from archive.frontier import Follow
 from archive.repository import Repository
-from ingest.relations import utcnow
 from ingest.watch import Watch
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def run_due_now(settings: Settings) -> None:
     from ingest.watch import run_due
 
     logging.basicConfig(level=logging.INFO, format="vestige scheduler: %(message)s")
-    repository = Repository(settings)
+    repository = Repository(settings, TABLES)
     try:
         run = run_due(
             repository, on_stored=lambda ids: pipeline.after_store_logged(repository, ids)

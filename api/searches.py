@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api.deps import require_reader
 from api.errors import ERROR_RESPONSES
-from api.replay import timestamp14
 from api.schemas import FacetCount, SearchHit, SearchResponse
+from archive.cdxj import timestamp14
 from search.backend import SearchBackend, SearchError, Sort
 from search.models import SearchResult
 from search.query import QuerySyntaxError, conjoin, filters, parse

@@ -19,7 +19,7 @@ from api.schemas import (
     SearchStatus,
     Status,
 )
-from archive.catalog import Record
+from archive.catalog import CONTENT_TYPES, Record
 from archive.repository import Repository, software_version
 from ingest.documents import latest_seq
 from ingest.models import Document, IngestOutcome
@@ -41,7 +41,7 @@ def archive_status(repository: Repository) -> ArchiveStatus:
         urls = (
             session.scalar(
                 select(func.count(distinct(Record.url))).where(
-                    Record.record_type.in_(("response", "resource", "revisit"))
+                    Record.record_type.in_(CONTENT_TYPES)
                 )
             )
             or 0
@@ -78,7 +78,7 @@ def ingest_status(repository: Repository) -> IngestStatus:
                 .outerjoin(Document, Document.record_id == Record.record_id)
                 .outerjoin(IngestOutcome, IngestOutcome.record_id == Record.record_id)
                 .where(
-                    Record.record_type.in_(("response", "resource", "revisit")),
+                    Record.record_type.in_(CONTENT_TYPES),
                     Document.id.is_(None),
                     IngestOutcome.record_id.is_(None),
                 )

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from api.models import ApiToken, utcnow
-from archive.catalog import Catalog
+from api.models import ApiToken
+from archive.catalog import Catalog, utcnow
 
 PREFIX = "vst_"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)

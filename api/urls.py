@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from api.deps import RepositoryDep, require_reader
 from api.errors import ERROR_RESPONSES
 from api.memento import memento_path, versions_of
-from api.replay import timestamp14
 from api.schemas import Version, Versions
 from archive.browser import BrowserSummary, browser_summaries
 from archive.catalog import Record
+from archive.cdxj import timestamp14
 from archive.urls import InvalidURL, normalise_url
 
 router = APIRouter(tags=["urls"], responses=ERROR_RESPONSES)

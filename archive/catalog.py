@@ -2,7 +2,8 @@
 
 The WARC files are the source of truth; the catalog is an SQL index of them
 (SQLite by default, PostgreSQL through ``VESTIGE_DATABASE_URL``). Later stages
-add their own tables to the same metadata (``Base``).
+add their own tables to the same metadata (``Base``); the programs name them all
+when they open a catalog (``api.schema.TABLES``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     bindparam,
     create_engine,
     event,
@@ -31,6 +33,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from archive import migrations
 from archive.urls import normalise_url
+
+# Records that carry a page or file someone may want back.
+CONTENT_TYPES = ("response", "resource", "revisit")
+
+
+def utcnow() -> datetime:
+    """Now, as the catalog stores time: naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -151,19 +161,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 class Catalog:
     """A connection to the catalog database.
 
-    A new database gets the current schema; an existing one must be at the
-    current migration, or opening it raises
-    :class:`~archive.migrations.SchemaOutOfDate` (run ``vestige migrate``).
+    A new database gets the current schema (``tables``; by default the tables of
+    the stages imported so far); an existing one must be at the current
+    migration, or opening it raises :class:`~archive.migrations.SchemaOutOfDate`
+    (run ``vestige migrate``).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tables: Sequence[Table] | None = None) -> None:
         self.url = url
         # pool_pre_ping: a PostgreSQL restart must not fail the next request.
         self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            migrations.prepare(self.engine, Base.metadata)
+            migrations.prepare(self.engine, Base.metadata, tables)
         except BaseException:
             self.engine.dispose()
             raise
@@ -234,7 +245,7 @@ class Catalog:
                     select(Record)
                     .where(
                         Record.url == key,
-                        Record.record_type.in_(("response", "resource", "revisit")),
+                        Record.record_type.in_(CONTENT_TYPES),
                     )
                     .order_by(Record.timestamp, Record.id)
                 )
@@ -245,6 +256,19 @@ class Catalog:
         with self.engine.connect() as connection:
             row = connection.execute(_ORIGINAL, {"url": url, "digest": payload_digest}).first()
         return Record(**row._mapping) if row else None
+
+    def original_of(self, row: Record) -> Record | None:
+        """The response or resource holding a revisit's payload: the record it refers
+        to, else the first of its URL with that payload; None if the archive lacks it."""
+        if row.refers_to:
+            with self._sessions() as session:
+                query = select(Record).where(Record.record_id == row.refers_to)
+                found = session.scalars(query).first()
+            if found is not None:
+                return found
+        if row.url and row.payload_digest:
+            return self.find_original(row.url, row.payload_digest)
+        return None
 
     def dispose(self) -> None:
         self.engine.dispose()

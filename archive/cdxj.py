@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
+from datetime import datetime
 
 from archive.catalog import Record
 from archive.urls import InvalidURL, surt
+
+
+def timestamp14(moment: datetime) -> str:
+    """The 14-digit web-archive timestamp of a catalog time (naive UTC)."""
+    return moment.strftime("%Y%m%d%H%M%S")
 
 
 def cdxj_line(row: Record) -> str:
@@ -25,4 +31,4 @@ def cdxj_line(row: Record) -> str:
         # Recomputed, not ``row.surt``: catalogs written before it matched pywb's keys.
         with suppress(InvalidURL):
             key = surt(row.url)
-    return f"{key} {row.timestamp:%Y%m%d%H%M%S} {json.dumps(fields, ensure_ascii=False)}"
+    return f"{key} {timestamp14(row.timestamp)} {json.dumps(fields, ensure_ascii=False)}"

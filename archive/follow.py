@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from trafilatura.feeds import LINK_VALIDATION_RE
 
+from archive.catalog import utcnow
 from archive.crawl import Crawler, CrawlError, CrawlOptions, CrawlStatus, crawl_status
-from archive.frontier import Follow, utcnow
+from archive.frontier import Follow
 from archive.repository import Repository
 from archive.scope import Scope
 from archive.store import InvalidCollection, check_collection

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from archive.catalog import Base, Catalog
+from archive.catalog import Base, Catalog, utcnow
 
 
 class CrawlState(StrEnum):
@@ -477,11 +477,6 @@ def _entry(row: CrawlURL | Row) -> Entry:
         capture_id=row.capture_id,
         state=row.state,
     )
-
-
-def utcnow() -> datetime:
-    """Now, as the catalog stores time: naive UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _fast_pragmas(dbapi_connection, _record) -> None:

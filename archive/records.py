@@ -13,9 +13,6 @@ from archive.store import Location
 from archive.urls import InvalidURL, normalise_url, surt
 from archive.warc import WarcRecord
 
-# Records that carry a page or file someone may want back.
-CONTENT_TYPES = ("response", "resource", "revisit")
-
 
 def warc_date(record: ArcWarcRecord) -> datetime:
     """The record's WARC-Date as a naive UTC datetime (how the catalog stores time)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from archive.catalog import Catalog, Record
 from archive.config import Settings
@@ -21,12 +22,15 @@ def software_version() -> str:
 
 
 class Repository:
-    """WARC files plus catalog. Opening it repairs files a crashed writer left open."""
+    """WARC files plus catalog. Opening it repairs files a crashed writer left open.
 
-    def __init__(self, settings: Settings) -> None:
+    ``tables`` is the catalog's schema (``api.schema.TABLES`` for the whole program).
+    """
+
+    def __init__(self, settings: Settings, tables: Sequence[Table] | None = None) -> None:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(settings.catalog_url)
+        self.catalog = Catalog(settings.catalog_url, tables)
         remote = None
         if settings.warc_store:
             remote = RemoteWarcs(settings.warc_store, cache=settings.home / "warc-cache")

@@ -109,10 +109,9 @@ def get(catalog: Catalog, id_or_url: str) -> Document | None:
         ).first()
 
 
-def to_dict(document: Document, catalog: Catalog | None = None) -> dict[str, Any]:
-    """The JSON shape of a document (``vestige show --json`` and the API); given
-    the ``catalog``, with the relations of the document's URL too."""
-    data = {
+def to_dict(document: Document) -> dict[str, Any]:
+    """The JSON shape of a document (``vestige show --json`` and the API)."""
+    return {
         "id": document.id,
         "url": document.url,
         "title": document.title,
@@ -143,11 +142,6 @@ def to_dict(document: Document, catalog: Catalog | None = None) -> dict[str, Any
         "seq": document.seq,
         "deleted": document.deleted,
     }
-    if catalog is not None:
-        from ingest.relations import relations_of  # it imports this module
-
-        data["relations"] = [view.to_dict() for view in relations_of(catalog, document)]
-    return data
 
 
 # What changed from one version of a URL to the next.

@@ -30,13 +30,12 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
 from archive.browser import DOM_PREFIX, browser_part, rendered_doms
-from archive.catalog import Record
+from archive.catalog import CONTENT_TYPES, Record
 from archive.repository import Repository
 from ingest.documents import SeqBlock, allocate_seq
 from ingest.extract import Extraction, ExtractionError, NotText, Payload, extract
 from ingest.models import Document, IngestOutcome, document_id
 
-CONTENT_TYPES = ("response", "resource", "revisit")
 BATCH = 100  # outcomes written per catalog transaction
 _PAGE = 500  # records read from the catalog at a time
 # Tasks in flight per worker. Outcomes are written in record order, so a slow
@@ -444,7 +443,7 @@ class Ingester:
             return Outcome(skipped="redirect")
         if row.status is not None and row.status >= 400:
             return Outcome(skipped="error status")
-        original = _original(session, row)
+        original = self.repository.catalog.original_of(row)
         if original is None:
             return Outcome(skipped="revisit of a record not in the archive")
         document = session.scalars(
@@ -549,26 +548,6 @@ class Ingester:
 
 def _error_or_redirect(status: int | None) -> bool:
     return status is not None and status >= 300
-
-
-def _original(session: Session, row: Record) -> Record | None:
-    """The response or resource holding a revisit's payload."""
-    if row.refers_to:
-        found = session.scalars(select(Record).where(Record.record_id == row.refers_to)).first()
-        if found is not None:
-            return found
-    if not row.payload_digest:
-        return None
-    return session.scalars(
-        select(Record)
-        .where(
-            Record.url == row.url,
-            Record.payload_digest == row.payload_digest,
-            Record.record_type.in_(("response", "resource")),
-        )
-        .order_by(Record.id)
-        .limit(1)
-    ).first()
 
 
 def _result(row: Record, future: Future[Outcome] | None) -> tuple[Record, Outcome | None]:

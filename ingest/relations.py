@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from archive.catalog import Base, Catalog
+from archive.catalog import Base, Catalog, utcnow
 from ingest import documents
 from ingest.models import Document
 
@@ -36,11 +36,6 @@ CONFIRMED, SUGGESTED, REJECTED = "confirmed", "suggested", "rejected"
 
 class RelationError(ValueError):
     """A relation that cannot be made: unknown document, unknown type, self-relation."""
-
-
-def utcnow() -> datetime:
-    """Now, as the naive UTC the catalog stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def current_user() -> str:
@@ -301,6 +296,12 @@ def version_ids(session: Session, document: Document) -> list[str]:
         )
     )
     return ids if document.id in ids else [*ids, document.id]
+
+
+def with_relations(catalog: Catalog, document: Document) -> dict[str, Any]:
+    """:func:`ingest.documents.to_dict`, plus the relations of the document's URL."""
+    views = relations_of(catalog, document)
+    return documents.to_dict(document) | {"relations": [view.to_dict() for view in views]}
 
 
 def relations_of(catalog: Catalog, document: Document | str) -> list[RelationView]:

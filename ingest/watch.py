@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive.capture import Capturer, CaptureResult
-from archive.catalog import Base, Catalog, Record
+from archive.catalog import Base, Catalog, Record, utcnow
 from archive.follow import parse_interval, run_due_follows
 from archive.guard import RefusedURL, guarded_client
 from archive.repository import Repository
@@ -60,7 +60,6 @@ from archive.urls import checked_url, normalise_url
 from archive.warc import check_note
 from ingest import diff
 from ingest.models import Document
-from ingest.relations import utcnow
 from ingest.suggest import PROBE_SUFFIX, is_home_page, site_of
 from ingest.text import edit_similarity, similarity
 

@@ -12,6 +12,17 @@ from search.models import IndexDocument, SearchResult
 from search.query import Node
 
 FACETS = ("language", "site", "year", "collection", "has", "role")
+# Values each facet lists at most.
+FACET_SIZES = {"language": 50, "site": 20, "year": 100, "collection": 50, "has": 10, "role": 10}
+# The indexed field each filter of the query language (lang:, site:, ...) matches.
+FILTER_FIELDS = {
+    "lang": "language",
+    "site": "domain",
+    "publisher": "publisher",
+    "collection": "collection",
+    "has": "has",
+    "role": "role",
+}
 
 
 class SearchError(RuntimeError):

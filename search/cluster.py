@@ -19,8 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from search.analysis import english_terms, fold, pinyin_tokens, runs
-from search.backend import FACETS, SearchBackend, SearchError, Sort, batched
-from search.embedded import FACET_SIZES
+from search.backend import (
+    FACET_SIZES,
+    FACETS,
+    FILTER_FIELDS,
+    SearchBackend,
+    SearchError,
+    Sort,
+    batched,
+)
 from search.models import (
     MAX_COPIES,
     Copy,
@@ -43,14 +50,6 @@ SCROLL_KEEP = "2m"  # how long the cluster keeps the scroll between pages
 # 5: pinyin fields
 MAPPINGS_VERSION = 5
 STORY_PRECISION = 40_000  # below this many stories, the collapsed total is exact
-_FILTER_FIELDS = {
-    "lang": "language",
-    "site": "domain",
-    "publisher": "publisher",
-    "collection": "collection",
-    "has": "has",
-    "role": "role",
-}
 _COPY_SOURCE = ["id", "url", "title", "language", "published", "captured"]
 _SOURCE = [
     "story",
@@ -257,7 +256,7 @@ def compile_query(node: Node, top: bool = False) -> dict[str, Any] | None:
             return None
         return {"bool": {"should": parts, "minimum_should_match": 1}}
     if isinstance(node, Filter):
-        return {"bool": {"filter": [{"term": {_FILTER_FIELDS[node.field]: node.value}}]}}
+        return {"bool": {"filter": [{"term": {FILTER_FIELDS[node.field]: node.value}}]}}
     if isinstance(node, DateRange):
         bounds: dict[str, str] = {}
         if node.start:

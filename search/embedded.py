@@ -44,7 +44,7 @@ from search.analysis import (
     pinyin_tokens,
     runs,
 )
-from search.backend import FACETS, SearchBackend, SearchError, Sort
+from search.backend import FACET_SIZES, FACETS, FILTER_FIELDS, SearchBackend, SearchError, Sort
 from search.models import (
     MAX_COPIES,
     Copy,
@@ -71,15 +71,6 @@ from search.snippets import highlight
 
 CHECKPOINT_ID = "__vestige_checkpoint__"
 ID_PAGE = 10_000  # matches read at a time by iter_ids
-FACET_SIZES = {"language": 50, "site": 20, "year": 100, "collection": 50, "has": 10, "role": 10}
-_FILTER_FIELDS = {
-    "lang": "language",
-    "site": "domain",
-    "publisher": "publisher",
-    "collection": "collection",
-    "has": "has",
-    "role": "role",
-}
 _MATCHES = "__matches"  # the aggregation counting matches alongside the facets
 COLLAPSE_WINDOW = 100  # hits read at least, to fill a page of collapsed hits
 
@@ -265,7 +256,7 @@ class _Compiler:
                 return None
             return Query.boolean_query([(Occur.Should, part) for part in parts if part])
         if isinstance(node, Filter):
-            term = Query.term_query(self.schema, _FILTER_FIELDS[node.field], node.value)
+            term = Query.term_query(self.schema, FILTER_FIELDS[node.field], node.value)
             return Query.const_score_query(term, 0.0)
         if isinstance(node, DateRange):
             start = datetime.combine(node.start, datetime.min.time()) if node.start else None

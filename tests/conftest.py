@@ -11,10 +11,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from archive.config import Settings, get_settings
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def invoke(*args: str, code: int | None = 0) -> Result:
+    """Run ``vestige ARGS`` in-process (exceptions propagate); assert it exits with
+    ``code`` (None: any code); the result, with its ``stdout`` and ``output``."""
+    from api.cli import app  # what the entry point runs; imported when a test runs it
+
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    if code is not None:
+        assert result.exit_code == code, result.output
+    return result
+
+
+def vestige(*args: str) -> str:
+    """Run ``vestige ARGS`` in-process, which must succeed; what it printed on stdout."""
+    return invoke(*args).stdout
 
 
 @pytest.fixture

@@ -6,14 +6,7 @@ import logging
 
 import typer
 
-from api.cli import capture as archive_cli
-from api.cli import crawl as crawl_cli
-from api.cli import export as export_cli
-from api.cli import ingest as ingest_cli
-from api.cli import migrate as migrate_cli
-from api.cli import provenance as relate_cli
-from api.cli import search as search_cli
-from api.cli import serve as api_commands
+from api.cli import capture, crawl, export, ingest, migrate, provenance, search, serve
 
 app = typer.Typer(
     name="vestige",
@@ -21,14 +14,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(archive_cli.app)
-app.add_typer(crawl_cli.app)
-app.add_typer(ingest_cli.app)
-app.add_typer(api_commands.app)
-app.add_typer(search_cli.app)
-app.add_typer(export_cli.app)
-app.add_typer(relate_cli.app)
-app.add_typer(migrate_cli.app)
+# In this order in `vestige --help`.
+for group in (capture, crawl, ingest, serve, search, export, provenance, migrate):
+    app.add_typer(group.app)
 
 
 @app.callback()

@@ -3,15 +3,17 @@ the after-store chain with its messages, command groups with a default command."
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 
 import click
 import typer
 from typer.core import TyperGroup
 
 from api import pipeline
+from api.schema import TABLES
 from archive.config import get_settings
 from archive.migrations import SchemaOutOfDate
 from archive.repository import Repository
@@ -51,7 +53,7 @@ def document_argument(ref: str) -> str:
 def open_repository() -> Iterator[Repository]:
     """The archive under ``$VESTIGE_HOME``, repaired if a writer crashed."""
     try:
-        repository = Repository(get_settings())
+        repository = Repository(get_settings(), TABLES)
     except SchemaOutOfDate as exc:
         raise fail(str(exc)) from exc
     for report in repository.repairs:
@@ -83,6 +85,11 @@ def run_after_store(repository: Repository, record_ids: Sequence[int], enabled: 
         typer.secho(f"warning: {failure.url} not ingested: {failure.reason}", fg="yellow", err=True)
     if error is not None:
         report_error(str(error))
+
+
+def stored_callback(repository: Repository, enabled: bool) -> Callable[[Sequence[int]], None]:
+    """The ``on_stored`` of a crawl, a follow run or a watch run: :func:`run_after_store`."""
+    return partial(run_after_store, repository, enabled=enabled)
 
 
 def run_after_relate(repository: Repository) -> None:

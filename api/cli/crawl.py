@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from api.cli.common import DefaultCommandGroup, fail, open_repository, run_after_store, when
+from api.cli.common import DefaultCommandGroup, fail, open_repository, stored_callback, when
 from archive.crawl import (
     Crawler,
     CrawlError,
@@ -28,7 +26,6 @@ from archive.follow import (
     remove_follow,
     run_due_follows,
 )
-from archive.repository import Repository
 from archive.scope import Scope
 
 app = typer.Typer()
@@ -68,13 +65,6 @@ def _summary(status: CrawlStatus) -> None:
         typer.echo(f"  {count:>6,}  {reason}")
     if len(reasons) > 10:
         typer.echo(f"  ({len(reasons) - 10} more reasons: vestige crawl status {status.id})")
-
-
-def _on_stored(repository: Repository, ingest: bool):
-    def hook(record_ids: Sequence[int]) -> None:
-        run_after_store(repository, record_ids, ingest)
-
-    return hook
 
 
 def _run(crawler: Crawler) -> CrawlStatus:
@@ -146,6 +136,7 @@ def start(
     without capturing anything twice. Prints a summary at the end.
     """
     with open_repository() as repository:
+        on_stored = stored_callback(repository, ingest)
         try:
             if resume:
                 crawler = Crawler.resume(
@@ -154,7 +145,7 @@ def start(
                     delay=delay,
                     workers=workers,
                     host_connections=connections_per_host,
-                    on_stored=_on_stored(repository, ingest),
+                    on_stored=on_stored,
                 )
             else:
                 if not seeds:
@@ -179,7 +170,7 @@ def start(
                     host_connections=connections_per_host,
                     browser=browser,
                 )
-                crawler = Crawler(repository, options, on_stored=_on_stored(repository, ingest))
+                crawler = Crawler(repository, options, on_stored=on_stored)
             verb = "resuming" if crawler.resumed else "starting"
             typer.secho(f"{verb} crawl {crawler.id}", err=True)
             status = _run(crawler)
@@ -278,7 +269,7 @@ def run(
         results = run_due_follows(
             repository,
             every=now,
-            on_stored=_on_stored(repository, ingest),
+            on_stored=stored_callback(repository, ingest),
             progress=lambda info, status: live.update(
                 Text(f"{info.url}  ") + _progress_line(status)
             ),

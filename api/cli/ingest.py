@@ -19,7 +19,7 @@ from rich.progress import (
 
 from api.cli.common import document_argument, fail, open_repository, url_argument
 from archive.store import InvalidCollection, check_collection
-from ingest import documents
+from ingest import documents, relations
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestSummary
@@ -107,7 +107,7 @@ def show(
         found = documents.get(repository.catalog, document)
         if found is None:
             raise fail(f"no document {document}")
-        data = documents.to_dict(found, repository.catalog)
+        data = relations.with_relations(repository.catalog, found)
     if json_output:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return

@@ -9,6 +9,7 @@ import typer
 from sqlalchemy import create_engine
 
 from api.cli.common import fail
+from api.schema import METADATA
 from archive import migrations
 from archive.config import get_settings
 
@@ -61,7 +62,7 @@ def _new_revision(message: str) -> Path:
         number = len(list(ScriptDirectory.from_config(config).walk_revisions())) + 1
         with engine.begin() as connection:
             script = command.revision(
-                migrations.alembic_config(connection=connection),
+                migrations.alembic_config(connection=connection, metadata=METADATA),
                 message,
                 autogenerate=True,
                 rev_id=f"{number:04d}",

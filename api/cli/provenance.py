@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
 
 import typer
@@ -16,11 +15,10 @@ from api.cli.common import (
     fail,
     open_repository,
     run_after_relate,
-    run_after_store,
+    stored_callback,
     url_argument,
     when,
 )
-from archive.repository import Repository
 from ingest import diff as text_diff
 from ingest import documents, relations
 from ingest import story as stories
@@ -300,7 +298,7 @@ def watch_run(
         run = watching.run_due(
             repository,
             every=now,
-            on_stored=_indexer(repository, ingest),
+            on_stored=stored_callback(repository, ingest),
             progress=lambda change: status.update(f"{change.kind}: {change.url}"),
             delay=delay,
         )
@@ -312,13 +310,6 @@ def watch_run(
         typer.echo("nothing due")
     for error in run.webhook_errors:
         typer.secho(f"warning: webhook failed: {error}", fg=typer.colors.YELLOW, err=True)
-
-
-def _indexer(repository: Repository, enabled: bool):
-    def hook(record_ids: Sequence[int]) -> None:
-        run_after_store(repository, record_ids, enabled)
-
-    return hook
 
 
 @app.command()

@@ -26,9 +26,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import defer
 
-from api.replay import timestamp14
-from archive.catalog import Catalog, Record
-from archive.records import CONTENT_TYPES
+from archive.catalog import CONTENT_TYPES, Catalog, Record
+from archive.cdxj import timestamp14
 from archive.store import InvalidCollection, check_collection
 from ingest.models import Document
 from ingest.relations import live_relations

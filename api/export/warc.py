@@ -19,8 +19,7 @@ from sqlalchemy import select
 
 from api.export.formats import DATA, Chunk, Writer
 from api.export.selection import ExportDocument
-from archive.catalog import Record
-from archive.records import CONTENT_TYPES
+from archive.catalog import CONTENT_TYPES, Record
 from archive.repository import Repository
 from archive.store import Location
 
@@ -80,7 +79,8 @@ class Warc(Writer):
                 self._url, self._url_records = document.final_url, set()
             for row in rows:
                 if row.record_type == "revisit":
-                    original = originals.get(row.refers_to or "") or self._find_original(row)
+                    original = originals.get(row.refers_to or "")
+                    original = original or self.repository.catalog.original_of(row)
                     if original is not None and not self._written(original.record_id):
                         self._originals.add(original.record_id)
                         yield from self._copy(original)
@@ -120,11 +120,6 @@ class Warc(Writer):
         with self.repository.catalog.session() as session:
             found = session.scalars(select(Record).where(Record.record_id.in_(wanted)))
             return {row.record_id: row for row in found}
-
-    def _find_original(self, row: Record) -> Record | None:
-        if row.url and row.payload_digest:
-            return self.repository.catalog.find_original(row.url, row.payload_digest)
-        return None
 
     def _copy(self, row: Record) -> Iterator[Chunk]:
         if row.warc_file not in self._files:

@@ -17,11 +17,12 @@ A catalog from before migrations existed is taken to be at the first revision.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, Table, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
@@ -41,9 +42,13 @@ class SchemaOutOfDate(RuntimeError):
 
 
 def alembic_config(
-    url: str | None = None, connection: Connection | None = None, location: Path = HERE
+    url: str | None = None,
+    connection: Connection | None = None,
+    location: Path = HERE,
+    metadata: MetaData | None = None,
 ) -> Config:
-    """Alembic's configuration for the migrations in ``location`` (no alembic.ini needed)."""
+    """Alembic's configuration for the migrations in ``location`` (no alembic.ini needed);
+    ``metadata`` is the schema a new migration is written against (autogenerate)."""
     from alembic.config import Config
 
     config = Config()
@@ -52,6 +57,8 @@ def alembic_config(
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     if connection is not None:
         config.attributes["connection"] = connection
+    if metadata is not None:
+        config.attributes["metadata"] = metadata
     return config
 
 
@@ -105,19 +112,20 @@ def _current(connection: Connection, tables: set[str]) -> str | None:
     return connection.scalar(text("SELECT version_num FROM alembic_version"))
 
 
-def prepare(engine: Engine, metadata) -> None:
-    """Create the schema of a new catalog, or check an existing one is current.
+def prepare(engine: Engine, metadata: MetaData, tables: Sequence[Table] | None = None) -> None:
+    """Create the schema of a new catalog (``tables``, default every table on
+    ``metadata``), or check an existing one is current and add the tables it lacks.
 
     Raises :class:`SchemaOutOfDate` when the catalog needs ``vestige migrate``.
     """
     with engine.begin() as connection:
         _lock(connection)
-        tables = _tables(connection)
-        current = _current(connection, tables)
-        if current is None and not tables - {"alembic_version"}:
+        present = _tables(connection)
+        current = _current(connection, present)
+        if current is None and not present - {"alembic_version"}:
             from alembic.runtime.migration import MigrationContext
 
-            metadata.create_all(connection)
+            metadata.create_all(connection, tables=tables)
             MigrationContext.configure(connection).stamp(_scripts(), "head")
             return
         if current != head():
@@ -130,7 +138,7 @@ def prepare(engine: Engine, metadata) -> None:
                 f"the catalog's schema is at revision {current or 'none'}, this version of "
                 f"Vestige needs {head()}: back it up, then run `vestige migrate`"
             )
-        metadata.create_all(connection)
+        metadata.create_all(connection, tables=tables)
 
 
 def upgrade(

@@ -1,22 +1,14 @@
 """Alembic's environment for the catalog: run by ``vestige migrate`` (see ``archive.migrations``).
 
-Every stage adds tables to ``archive.catalog.Base``, so this imports every
-stage's models: the only place in ``archive`` that imports later stages, as
-migrations describe the whole catalog.
+The migrations are explicit operations; the models' metadata is needed only to
+write a new one (``vestige migrate --new``), and the caller hands it over
+(``api.schema.METADATA``) rather than this importing every stage.
 """
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
-
-# Imported for their tables (registered on Base.metadata).
-import api.models  # noqa: F401
-import archive.frontier  # noqa: F401
-import ingest.models
-import ingest.relations
-import ingest.watch  # noqa: F401
-from archive.catalog import Base
 
 config = context.config
 
@@ -35,7 +27,7 @@ def run() -> None:
 def _migrate(connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=config.attributes.get("metadata"),
         # SQLite cannot ALTER most things: batch mode copies the table instead.
         render_as_batch=True,
         compare_type=True,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
 from api import pipeline
-from api.cli import app
+from api.schema import TABLES
 from archive.capture import Capturer
 from archive.config import Settings, get_settings
 from archive.repository import Repository
-from conftest import Route, WebServer
+from conftest import Route, WebServer, invoke
 from ingest import documents
 from search.engine import open_backend
 from search.query import parse
@@ -31,7 +30,7 @@ def _page(web: WebServer, path: str = "/record") -> str:
 def test_capturing_as_a_library_then_after_store_makes_it_searchable(
     home: Settings, web: WebServer
 ) -> None:
-    repository = Repository(home)
+    repository = Repository(home, TABLES)
     capturer = Capturer(repository)
     try:
         result = capturer.capture(_page(web))
@@ -54,8 +53,7 @@ def test_an_engine_failure_after_capture_is_said_and_the_document_stays(
 ) -> None:
     monkeypatch.setenv("VESTIGE_SEARCH_URL", "http://127.0.0.1:9")
     get_settings.cache_clear()
-    result = CliRunner().invoke(app, ["capture", _page(web)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    result = invoke("capture", _page(web))
     assert "error: cannot reach the search engine at http://127.0.0.1:9" in result.output
     repository = Repository(get_settings())
     try:

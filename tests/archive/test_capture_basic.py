@@ -14,22 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 
-from api.cli import app
 from archive.config import Settings, get_settings
-from conftest import Route, WebServer
-
-runner = CliRunner()
+from conftest import Route, WebServer, invoke
 
 
 def vestige(*args: str) -> Result:
-    """Run ``vestige ARGS`` in-process (captures skip ingest)."""
+    """Run ``vestige ARGS`` in-process, whatever its exit code (captures skip ingest)."""
     if args and args[0] == "capture":
         args = ("capture", "--no-ingest", *args[1:])
-    return runner.invoke(app, list(args))
+    return invoke(*args, code=None)
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, **variables: object) -> Settings:

@@ -366,7 +366,7 @@ def test_chinese_path_and_query(home, web: WebServer) -> None:
         assert listing.exit_code == 0, spelling
         assert len(listing.output.strip().splitlines()) == 1
     cdxj = vestige("captures", "--format", "cdxj", iri).output
-    assert cdxj.startswith("127.0.0.1:") and f'"url": "{url}"' in cdxj
+    assert cdxj.startswith("1,0,0,127:") and f'"url": "{url}"' in cdxj
 
 
 def test_redirect_to_a_chinese_location(home, web: WebServer) -> None:

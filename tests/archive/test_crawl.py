@@ -19,11 +19,11 @@ import pytest
 from crawlsite import Site
 from sqlalchemy import select
 
-from archive.catalog import Record
+from archive.catalog import Record, utcnow
 from archive.config import Settings
 from archive.crawl import Crawler, CrawlError, CrawlOptions, cancel_crawl, crawl_status
 from archive.follow import add_follow, parse_interval, run_due_follows
-from archive.frontier import CrawlURL, utcnow
+from archive.frontier import CrawlURL
 from archive.repository import Repository
 
 VESTIGE = Path(sys.executable).with_name("vestige")

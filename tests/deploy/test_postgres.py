@@ -17,34 +17,26 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pgtools import catalog_home, postgres_url  # noqa: F401 - fixtures
 from sqlalchemy import MetaData, create_engine, inspect, select, text
-from typer.testing import CliRunner
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from api.cli import app
+from api.schema import METADATA, TABLES
 from archive import migrations
-from archive.catalog import Base, Catalog, Record
+from archive.catalog import Catalog, Record
 from archive.config import Settings
 from archive.migrations import SchemaOutOfDate
-from conftest import Route, WebServer
+from conftest import Route, WebServer, invoke, vestige
 from ingest.models import Document
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 
 from servicetools import new_token, preserve, service
 
-runner = CliRunner()
 PAGE = (
     "<html><head><title>Flood report</title></head><body><article><p>"
     + "The river flooded the lower town on Monday and residents were evacuated. " * 8
     + "</p><p>水位仍在上升，居民已經撤離。</p></article></body></html>"
 ).encode()
-
-
-def vestige(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def html(web: WebServer, path: str) -> str:
@@ -120,9 +112,9 @@ def test_migrations_build_the_models_schema(catalog_home: Settings) -> None:
     engine = create_engine(catalog_home.catalog_url)
     try:
         assert migrations.upgrade(engine) == (None, migrations.head())
-        Catalog(catalog_home.catalog_url).dispose()  # opens: at the current revision
+        Catalog(catalog_home.catalog_url, TABLES).dispose()  # opens: at the current revision
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            differences = compare_metadata(MigrationContext.configure(connection), METADATA)
         assert differences == []
     finally:
         engine.dispose()
@@ -255,7 +247,7 @@ def test_catalog_from_before_migrations(catalog_home: Settings, web: WebServer) 
     rebuild_in_old_shape(catalog_home.catalog_url, rows)
     assert tables(catalog_home.catalog_url) == rows
 
-    refused = runner.invoke(app, ["captures", page])
+    refused = invoke("captures", page, code=None)
     assert refused.exit_code != 0
     assert "vestige migrate" in refused.output
     assert "migrated the catalog from revision none" in vestige("migrate")

@@ -12,19 +12,16 @@ from pathlib import Path
 
 import pytest
 from s3tools import Bucket, s3_bucket  # noqa: F401 - fixtures
-from typer.testing import CliRunner
 
-from api.cli import app
 from archive.config import Settings, get_settings
 from archive.remote import RemoteWarcs, UploadError
 from archive.repository import Repository
-from conftest import Route, WebServer
+from conftest import Route, WebServer, vestige
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 
 from servicetools import service
 
-runner = CliRunner()
 PAGES = {
     f"/report/{n}": (
         f"<html><head><title>Report {n}</title></head><body><article><p>"
@@ -33,12 +30,6 @@ PAGES = {
     ).encode()
     for n in range(3)
 }
-
-
-def vestige(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture

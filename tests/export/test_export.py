@@ -19,20 +19,18 @@ import pandas
 import pyarrow.parquet as pq
 import pytest
 from archive_tools import build_archive, catalog_documents
-from typer.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
-from api.cli import app
 from api.export.exporter import run_export
 from api.export.selection import FIELDS, DocumentSource, Selection, Versions
 from archive.config import get_settings
 from archive.repository import Repository
 from archive.store import Location
 from conftest import Route, WebServer
+from conftest import invoke as vestige
 
 HTML_TYPE = ("Content-Type", "text/html; charset=utf-8")
 
-runner = CliRunner()
 PUBLIC = "https://archive.example.org"
 
 
@@ -41,12 +39,6 @@ def archive(home, web: WebServer, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("VESTIGE_PUBLIC_URL", PUBLIC)
     get_settings.cache_clear()
     return build_archive(web)
-
-
-def vestige(*args: str, code: int = 0):
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, result.output
-    return result
 
 
 def export(tmp_path: Path, name: str, *args: str) -> Path:
@@ -294,8 +286,8 @@ def test_bundle_holds_captures_dataset_and_datasheet_signed(archive, tmp_path: P
     assert "signature valid" in verified.output and "0 problems" in verified.output
 
     other = tmp_path / "other.pem"
-    runner.invoke(app, ["export", "--all", "-f", "wacz", "--sign", "--key", str(other), "-o",
-                        str(tmp_path / "x.wacz")])  # fmt: skip
+    vestige("export", "--all", "-f", "wacz", "--sign", "--key", str(other), "-o",
+            str(tmp_path / "x.wacz"), code=None)  # fmt: skip
     public = tmp_path / "other.pub.pem"
     from cryptography.hazmat.primitives import serialization
 

@@ -10,20 +10,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
-from api.cli import app
 from archive.catalog import Record
 from archive.config import get_settings
 from archive.importer import Importer, Submission
 from archive.repository import Repository
-from conftest import Route, WebServer, minimal_pdf
+from conftest import Route, WebServer, invoke, minimal_pdf, vestige
 from ingest import documents
 from ingest.language import detect
 from ingest.models import Document, IngestOutcome
 from ingest.pipeline import Ingester
-
-runner = CliRunner()
 
 ARTICLE = """<html><head><title>{title}</title></head><body>
 <nav><a href="/">Home</a> <a href="/about">About</a></nav>
@@ -41,12 +37,6 @@ def page(title: str, body: str) -> bytes:
 def html(body: bytes, charset: str | None = None) -> Route:
     content_type = "text/html" + (f"; charset={charset}" if charset else "")
     return Route(body=body, headers=[("Content-Type", content_type)])
-
-
-def vestige(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def show(url_or_id: str) -> dict:
@@ -83,7 +73,7 @@ def test_versions_unchanged_changed_gone_redirected(home, web: WebServer) -> Non
     web.route("/statement", html(changed, "utf-8"))
     vestige("capture", "--no-ingest", url)
     web.route("/statement", Route(404, b"<html><body>Not found</body></html>"))
-    result = runner.invoke(app, ["capture", "--no-ingest", url])
+    result = invoke("capture", "--no-ingest", url, code=None)
     assert "404" in result.output
     target = web.route("/new-home", html(page("Moved", "This statement moved here."), "utf-8"))
     old = web.route("/old-home", Route(301, b"", [("Location", target)]))

@@ -21,20 +21,11 @@ from xml.etree import ElementTree as ET
 import pytest
 from opencc import OpenCC
 from provenance_sites import Seed, SoftSite, WebhookReceiver, article
-from typer.testing import CliRunner
 
-from api.cli import app
 from archive.config import get_settings
-from conftest import Route, WebServer
+from conftest import Route, WebServer, invoke, vestige
 
-runner = CliRunner()
 HTML = [("Content-Type", "text/html; charset=utf-8")]
-
-
-def vestige(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def show(ref: str) -> dict:
@@ -372,7 +363,7 @@ def test_provenance_of_a_small_archive(archive: Archive, monkeypatch: pytest.Mon
     assert confirmed[0]["status"] == "confirmed" and confirmed[0]["reviewed_by"]
     assert confirmed[0]["evidence"]["notice"].startswith("Correction:")
 
-    bad = runner.invoke(app, ["relate", urls["report1"], "praises", urls["original"]])
+    bad = invoke("relate", urls["report1"], "praises", urls["original"], code=None)
     assert bad.exit_code == 2 and "unknown relation type" in bad.output
 
     # -- the story -------------------------------------------------------------

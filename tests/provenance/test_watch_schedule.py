@@ -11,12 +11,12 @@ import pytest
 from provenance_sites import SoftSite, article
 from sqlalchemy import select, update
 
+from archive.catalog import utcnow
 from archive.config import get_settings
 from archive.follow import add_follow, list_follows, remove_follow
 from archive.repository import Repository
 from conftest import Route, WebServer
 from ingest import diff
-from ingest.relations import utcnow
 from ingest.suggest import cite_key, find_notice
 from ingest.watch import Watch, WatchError, add_watch, list_changes, remove_watch, run_due
 

@@ -9,11 +9,9 @@ from datetime import datetime
 import pytest
 import tantivy
 from searchtools import cluster_url, engine, open_engine, search_home  # noqa: F401 - fixtures
-from typer.testing import CliRunner
 
-from api.cli import app
 from archive.repository import Repository
-from conftest import Route, WebServer
+from conftest import Route, WebServer, vestige
 from ingest import relations
 from search.backend import SearchBackend, Sort
 from search.cluster import ClusterBackend, index_body, relation_properties
@@ -204,12 +202,6 @@ COVERAGE = (
 def serve(web: WebServer, path: str, title: str, published: str, *paragraphs: str) -> str:
     body = page(title, published, *paragraphs)
     return web.route(path, Route(body=body, headers=[("Content-Type", "text/html; charset=utf-8")]))
-
-
-def vestige(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def found(*args: str) -> dict:

@@ -16,12 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("jobs") as batch:
-        batch.add_column(sa.Column("mode", sa.String(20), nullable=False, server_default="http"))
-    with op.batch_alter_table("follows") as batch:
-        batch.add_column(
-            sa.Column("browser", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ADD COLUMN (SQLite has it for columns with a constant default): a batch
+    # would rebuild `follows` and drop the AUTOINCREMENT that 0003 gave it.
+    op.add_column("jobs", sa.Column("mode", sa.String(20), nullable=False, server_default="http"))
+    op.add_column(
+        "follows", sa.Column("browser", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
