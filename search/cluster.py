@@ -524,7 +524,7 @@ class ClusterBackend(SearchBackend):
             doc = found["_source"]
             count, listed = copies.get(found["_id"], (0, ()))
             title = doc.get("title") or ""
-            marked, matched = highlight(doc.get("text") or "", doc.get("text_zh"), title, query)
+            marked, (own, via) = highlight(doc.get("text") or "", doc.get("text_zh"), title, query)
             hits.append(
                 Hit(
                     id=doc["id"],
@@ -537,7 +537,8 @@ class ClusterBackend(SearchBackend):
                     collection=doc["collection"],
                     score=float(found.get("_score") or 0.0),
                     snippet=marked,
-                    matched=matched,
+                    own_words=own,
+                    matched_via=via,
                     related=tuple(Related(**item) for item in doc.get("related") or ()),
                     role=doc.get("role"),
                     copies=count,

@@ -532,7 +532,7 @@ class EmbeddedBackend(SearchBackend):
             simplified = bytes(simplified).decode() if simplified else None
             related = stored.get_first("related")
             title = stored.get_first("title") or ""
-            marked, matched = highlight(text, simplified, title, query)
+            marked, (own, via) = highlight(text, simplified, title, query)
             copies, listed = self._copies(searcher, full, order, story, address)
             hits.append(
                 Hit(
@@ -546,7 +546,8 @@ class EmbeddedBackend(SearchBackend):
                     collection=stored.get_first("collection"),
                     score=float(key) if sort is Sort.relevance else 0.0,
                     snippet=marked,
-                    matched=matched,
+                    own_words=own,
+                    matched_via=via,
                     related=tuple(Related(**item) for item in json.loads(bytes(related)))
                     if related
                     else (),

@@ -168,14 +168,33 @@ class Copy:
 
 
 @dataclass(frozen=True)
+class MatchedVia:
+    """A translation through which a hit matched a cross-language query: the document's
+    ``term`` (人权) translates the query's ``source_term`` (human rights), found in
+    ``source`` (``cc-cedict``, ``names``, ``pinyin``, or ``yours``: the query's zh:/en:)."""
+
+    term: str
+    source_term: str
+    source: str
+
+    def describe(self) -> str:
+        """For people: ``matched 人权 for human rights (cc-cedict)``."""
+        return f"matched {self.term} for {self.source_term} ({self.source})"
+
+    def to_json(self) -> dict[str, str]:
+        return {"term": self.term, "from": self.source_term, "source": self.source}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One ranked result; ``snippet`` is HTML-escaped text with ``<mark>`` around matches.
 
     ``related`` says which coverage, corrections, retractions... exist (``has:``),
     ``role`` what the document is in its story (``role:``); ``copies`` counts the
     matching copies of the same story collapsed into this hit, listed (up to
-    ``MAX_COPIES``) in ``copy_documents``. ``matched`` says, for a cross-language search,
-    whether it matched the query's own words and which translations of which terms.
+    ``MAX_COPIES``) in ``copy_documents``. For a cross-language search, ``own_words`` says
+    whether it matched the query's own words (None: no translation was searched) and
+    ``matched_via`` which translations of which query terms it matched.
     """
 
     id: str
@@ -192,7 +211,8 @@ class Hit:
     role: str | None = None
     copies: int = 0
     copy_documents: tuple[Copy, ...] = ()
-    matched: tuple[str, ...] = ()  # how it matched a cross-language query (search.translate)
+    own_words: bool | None = None
+    matched_via: tuple[MatchedVia, ...] = ()
 
     @property
     def has(self) -> list[str]:
@@ -204,6 +224,7 @@ class Hit:
         data["has"] = self.has
         data["related"] = [item.to_json() for item in self.related]
         data["copy_documents"] = [copy.to_json() for copy in self.copy_documents]
+        data["matched_via"] = [via.to_json() for via in self.matched_via]
         return data
 
 

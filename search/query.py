@@ -109,13 +109,15 @@ class All:
 @dataclass(frozen=True)
 class Translation:
     """How one query term was translated (see search.translate): ``alternatives`` are the
-    words searched in ``language``, ``pinyin`` the syllable spellings searched as a name."""
+    words searched in ``language``, ``pinyin`` the syllable spellings searched as a name;
+    ``source`` where they come from: ``cc-cedict``, ``names`` (Vestige's names table),
+    ``pinyin`` (spelled out) or ``yours`` (the query's own zh:/en:)."""
 
     term: str
     language: str
     alternatives: tuple[str, ...] = ()
     pinyin: tuple[str, ...] = ()
-    given: bool = False  # the user's own (zh:/en:), not the dictionary's
+    source: str = "cc-cedict"
 
 
 @dataclass(frozen=True)

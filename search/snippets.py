@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from search.analysis import english_terms, fold, readings_table, runs, stems
+from search.models import MatchedVia
 from search.query import And, Expanded, Node, Or, Text
 
 _LATIN = "a-zA-Z0-9\u00c0-\u024f"  # letters that cannot precede a word's first letter
@@ -117,9 +118,14 @@ def _window(spans: list[tuple[int, int, str]], width: int) -> int:
     return best_start
 
 
+# How a document matched an expanded query (Hit.own_words, Hit.matched_via); (None, ()) for
+# a query searched in its own words only.
+Explanation = tuple[bool | None, tuple[MatchedVia, ...]]
+
+
 def highlight(
     text: str, simplified: str | None, title: str, query: Node, width: int = 220
-) -> tuple[str, tuple[str, ...]]:
+) -> tuple[str, Explanation]:
     """An HTML-escaped excerpt of ``text`` around the best matches, matches in ``<mark>``,
     and how the document matched an expanded query (see :func:`explain`)."""
     display = text
@@ -131,7 +137,7 @@ def highlight(
         haystack = simplified[:SCAN_LIMIT]
     wanted = targets(query)
     spans = _matches(display, haystack, wanted)
-    matched = ()
+    matched: Explanation = (None, ())
     if isinstance(query, Expanded):
         heading = _matches(title, fold(title), wanted)
         found = {key: display[a:b] for a, b, key in spans} | {k: title[a:b] for a, b, k in heading}
@@ -159,18 +165,18 @@ def highlight(
     return _SEPARATORS.sub(" | ", " ".join("".join(parts).split())).strip(" |"), matched
 
 
-def explain(query: Expanded, found: dict[str, str]) -> tuple[str, ...]:
-    """``own words``, ``matched 乔高 for Kilgour``...: which words of a document (``found``:
-    span key -> its text) matched the query's own words, and which its translations."""
+def explain(query: Expanded, found: dict[str, str]) -> Explanation:
+    """Whether a document (``found``: span key -> the words of it that matched) matched the
+    query's own words, and through which translations (``乔高`` for Kilgour)."""
     own = targets(query.original)
-    said = ["own words"] if any(k in found for k in own.han | own.stems) else []
+    via: list[MatchedVia] = []
     for term in query.terms:
         for alternative in term.alternatives:
             wanted = keys(alternative)
             if wanted and all(k in found for k in wanted):
                 shown = found[wanted[0]] if len(wanted) == 1 else alternative
-                said.append(f"matched {shown} for {term.term}")
+                via.append(MatchedVia(shown, term.term, term.source))
         for name in term.pinyin:
             if f"py:{name}" in found:
-                said.append(f"matched {found[f'py:{name}']} ({name}) for {term.term}")
-    return tuple(dict.fromkeys(said))
+                via.append(MatchedVia(found[f"py:{name}"], term.term, term.source))
+    return any(k in found for k in own.han | own.stems), tuple(dict.fromkeys(via))

@@ -71,7 +71,9 @@ LICENCES = (
     "Vestige's names table search/data/names.tsv (CC BY-SA 4.0)",
 )
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vestige"
-FORMAT = "1"  # of the cached dictionary: change it with load()
+FORMAT = "3"  # of the cached dictionary: change it with load()
+# Where a translation comes from (Translation.source, a hit's matched_via).
+CEDICT, NAMES_TABLE, PINYIN, GIVEN = "cc-cedict", "names", "pinyin", "yours"
 NAMED = 100.0  # the score of the names table's entries: above any dictionary sense
 MAX_WORDS = 4  # longest English unit looked up (``World Health Organization``)
 MAX_HAN = 8  # longest Chinese word looked up
@@ -114,6 +116,7 @@ class Dictionary:
     zh_en: dict[str, tuple[str, ...]] = field(default_factory=dict)
     en_zh: dict[tuple[str, ...], list[Candidate]] = field(default_factory=dict)
     words: set[str] = field(default_factory=set)  # lowercase (common, not name) English words
+    names: set[str] = field(default_factory=set)  # the names table's Chinese words
 
     def english(self, word: str) -> tuple[str, ...]:
         """English translations of a Simplified Chinese word, best first."""
@@ -142,6 +145,10 @@ class Dictionary:
         """The names table's Chinese forms of a key (empty if the table does not know it)."""
         return [c[1] for c in self.en_zh.get(key, ()) if c[0] >= NAMED][:limit]
 
+    def source(self, chinese: list[str]) -> str:
+        """Where Chinese translations come from: the names table or CC-CEDICT."""
+        return NAMES_TABLE if chinese and chinese[0] in self.names else CEDICT
+
     def is_english(self, stem: str) -> bool:
         """Is this stem a common English word (not only a name) of the dictionary?"""
         return stem in self.words
@@ -161,6 +168,8 @@ def _clean(gloss: str) -> tuple[str, bool, bool] | None:
         marked = _MARKED.search(gloss) is not None
         gloss = " ".join(_PARENS.sub(" ", gloss).split())
     text = _CUT.split(gloss, 1)[0].strip(" .")
+    if text.startswith("fig. "):  # a figurative sense: rarely what a query means
+        text, marked = text[5:], True
     if text.startswith("to "):
         text = text[3:]
     if not text or has_han(text):
@@ -249,6 +258,7 @@ def load(cedict: str, names: str, common: dict[str, float]) -> Dictionary:
             # The table's names are the established ones: no dictionary sense is added.
             key = key_of(_LATIN_WORD.findall(form))
             found.en_zh[key] = [(NAMED, c, form.lower()) for c in _shortest(chinese)]
+        found.names.update(chinese)
         for word in chinese:
             found.zh_en[word] = tuple(dict.fromkeys((*shortest, *found.zh_en.get(word, ()))))
     return found
@@ -271,13 +281,12 @@ def dictionary() -> Dictionary:
     digest = hashlib.sha256(names + source).hexdigest()[:16]
     cache = CACHE / f"dictionary-{digest}.marshal"
     with suppress(OSError, ValueError, EOFError, TypeError):
-        zh_en, en_zh, words = marshal.loads(cache.read_bytes())
-        return Dictionary(zh_en, en_zh, words)
+        return Dictionary(*marshal.loads(cache.read_bytes()))
     built = load(_resource(*CEDICT_FILE), names.decode(), common_words())
     with suppress(OSError):
         cache.parent.mkdir(parents=True, exist_ok=True)
         temp = cache.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_bytes(marshal.dumps((built.zh_en, built.en_zh, built.words)))
+        temp.write_bytes(marshal.dumps((built.zh_en, built.en_zh, built.words, built.names)))
         os.replace(temp, cache)
     return built
 
@@ -342,14 +351,15 @@ class _Version:
         return Text(node.text, node.phrase, node.field, self.options.weight)
 
     def alternatives(
-        self, term: str, words: list[str], pinyin: list[str], source: Text, given: bool
+        self, term: str, words: list[str], pinyin: list[str], node: Text, source: str
     ) -> Node:
-        """``term`` (from the query's ``source``) as its translations (never none)."""
+        """``term`` (from the query's ``node``) as its translations (never none), found in
+        ``source`` (see :class:`~search.query.Translation`)."""
         weight = self.options.weight
-        nodes: list[Node] = [Text(w, " " in w, source.field, weight) for w in words]
+        nodes: list[Node] = [Text(w, " " in w, node.field, weight) for w in words]
         nodes += [Text(p, True, "pinyin", weight) for p in pinyin]
         self.changed = True
-        self.terms.append(Translation(term, self.language, tuple(words), tuple(pinyin), given))
+        self.terms.append(Translation(term, self.language, tuple(words), tuple(pinyin), source))
         return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
 
 
@@ -388,17 +398,19 @@ def _to_chinese(
         name = [s for j in range(i, run) for s in spelled[j] or []]
         n, chinese = _longest(version, group, variants, i, context, 2)
         if given:
-            node = version.alternatives(term.text, [g.text for g in given], [], term, True)
+            node = version.alternatives(term.text, [g.text for g in given], [], term, GIVEN)
             n = 1
         elif chinese:
-            node = version.alternatives(" ".join(words[i : i + n]), chinese, [], term, False)
+            key = " ".join(words[i : i + n])
+            node = version.alternatives(key, chinese, [], term, found.source(chinese))
         elif (named := found.named(keys[i], version.options.limit)) or run - i < 2:
             # A name the table knows (Taiwan), else the word's own translations.
             n, chinese = (1, named) if named else _longest(version, group, variants, i, context, 1)
             if chinese:
-                node = version.alternatives(words[i], chinese, [], term, False)
-            elif len(name) >= 2:
-                node = version.alternatives(words[i], [], [" ".join(name)], term, False)
+                node = version.alternatives(words[i], chinese, [], term, found.source(chinese))
+            elif len(name) >= 2:  # one word that reads as a Pinyin name (guorongmei)
+                n = 1
+                node = version.alternatives(words[i], [], [" ".join(name)], term, PINYIN)
             else:
                 n = 1
                 if keys[i]:  # stop words constrain nothing, in any language
@@ -409,7 +421,7 @@ def _to_chinese(
         else:  # several words that read as Pinyin: a name (Lu Shuping, Qiao Gao)
             n = run - i
             text = " ".join(words[i:run])
-            node = version.alternatives(text, [], [" ".join(name)], term, False)
+            node = version.alternatives(text, [], [" ".join(name)], term, PINYIN)
         out.append(node)
         i += n
     return out
@@ -481,7 +493,7 @@ def _spellings(word: str) -> list[str]:
 def _to_english(version: _Version, term: Text, given: list[Text]) -> list[Node]:
     """A Chinese (or mixed) term in English: each Chinese word by its translations."""
     if given:
-        return [version.alternatives(term.text, [g.text for g in given], [], term, True)]
+        return [version.alternatives(term.text, [g.text for g in given], [], term, GIVEN)]
     found = dictionary()
     out: list[Node] = []
     for is_han, run in runs(term.text):
@@ -494,9 +506,11 @@ def _to_english(version: _Version, term: Text, given: list[Text]) -> list[Node]:
             if not english and (len(word) < 2 or set(word) <= PARTICLES):
                 version.dropped.append(word)
                 continue
-            english = english or _spellings(word)
             if english:
-                out.append(version.alternatives(word, english, [], term, False))
+                source = NAMES_TABLE if word in found.names else CEDICT
+                out.append(version.alternatives(word, english, [], term, source))
+            elif english := _spellings(word):
+                out.append(version.alternatives(word, english, [], term, PINYIN))
             else:
                 version.untranslated.append(word)
                 out.append(version.weighted(Text(word, field=term.field)))

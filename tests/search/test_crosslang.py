@@ -20,7 +20,7 @@ from search.backend import SearchBackend
 from search.cluster import ClusterBackend
 from search.embedded import EmbeddedBackend
 from search.engine import detect_distribution
-from search.models import IndexDocument
+from search.models import IndexDocument, MatchedVia
 from search.query import parse
 from search.translate import search
 
@@ -80,9 +80,9 @@ def test_english_query_finds_chinese_page_by_name_and_event(indexed):
 
 
 def test_simplified_and_traditional_queries_find_english_page(indexed):
-    assert ids(indexed, "暴风雪 宾夕法尼亚")[:1] == ["storm"]
-    assert ids(indexed, "暴風雪 賓夕法尼亞")[:1] == ["storm"]
-    assert ids(indexed, "暴风雪 宾夕法尼亚", cross=False) == []
+    assert ids(indexed, "冬季风暴 宾夕法尼亚")[:1] == ["storm"]
+    assert ids(indexed, "冬季風暴 賓夕法尼亞")[:1] == ["storm"]
+    assert ids(indexed, "冬季风暴 宾夕法尼亚", cross=False) == []
 
 
 def test_pinyin_finds_a_name_no_dictionary_has(indexed):
@@ -93,13 +93,18 @@ def test_pinyin_finds_a_name_no_dictionary_has(indexed):
 def test_hits_say_how_they_matched_and_snippets_show_the_translation(indexed):
     result = search(indexed, parse("Macron Moscow"), limit=5)
     [hit] = result.hits
-    assert "matched 马克龙 for Macron" in hit.matched
+    assert MatchedVia("马克龙", "Macron", "cc-cedict") in hit.matched_via
+    assert hit.own_words is False
     assert "<mark>马克龙</mark>" in hit.snippet
     assert any(t.startswith("zh: ") and "马克龙" in t for t in result.translated)
-    [storm] = search(indexed, parse("暴风雪 宾夕法尼亚"), limit=1).hits
-    assert storm.matched and all(m.startswith("matched ") for m in storm.matched)
+    [storm] = search(indexed, parse("冬季风暴 宾夕法尼亚"), limit=1).hits
+    assert MatchedVia("Pennsylvania", "宾夕法尼亚", "cc-cedict") in storm.matched_via
+    [named] = search(indexed, parse("Guo Rongmei"), limit=1).hits
+    assert named.matched_via == (MatchedVia("郭荣梅", "Guo Rongmei", "pinyin"),)
     [own] = search(indexed, parse("Pennsylvania storm"), limit=1).hits
-    assert own.matched == ("own words",)
+    assert own.own_words is True
+    [plain] = search(indexed, parse("Pennsylvania storm"), cross=False, limit=1).hits
+    assert (plain.own_words, plain.matched_via) == (None, ())
 
 
 def test_monolingual_results_do_not_change(indexed):
@@ -128,8 +133,8 @@ def test_operators_and_filters_keep_working(indexed):
 
 QUERIES = (
     "Macron Moscow visit",
-    "暴风雪 宾夕法尼亚",
-    "暴風雪 賓夕法尼亞",
+    "冬季风暴 宾夕法尼亚",
+    "冬季風暴 賓夕法尼亞",
     "Guo Rongmei",
     "climate Hansen",
     "Tiananmen",
