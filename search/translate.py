@@ -71,7 +71,7 @@ LICENCES = (
     "Vestige's names table search/data/names.tsv (CC BY-SA 4.0)",
 )
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vestige"
-FORMAT = "3"  # of the cached dictionary: change it with load()
+FORMAT = "5"  # of the cached dictionary: change it with load()
 # Where a translation comes from (Translation.source, a hit's matched_via).
 CEDICT, NAMES_TABLE, PINYIN, GIVEN = "cc-cedict", "names", "pinyin", "yours"
 NAMED = 100.0  # the score of the names table's entries: above any dictionary sense
@@ -93,6 +93,7 @@ _MARKED = re.compile(
     re.IGNORECASE,
 )
 _CUT = re.compile(r"[,;:]")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+(?:\|[\u3400-\u9fff\uf900-\ufaff]+)?")
 _ENDINGS = (
     ("ies", ("y",)),
     ("es", ("",)),
@@ -163,6 +164,7 @@ def _clean(gloss: str) -> tuple[str, bool, bool] | None:
     if _UNUSABLE.match(gloss):
         return None
     person = marked = False
+    gloss = _HAN.sub(" ", gloss)  # "capital of Shanxi province 山西省 in central north China"
     if "(" in gloss or "[" in gloss or "|" in gloss:
         person = _PERSON.search(gloss) is not None
         marked = _MARKED.search(gloss) is not None
@@ -172,7 +174,7 @@ def _clean(gloss: str) -> tuple[str, bool, bool] | None:
         text, marked = text[5:], True
     if text.startswith("to "):
         text = text[3:]
-    if not text or has_han(text):
+    if not text:
         return None
     return text, person, marked
 
@@ -220,6 +222,7 @@ def load(cedict: str, names: str, common: dict[str, float]) -> Dictionary:
     found = Dictionary()
     for simplified, pinyin, definition, senses in entries:
         english: list[str] = []
+        spelled = toneless(pinyin).replace(" ", "").replace("'", "")
         definition = definition.lower()
         best: dict[tuple[str, ...], float] = {}
         for rank, (text, person, marked) in enumerate(senses):
@@ -227,13 +230,20 @@ def load(cedict: str, names: str, common: dict[str, float]) -> Dictionary:
             if not words:
                 continue
             keys = []
-            if len(words) > 3:
+            if len(words) > 1 and words[0][0].isupper() and words[0].lower() == spelled:
+                # A place spelled in Pinyin: "Zhangjiajie prefecture-level city in Hunan".
+                keys = [key_of(words[:1])]
+                english.append(words[0])
+            elif len(words) > 3:
                 if rank == 0 and definition.startswith("to "):
                     keys = [key_of(words[:1])]  # "to harvest (an organ) from a person"
             elif person and len(words) > 1 and words[0].lower() != toneless(pinyin.split()[0]):
                 # A foreign person: the surname is what texts use (奥巴马: Obama).
                 keys = [key_of(words), key_of(words[-1:])]
                 english.append(words[-1])
+            elif " or " in text:  # "Hansen or Hanson": each is a translation
+                keys = [key_of(_LATIN_WORD.findall(part)) for part in text.split(" or ")]
+                english += text.split(" or ")
             else:
                 keys = [key_of(words)]
                 english.append(text)
@@ -388,12 +398,15 @@ def _to_chinese(
         pinyin_of(w) if (k and not found.is_english(k[0])) or not w.isascii() else None
         for w, k in zip(words, keys, strict=True)
     ]
+    # A one-syllable word (Lu, Wu) may still begin a name, whatever else it means.
+    known = [k in found.en_zh and len(s or ()) > 1 for k, s in zip(keys, spelled, strict=True)]
     out: list[Node] = []
     i = 0
     while i < len(group):
         term, given = group[i]
         run = i
-        while run < len(group) and spelled[run] and not group[run][1]:
+        # Words the dictionary knows (Zhangjiajie, Hunan) are not part of a spelled name.
+        while run < len(group) and spelled[run] and not group[run][1] and not known[run]:
             run += 1
         name = [s for j in range(i, run) for s in spelled[j] or []]
         n, chinese = _longest(version, group, variants, i, context, 2)
