@@ -75,6 +75,7 @@ FORMAT = "5"  # of the cached dictionary: change it with load()
 # Where a translation comes from (Translation.source, a hit's matched_via).
 CEDICT, NAMES_TABLE, PINYIN, GIVEN = "cc-cedict", "names", "pinyin", "yours"
 NAMED = 100.0  # the score of the names table's entries: above any dictionary sense
+RELAX_FROM = 3  # terms in a translation from which one may be missing (see _relaxed)
 MAX_WORDS = 4  # longest English unit looked up (``World Health Organization``)
 MAX_HAN = 8  # longest Chinese word looked up
 # Chinese particles and function words: no English word to require for them.
@@ -591,6 +592,21 @@ def _conjunction(version: _Version, nodes: list[Node], context: set[str]) -> Nod
     return out[0] if len(out) == 1 else And(tuple(out))
 
 
+def _relaxed(node: Node) -> Node:
+    """A translation of three or more terms, matched by documents with all but one of them.
+
+    One term without the translation the document uses (a dictionary has 报道 for
+    "report", the page says 报告) would otherwise lose the document; those with every
+    term match every alternative and rank first.
+    """
+    if not isinstance(node, And):
+        return node
+    terms = [i for i, child in enumerate(node.nodes) if isinstance(child, Text | Or)]
+    if len(terms) < RELAX_FROM:
+        return node
+    return Or(tuple(And(tuple(c for i, c in enumerate(node.nodes) if i != left)) for left in terms))
+
+
 def _own_words(node: Node) -> Node | None:
     """The query without the user's translations (zh:/en:), as the engines search it."""
     if isinstance(node, Text):
@@ -661,9 +677,11 @@ def expand(query: Node, options: Options = Options(), cross: bool = True) -> Pla
         node = _translate(version, query, context)
         if node is None or not version.changed:
             continue
-        translated.append(node)
+        relaxed = _relaxed(node)
+        translated.append(relaxed)
         terms += version.terms
-        searched.append(f"{language}: {render(node)}")
+        loose = " (one term may be missing)" if relaxed is not node else ""
+        searched.append(f"{language}: {render(node)}{loose}")
         if version.untranslated:
             notes.append(
                 f"no {NAMES_OF[language]} translation for {', '.join(version.untranslated)}: "

@@ -8,18 +8,23 @@ queries find an English page, the engines agree, and monolingual results stay as
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from searchtools import cluster_url, engine, open_engine  # noqa: F401 - fixtures
+from fastapi.testclient import TestClient
+from searchtools import cluster_url, engine, open_engine, search_home  # noqa: F401 - fixtures
 
+from api.app import create_app
+from archive.config import Settings
+from conftest import vestige
 from search.analysis import fold, has_han
 from search.backend import SearchBackend
 from search.cluster import ClusterBackend
 from search.embedded import EmbeddedBackend
-from search.engine import detect_distribution
+from search.engine import detect_distribution, open_backend
 from search.models import IndexDocument, MatchedVia
 from search.query import parse
 from search.translate import search
@@ -122,6 +127,14 @@ def test_pinned_and_given_translations(indexed):
     assert ids(indexed, "Macron zh:马克宏 Moscow") == []
 
 
+def test_a_translation_of_three_terms_may_miss_one(indexed):
+    result = search(indexed, parse("Macron Moscow xyzzyq"), limit=5)
+    assert [hit.id for hit in result.hits] == ["macron"]
+    assert result.translated == ("zh: (马克龙 OR 马克宏) 莫斯科 xyzzyq (one term may be missing)",)
+    assert ids(indexed, "Macron Moscow xyzzyq", cross=False) == []
+    assert ids(indexed, "Macron Moscow xyzzyq -Putin") == []  # exclusions stay strict
+
+
 def test_operators_and_filters_keep_working(indexed):
     assert ids(indexed, "Macron Moscow -Putin") == []
     assert ids(indexed, "Macron Moscow lang:en") == []
@@ -178,3 +191,45 @@ def test_awkward_queries_get_an_answer(indexed, query, note):
         assert any(note in n for n in result.notes)
     else:
         assert [hit.id for hit in result.hits] == ["macron"]
+
+
+@pytest.fixture
+def service_home(search_home: Settings, documents) -> Settings:  # noqa: F811 - the fixture
+    backend = open_backend(search_home)
+    backend.index(documents)
+    backend.commit(checkpoint=len(documents))
+    backend.close()
+    return search_home
+
+
+MACRON = [
+    {"term": "马克龙", "from": "Macron", "source": "cc-cedict"},
+    {"term": "莫斯科", "from": "Moscow", "source": "cc-cedict"},
+]
+
+
+def test_cli_api_and_page_search_across_languages_unless_told_not_to(service_home):
+    found = json.loads(vestige("search", "Macron Moscow", "--json"))
+    assert [hit["id"] for hit in found["hits"]] == ["macron"]
+    assert found["hits"][0]["matched_via"] == MACRON
+    assert found["translated"] == ["zh: (马克龙 OR 马克宏) 莫斯科"]
+    assert json.loads(vestige("search", "Macron Moscow", "--same-language", "--json"))["hits"] == []
+    printed = vestige("search", "Macron Moscow")
+    assert "also searched zh: (马克龙 OR 马克宏) 莫斯科" in printed
+    assert "matched 马克龙 for Macron (cc-cedict)" in printed
+    with TestClient(create_app(service_home)) as client:
+        api = client.get("/api/v1/search", params={"q": "Macron Moscow"}).json()
+        assert [hit["id"] for hit in api["hits"]] == ["macron"]
+        assert (api["hits"][0]["own_words"], api["hits"][0]["matched_via"]) == (False, MACRON)
+        assert api["translated"] == found["translated"]
+        same = client.get("/api/v1/search", params={"q": "Macron Moscow", "cross": "false"})
+        assert same.json()["hits"] == [] and same.json()["translated"] == []
+        untranslatable = client.get("/api/v1/search", params={"q": "xyzzyq"}).json()
+        assert "searched its own words only" in untranslatable["notes"][0]
+        page = client.get("/", params={"q": "Macron Moscow"}).text
+        assert "matched 马克龙 for Macron (cc-cedict)" in page
+        assert "Also searched zh: (马克龙 OR 马克宏) 莫斯科" in page
+        assert '<input type="checkbox" name="cross" value="false">' in page
+        page = client.get("/", params={"q": "Macron Moscow", "cross": "false"}).text
+        assert 'name="cross" value="false" checked' in page
+        assert "0 documents match" in page and "Also searched" not in page
