@@ -271,9 +271,11 @@ def compile_query(node: Node, top: bool = False) -> dict[str, Any] | None:
         return {"bool": {"must_not": [inner]}}
     if isinstance(node, Or):
         parts = [compile_query(child) for child in node.nodes]
-        if any(part is None for part in parts):
-            return None
-        return {"bool": {"should": parts, "minimum_should_match": 1}}
+        minimum = node.minimum - sum(part is None for part in parts)
+        if minimum <= 0:
+            return None  # enough sides match everything
+        should = [part for part in parts if part is not None]
+        return {"bool": {"should": should, "minimum_should_match": minimum}}
     assert isinstance(node, And)
     must: list[dict[str, Any]] = []
     must_not: list[dict[str, Any]] = []

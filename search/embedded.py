@@ -279,9 +279,11 @@ class _Compiler:
             return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
         if isinstance(node, Or):
             parts = [self.compile(child) for child in node.nodes]
-            if any(part is None for part in parts):
-                return None  # one side matches everything
-            return Query.boolean_query([(Occur.Should, part) for part in parts if part])
+            minimum = node.minimum - sum(part is None for part in parts)
+            if minimum <= 0:
+                return None  # enough sides match everything
+            should = [(Occur.Should, part) for part in parts if part]
+            return Query.boolean_query(should, minimum if minimum > 1 else None)
         assert isinstance(node, And)
         clauses: list[tuple[Occur, Query]] = []
         for child in node.nodes:

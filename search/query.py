@@ -98,7 +98,11 @@ class And:
 
 @dataclass(frozen=True)
 class Or:
+    """At least ``minimum`` of ``nodes`` match (one, unless search.translate relaxes a
+    translation to all terms but one)."""
+
     nodes: tuple[Node, ...]
+    minimum: int = 1
 
 
 @dataclass(frozen=True)

@@ -597,14 +597,15 @@ def _relaxed(node: Node) -> Node:
 
     One term without the translation the document uses (a dictionary has 报道 for
     "report", the page says 报告) would otherwise lose the document; those with every
-    term match every alternative and rank first.
+    term score for every one and rank first. Filters and exclusions still hold.
     """
     if not isinstance(node, And):
         return node
-    terms = [i for i, child in enumerate(node.nodes) if isinstance(child, Text | Or)]
+    terms = tuple(child for child in node.nodes if isinstance(child, Text | Or))
     if len(terms) < RELAX_FROM:
         return node
-    return Or(tuple(And(tuple(c for i, c in enumerate(node.nodes) if i != left)) for left in terms))
+    rest = tuple(child for child in node.nodes if not isinstance(child, Text | Or))
+    return And((*rest, Or(terms, len(terms) - 1)))
 
 
 def _own_words(node: Node) -> Node | None:
@@ -688,7 +689,8 @@ def expand(query: Node, options: Options = Options(), cross: bool = True) -> Pla
                 "searched as written"
             )
         if version.dropped:
-            notes.append(f"not translated (function words): {' '.join(version.dropped)}")
+            dropped = " ".join(version.dropped)
+            notes.append(f"not translated (single characters, function words): {dropped}")
     if not translated:
         notes.append("nothing in the query could be translated: searched its own words only")
         return Plan(own, notes=tuple(notes))
