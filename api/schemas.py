@@ -276,6 +276,8 @@ class SearchHit(BaseModel):
     role: str | None = Field(description="What the document is in its story (role:).")
     copies: int = Field(description="Matching copies of the same story collapsed into this hit.")
     copy_documents: list[SearchCopy] = Field(description="The first of those copies.")
+    ocr: bool = Field(False, description="The text (and so the snippet) was read by OCR.")
+    ocr_confidence: float | None = Field(None, description="OCR's mean confidence, 0-100.")
     document: str = Field(description="The document in the JSON API.")
     archived: str = Field(description="The archived copy, for people.")
 
@@ -304,7 +306,8 @@ class DocumentView(BaseModel):
 
     id: str
     url: str
-    title: str | None
+    title: str | None = Field(description="The headline: og:title, or <title> without the site.")
+    page_title: str | None = Field(None, description="The HTML <title> as served.")
     authors: list[str]
     published: str | None
     language: str | None
@@ -321,6 +324,14 @@ class DocumentView(BaseModel):
     mime: str | None
     extraction: str
     content_hash: str
+    ocr: dict[str, Any] | None = Field(
+        None,
+        description="OCR engine, languages, confidence, pages read and the model of each "
+        "(null when no page needed OCR); `reason` says why a page needing it was not read.",
+    )
+    properties: dict[str, Any] = Field(
+        default_factory=dict, description="EXIF camera and date, e-mail headers, file properties."
+    )
     warc_file: str
     warc_offset: int
     warc_length: int
@@ -332,6 +343,13 @@ class DocumentView(BaseModel):
     versions: str = Field(description="Every version of the document's URL.")
     archived: str = Field(description="The archived copy, for people.")
     memento: str = Field(description="The archived bytes (Memento).")
+
+
+# The <title> as served when both versions have one, else the headline.
+TitleChange = Annotated[
+    tuple[str | None, str | None] | None,
+    Field(description="The title before and after, when it changed: [before, after]."),
+]
 
 
 class DocumentVersion(BaseModel):
@@ -347,6 +365,7 @@ class DocumentVersion(BaseModel):
     title: str | None
     changes: list[str] = Field(description="e.g. first capture, text changed, page gone.")
     similarity: float | None = Field(None, description="Text similarity to the previous version.")
+    title_change: TitleChange = None
     redirect_to: str | None = None
     archived: str = Field(description="This capture's archived copy, for people.")
 
@@ -470,6 +489,7 @@ class DocumentDiff(BaseModel):
     new: DocumentBrief
     by: Literal["word", "char"]
     similarity: float
+    title_change: TitleChange = None
     ops: list[DiffOp]
 
 
@@ -517,6 +537,7 @@ class PageChangeView(BaseModel):
     document_id: str | None
     previous_id: str | None
     similarity: float | None
+    title_change: TitleChange = None
     evidence: dict[str, Any]
     diff: str | None = Field(None, description="The side-by-side diff page, for people.")
 

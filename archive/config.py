@@ -45,13 +45,19 @@ class Settings(BaseSettings):
         30.0,
         gt=0,
         description="Seconds a browser capture waits for the page's network to be idle "
-        "(and again after scrolling); the whole page gets at most twice that plus 30 s.",
+        "(and again after scrolling); the whole page gets at most twice that plus 15 s.",
     )
     browser_max_resources: int = Field(
         500, ge=1, description="Most sub-resources a browser capture stores for one page."
     )
     browser_max_total_size: int = Field(
         200 * MiB, description="Most bytes of sub-resources a browser capture stores for one page."
+    )
+    browser_memory: int = Field(
+        4096,
+        ge=64,
+        description="MiB Chromium's processes may use together (PSS); past it the largest "
+        "renderer is killed and its capture fails.",
     )
     browser_pages: int = Field(
         50, ge=1, description="Pages one Chromium loads before it is restarted (memory)."
@@ -79,7 +85,22 @@ class Settings(BaseSettings):
         20 * MiB, description="Largest payload ingest extracts text from; larger ones fail."
     )
     ingest_timeout: float = Field(
-        60.0, description="Seconds ingest may spend on one document before it fails."
+        60.0,
+        description="Seconds ingest may spend on one document (on each page OCR reads) "
+        "before it fails.",
+    )
+    ocr: bool = Field(
+        True, description="Read scanned PDF pages and images with Tesseract OCR at ingest (0: off)."
+    )
+    ocr_languages: str = Field(
+        "eng+chi_sim+chi_tra",
+        description="Tesseract models OCR chooses from for each page (the script decides).",
+    )
+    ocr_max_pages: int = Field(
+        100, ge=1, description="Most pages OCR reads in one document; a longer scan is too large."
+    )
+    ocr_max_pixels: int = Field(
+        90_000_000, ge=1, description="Most pixels in one image or rendered page OCR reads."
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",

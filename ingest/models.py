@@ -40,6 +40,8 @@ class Document(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     mime: Mapped[str | None] = mapped_column(String(200))
     title: Mapped[str | None] = mapped_column(Text)
+    # The HTML <title> as served; ``title`` is the headline, which may come from elsewhere.
+    page_title: Mapped[str | None] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
     published: Mapped[str | None] = mapped_column(String(40))
     site: Mapped[str | None] = mapped_column(String(500))
@@ -53,6 +55,10 @@ class Document(Base):
     word_count: Mapped[int] = mapped_column(Integer, default=0)
     outlinks: Mapped[list[str]] = mapped_column(JSON, default=list)
     extraction: Mapped[str] = mapped_column(String(20))
+    # OCR engine, languages, pages read and mean confidence (ingest.ocr.OcrInfo), or None.
+    ocr: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What a submitted file says about itself: EXIF camera and date, e-mail headers...
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(40), index=True)
     # Where the record's bytes live; for a revisit, ``revisit_of`` names the
     # record holding the payload the extraction was taken from.
@@ -75,6 +81,7 @@ class Document(Base):
     # Fields the extraction of a payload fills in (``ingest.extract``).
     EXTRACTED = (
         "title",
+        "page_title",
         "authors",
         "published",
         "site",
@@ -89,6 +96,8 @@ class Document(Base):
         "outlinks",
         "extraction",
         "content_hash",
+        "ocr",
+        "properties",
     )
     DERIVED = (
         "url",
