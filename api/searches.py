@@ -19,12 +19,29 @@ from api.schemas import FacetCount, SearchHit, SearchResponse
 from archive.cdxj import timestamp14
 from search.backend import SearchBackend, SearchError, Sort
 from search.models import SearchResult
-from search.query import QuerySyntaxError, conjoin, filters, parse
+from search.query import (
+    COLLECTION_PATTERN,
+    DATE_PATTERN,
+    KNOWN_VALUES,
+    LANG_PATTERN,
+    QUERY_PATTERN,
+    SITE_PATTERN,
+    QuerySyntaxError,
+    conjoin,
+    filters,
+    parse,
+)
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000  # deeper pages cost the engine more than any reader needs
+MAX_PAGE = MAX_OFFSET // MAX_LIMIT + 1  # the deepest page of the largest pages
+
+
+def _matching(pattern: str) -> dict[str, object]:
+    """A filter's syntax in the OpenAPI document (the query parser checks it)."""
+    return {"pattern": f"^{pattern}$"}
 
 
 @dataclass(frozen=True)
@@ -106,19 +123,52 @@ async def search(
             max_length=2000,
             description='Words (all must match), "phrases", -excluded, a OR b, '
             "lang: site: collection: title: after: before: has: role:",
+            json_schema_extra={"pattern": QUERY_PATTERN},
         ),
     ] = "",
-    lang: Annotated[str | None, Query(description="Only this language (en, zh).")] = None,
-    site: Annotated[str | None, Query(description="Only this domain (and subdomains).")] = None,
-    after: Annotated[str | None, Query(description="Dated on or after YYYY[-MM[-DD]].")] = None,
-    before: Annotated[str | None, Query(description="Dated before YYYY[-MM[-DD]].")] = None,
-    collection: Annotated[str | None, Query(description="Only this collection.")] = None,
+    lang: Annotated[
+        str | None,
+        Query(
+            description="Only this language (en, zh).", json_schema_extra=_matching(LANG_PATTERN)
+        ),
+    ] = None,
+    site: Annotated[
+        str | None,
+        Query(
+            description="Only this domain (and subdomains).",
+            json_schema_extra=_matching(SITE_PATTERN),
+        ),
+    ] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            description="Dated on or after YYYY[-MM[-DD]].",
+            json_schema_extra=_matching(DATE_PATTERN),
+        ),
+    ] = None,
+    before: Annotated[
+        str | None,
+        Query(
+            description="Dated before YYYY[-MM[-DD]].", json_schema_extra=_matching(DATE_PATTERN)
+        ),
+    ] = None,
+    collection: Annotated[
+        str | None,
+        Query(description="Only this collection.", json_schema_extra=_matching(COLLECTION_PATTERN)),
+    ] = None,
     has: Annotated[
         str | None,
-        Query(description="Only documents with related coverage, correction, retraction, ..."),
+        Query(
+            description="Only documents with related coverage, correction, retraction, ...",
+            json_schema_extra={"enum": list(KNOWN_VALUES["has"])},
+        ),
     ] = None,
     role: Annotated[
-        str | None, Query(description="Only documents with this role in their story (primary...).")
+        str | None,
+        Query(
+            description="Only documents with this role in their story (primary...).",
+            json_schema_extra={"enum": list(KNOWN_VALUES["role"])},
+        ),
     ] = None,
     collapse: Annotated[
         bool, Query(description="Copies of one story (same-story) as one hit with its copies.")
@@ -127,7 +177,7 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to skip.")] = 0,
     page: Annotated[
-        int | None, Query(ge=1, le=MAX_OFFSET, description="Page number (instead of offset).")
+        int | None, Query(ge=1, le=MAX_PAGE, description="Page number (instead of offset).")
     ] = None,
 ) -> SearchResponse:
     """Ranked documents with highlighted snippets and facet counts (language, site, year,
@@ -135,9 +185,7 @@ async def search(
     and carries the matching copies of its story. A malformed query is a 400 whose message
     says what is wrong."""
     if page is not None:
-        offset = (page - 1) * limit
-        if offset > MAX_OFFSET:
-            raise HTTPException(400, f"page {page} is too deep (at most {MAX_OFFSET} hits)")
+        offset = (page - 1) * limit  # at most MAX_OFFSET, as page and limit are bounded
     params = SearchParams(
         q, lang, site, after, before, collection, sort, limit, offset, has, role, collapse
     )
