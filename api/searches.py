@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -39,9 +39,11 @@ MAX_OFFSET = 10_000  # deeper pages cost the engine more than any reader needs
 MAX_PAGE = MAX_OFFSET // MAX_LIMIT + 1  # the deepest page of the largest pages
 
 
-def _matching(pattern: str) -> dict[str, object]:
-    """A filter's syntax in the OpenAPI document (the query parser checks it)."""
-    return {"pattern": f"^{pattern}$"}
+def _filter(description: str, syntax: str | tuple[str, ...]) -> Any:
+    """A filter parameter with its syntax in the OpenAPI document (the query parser
+    checks it): a pattern, or the values it takes."""
+    stated = {"pattern": f"^{syntax}$"} if isinstance(syntax, str) else {"enum": list(syntax)}
+    return Query(description=description, json_schema_extra=stated)
 
 
 @dataclass(frozen=True)
@@ -126,49 +128,20 @@ async def search(
             json_schema_extra={"pattern": QUERY_PATTERN},
         ),
     ] = "",
-    lang: Annotated[
-        str | None,
-        Query(
-            description="Only this language (en, zh).", json_schema_extra=_matching(LANG_PATTERN)
-        ),
-    ] = None,
-    site: Annotated[
-        str | None,
-        Query(
-            description="Only this domain (and subdomains).",
-            json_schema_extra=_matching(SITE_PATTERN),
-        ),
-    ] = None,
-    after: Annotated[
-        str | None,
-        Query(
-            description="Dated on or after YYYY[-MM[-DD]].",
-            json_schema_extra=_matching(DATE_PATTERN),
-        ),
-    ] = None,
-    before: Annotated[
-        str | None,
-        Query(
-            description="Dated before YYYY[-MM[-DD]].", json_schema_extra=_matching(DATE_PATTERN)
-        ),
-    ] = None,
-    collection: Annotated[
-        str | None,
-        Query(description="Only this collection.", json_schema_extra=_matching(COLLECTION_PATTERN)),
-    ] = None,
+    lang: Annotated[str | None, _filter("Only this language (en, zh).", LANG_PATTERN)] = None,
+    site: Annotated[str | None, _filter("Only this domain (and subdomains).", SITE_PATTERN)] = None,
+    after: Annotated[str | None, _filter("Dated on or after YYYY[-MM[-DD]].", DATE_PATTERN)] = None,
+    before: Annotated[str | None, _filter("Dated before YYYY[-MM[-DD]].", DATE_PATTERN)] = None,
+    collection: Annotated[str | None, _filter("Only this collection.", COLLECTION_PATTERN)] = None,
     has: Annotated[
         str | None,
-        Query(
-            description="Only documents with related coverage, correction, retraction, ...",
-            json_schema_extra={"enum": list(KNOWN_VALUES["has"])},
+        _filter(
+            "Only documents with related coverage, correction, retraction, ...", KNOWN_VALUES["has"]
         ),
     ] = None,
     role: Annotated[
         str | None,
-        Query(
-            description="Only documents with this role in their story (primary...).",
-            json_schema_extra={"enum": list(KNOWN_VALUES["role"])},
-        ),
+        _filter("Only documents with this role in their story (primary...).", KNOWN_VALUES["role"]),
     ] = None,
     collapse: Annotated[
         bool, Query(description="Copies of one story (same-story) as one hit with its copies.")
