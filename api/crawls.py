@@ -334,7 +334,14 @@ CrawlsDep = Annotated[CrawlJobs, Depends(get_crawls)]
 # -- endpoints ----------------------------------------------------------------------------
 
 
-@router.post("/crawls", status_code=202, response_model=JobAccepted)
+# Starting a crawl: another process runs it, or this one runs as many as it may.
+_BUSY = {
+    409: {"model": ErrorResponse, "description": "Another process runs this crawl."},
+    429: {"model": ErrorResponse, "description": "Too many crawls running; retry later."},
+}
+
+
+@router.post("/crawls", status_code=202, response_model=JobAccepted, responses=_BUSY)
 async def create_crawl(
     request: CrawlRequest, crawls: CrawlsDep, token: Writer, response: Response
 ) -> JobAccepted:
@@ -377,7 +384,7 @@ async def delete_crawl_job(
     return await to_thread.run_sync(cancel_job, crawls, jobs.get, job_id)
 
 
-@router.post("/jobs/{job_id}/resume", status_code=202, response_model=JobAccepted)
+@router.post("/jobs/{job_id}/resume", status_code=202, response_model=JobAccepted, responses=_BUSY)
 async def resume_crawl_job(job_id: str, crawls: CrawlsDep, token: Writer) -> JobAccepted:
     """Continue an interrupted or cancelled crawl where it stopped."""
 

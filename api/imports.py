@@ -24,7 +24,8 @@ from archive.importer import (
     source_kind,
 )
 from archive.repository import Repository
-from archive.store import InvalidCollection
+from archive.store import COLLECTION_MAX_LENGTH, COLLECTION_PATTERN, InvalidCollection
+from archive.urls import URL_PATTERN
 from ingest import documents
 
 router = APIRouter(tags=["imports"], responses=ERROR_RESPONSES)
@@ -67,13 +68,19 @@ async def create_import(
     ],
     url: Annotated[
         str | None,
-        Form(description="Where the document was published (else urn:sha256:<digest>)."),
+        Form(
+            description="Where the document was published (else urn:sha256:<digest>).",
+            json_schema_extra={"pattern": URL_PATTERN},
+        ),
     ] = None,
     published: Annotated[
         date | None, Form(alias="date", description="When it was published (YYYY-MM-DD).")
     ] = None,
     note: Annotated[str | None, Form(max_length=10_000)] = None,
-    collection: Annotated[str, Form()] = "default",
+    collection: Annotated[
+        str,
+        Form(max_length=COLLECTION_MAX_LENGTH, json_schema_extra={"pattern": COLLECTION_PATTERN}),
+    ] = "default",
     keep_gps: Annotated[
         bool, Form(description="Keep a photo's GPS position (dropped by default).")
     ] = False,

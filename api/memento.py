@@ -24,7 +24,7 @@ from typing import Annotated
 from urllib.parse import quote, urljoin
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api.deps import RepositoryDep, require_reader
@@ -32,6 +32,9 @@ from api.errors import ERROR_RESPONSES
 from api.replay import (
     ARCHIVED_CSP,
     ARCHIVED_FRAME_CSP,
+    ARCHIVED_URL_PATTERN,
+    HTTP_DATE_PATTERN,
+    TIMESTAMP_SYNTAX,
     Memento,
     MissingPayload,
     closest,
@@ -51,6 +54,20 @@ router = APIRouter(
 )
 
 LINK_FORMAT = "application/link-format"
+ArchivedUrl = Annotated[
+    str,
+    Path(
+        description="The archived URL (http:// may be left out), as given or percent-encoded.",
+        json_schema_extra={"pattern": ARCHIVED_URL_PATTERN},
+    ),
+]
+Stamp = Annotated[
+    str,
+    Path(
+        description="A 4- to 14-digit timestamp, YYYYMMDDhhmmss (the closest capture is served).",
+        json_schema_extra={"pattern": f"^{TIMESTAMP_SYNTAX}$"},
+    ),
+]
 _SPEC = re.compile(r"^(\d{4,14})(id_)?$")
 _PATH_BYTES_SAFE = ascii_letters + digits + punctuation
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -100,8 +117,14 @@ def _links(request: Request, url: str) -> list[str]:
 
 @router.get("/web/{spec}/{url:path}", response_class=Response)
 async def memento(
-    spec: str,
-    url: str,
+    spec: Annotated[
+        str,
+        Path(
+            description="A timestamp, with id_ for the original bytes unmodified.",
+            json_schema_extra={"pattern": f"^{TIMESTAMP_SYNTAX}(id_)?$"},
+        ),
+    ],
+    url: ArchivedUrl,
     request: Request,
     repository: RepositoryDep,
     accept_encoding: Annotated[str, Header()] = "",
@@ -188,7 +211,9 @@ def _rewritten(
 
 
 @router.get("/screenshot/{stamp}/{url:path}", response_class=Response)
-async def screenshot(stamp: str, url: str, request: Request, repository: RepositoryDep) -> Response:
+async def screenshot(
+    stamp: Stamp, url: ArchivedUrl, request: Request, repository: RepositoryDep
+) -> Response:
     """The screenshot (PNG) of the browser capture of ``url`` closest to the timestamp."""
     try:
         moment = parse_timestamp(stamp)
@@ -211,7 +236,7 @@ async def screenshot(stamp: str, url: str, request: Request, repository: Reposit
     response_class=Response,
     responses={200: {"content": {LINK_FORMAT: {}}}},
 )
-async def timemap(url: str, request: Request, repository: RepositoryDep) -> Response:
+async def timemap(url: ArchivedUrl, request: Request, repository: RepositoryDep) -> Response:
     """Every capture of ``url`` as a Memento TimeMap (``application/link-format``)."""
     target = archived_url(request, 3)
     versions = await versions_of(repository, target)
@@ -236,10 +261,16 @@ async def timemap(url: str, request: Request, repository: RepositoryDep) -> Resp
 
 @router.get("/timegate/{url:path}", response_class=Response)
 async def timegate(
-    url: str,
+    url: ArchivedUrl,
     request: Request,
     repository: RepositoryDep,
-    accept_datetime: Annotated[str | None, Header()] = None,
+    accept_datetime: Annotated[
+        str | None,
+        Header(
+            description="The wanted time, an RFC 1123 date (default: the newest capture).",
+            json_schema_extra={"pattern": HTTP_DATE_PATTERN},
+        ),
+    ] = None,
 ) -> Response:
     """Redirect (302) to the capture of ``url`` closest to ``Accept-Datetime`` (default: newest)."""
     target = archived_url(request, 2)

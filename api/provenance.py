@@ -33,7 +33,7 @@ from ingest import diff as text_diff
 from ingest import documents, relations
 from ingest import story as stories
 from ingest.models import Document
-from ingest.relations import Relation, RelationError
+from ingest.relations import Relation, RelationError, UnknownDocument
 from ingest.text import edit_similarity
 from search.backend import SearchError
 
@@ -188,6 +188,8 @@ async def create_relation(
             request.note,
             token,
         )
+    except UnknownDocument as exc:  # a well-formed request naming what is not there
+        raise HTTPException(404, str(exc)) from exc
     except RelationError as exc:
         raise HTTPException(422, str(exc)) from exc
     response.headers["Location"] = f"/api/v1/relations/{made.id}"

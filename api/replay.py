@@ -22,7 +22,7 @@ from warcio.recordloader import ArcWarcRecord
 
 from archive.catalog import Record
 from archive.repository import Repository
-from archive.urls import normalise_url
+from archive.urls import HOST_PATTERN, PORT_PATTERN, normalise_url
 
 # Archived pages may not run scripts, reach the application with credentials,
 # load anything from the live web (which would tell the site who is looking),
@@ -56,6 +56,21 @@ _CHUNK = 1 << 16
 _SCHEME = re.compile(r"^(https?):/*", re.IGNORECASE)
 _ENCODED_SCHEME = re.compile(r"^https?%3A", re.IGNORECASE)
 _TIMESTAMP = re.compile(r"^\d{4,14}$")
+# Timestamps :func:`parse_timestamp` takes, as a JSON Schema pattern for the OpenAPI
+# document: year, month, day, hour, minute, second, cut after any whole field (a subset:
+# February 29 and years before 1000 are taken too).
+_MONTH_DAY = r"(0[1-9]|1[0-2])(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])(29|30)|(0[13578]|1[02])31"
+TIMESTAMP_SYNTAX = (
+    rf"[1-9][0-9]{{3}}((0[1-9]|1[0-2])|({_MONTH_DAY})(([01][0-9]|2[0-3])([0-5][0-9]){{0,2}})?)?"
+)
+# An archived URL in a replay path: the scheme may be left out or its '//' collapsed.
+ARCHIVED_URL_PATTERN = rf"^(https?:/{{0,2}})?{HOST_PATTERN}{PORT_PATTERN}(/[^\s]*)?$"
+# An RFC 1123 date, as Accept-Datetime carries it (days up to the 28th: in every month).
+HTTP_DATE_PATTERN = (
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (0[1-9]|1[0-9]|2[0-8]) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [1-9][0-9]{3} "
+    r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] GMT$"
+)
 
 
 class MissingPayload(LookupError):
@@ -64,7 +79,7 @@ class MissingPayload(LookupError):
 
 def parse_timestamp(value: str) -> datetime:
     """A 4- to 14-digit timestamp as a naive UTC datetime; missing digits pad to the start."""
-    if not _TIMESTAMP.match(value):
+    if not _TIMESTAMP.fullmatch(value):
         raise ValueError(f"invalid timestamp {value!r}: use 4 to 14 digits, YYYYMMDDhhmmss")
     try:
         return datetime.strptime(value + "0101000000"[len(value) - 4 :], "%Y%m%d%H%M%S")

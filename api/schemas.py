@@ -17,10 +17,45 @@ from pydantic import (
 
 from api.models import JobState
 from archive.browser import CaptureMode
+from archive.follow import INTERVAL_PATTERN
+from archive.store import COLLECTION_MAX_LENGTH, COLLECTION_PATTERN
+from archive.urls import FETCHABLE_URL_PATTERN
 from ingest.relations import TYPES
 from ingest.story import ORDER
 
 MAX_URLS_PER_JOB = 1000
+MAX_URL_LENGTH = 4096
+
+# The service's own rules, stated in the OpenAPI document as patterns (only there: the
+# service checks them itself, with messages that say what is wrong).
+FetchableUrl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description="An http(s) URL (a host name IDNA allows may be non-ASCII too).",
+        json_schema_extra={"pattern": FETCHABLE_URL_PATTERN},
+    ),
+]
+CollectionName = Annotated[
+    str,
+    Field(
+        max_length=COLLECTION_MAX_LENGTH,
+        description="Letters, digits, '.', '_' and '-' (no '..'), starting with a letter or digit.",
+        json_schema_extra={"pattern": COLLECTION_PATTERN},
+    ),
+]
+Interval = Annotated[
+    str,
+    Field(
+        max_length=20,
+        description="How often: a number and s, m, h, d or w (30m, 6h, 1d, 1w), from a "
+        "minute to ten years.",
+        json_schema_extra={"pattern": INTERVAL_PATTERN},
+    ),
+]
+# A crawl's include and exclude filters are Python regular expressions.
+RegularExpression = Annotated[str, Field(json_schema_extra={"format": "regex"})]
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -135,13 +170,13 @@ def _one_or_many(value: object) -> object:
 class CaptureRequest(BaseModel):
     """URLs to capture in the background."""
 
-    urls: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+    urls: Annotated[list[FetchableUrl], BeforeValidator(_one_or_many)] = Field(
         min_length=1,
         max_length=MAX_URLS_PER_JOB,
         description="One URL or a list of http(s) URLs.",
         examples=[["https://example.org/article"]],
     )
-    collection: str = Field("default", description="Collection to store the captures in.")
+    collection: CollectionName = Field("default", description="Collection to store them in.")
     note: str | None = Field(None, max_length=10_000, description="A note stored with each.")
     truncate: StrictBool = Field(
         False, description="Keep the first VESTIGE_MAX_BODY_SIZE bytes of larger bodies."
@@ -530,11 +565,9 @@ class DocumentDiff(BaseModel):
 class WatchRequest(BaseModel):
     """A page to capture again at an interval (the first capture is due at once)."""
 
-    url: str = Field(min_length=1, max_length=4096, examples=["https://example.org/article"])
-    every: str = Field(
-        "1d", max_length=20, description="How often: 30m, 6h, 1d, 1w (at least a minute)."
-    )
-    collection: str = Field("default", max_length=200)
+    url: FetchableUrl = Field(examples=["https://example.org/article"])
+    every: Interval = "1d"
+    collection: CollectionName = "default"
     note: str | None = Field(None, max_length=10_000, description="Stored with each capture.")
 
 
@@ -580,7 +613,7 @@ class CrawlRequest(BaseModel):
     """A crawl: discover pages from the seeds (links, sitemaps, feeds) and capture those
     in scope, breadth-first. It runs in the background as a job."""
 
-    seeds: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+    seeds: Annotated[list[FetchableUrl], BeforeValidator(_one_or_many)] = Field(
         min_length=1, max_length=100, examples=[["https://example.org/reports/"]]
     )
     scope: Literal["page", "prefix", "host", "domain"] = Field(
@@ -590,9 +623,13 @@ class CrawlRequest(BaseModel):
     )
     depth: int = Field(2, ge=0, le=100, description="Links followed from a seed.")
     max_pages: int | None = Field(None, ge=1, le=10_000_000, description="Stop after this many.")
-    include: list[str] = Field([], max_length=50, description="Also capture URLs matching these.")
-    exclude: list[str] = Field([], max_length=50, description="Never capture URLs matching these.")
-    collection: str = Field("default", max_length=200)
+    include: list[RegularExpression] = Field(
+        [], max_length=50, description="Also capture URLs matching these."
+    )
+    exclude: list[RegularExpression] = Field(
+        [], max_length=50, description="Never capture URLs matching these."
+    )
+    collection: CollectionName = "default"
     note: str | None = Field(None, max_length=10_000)
     ignore_robots: StrictBool = Field(
         False, description="Capture what robots.txt disallows (recorded in the WARC metadata)."
@@ -648,9 +685,9 @@ class FollowRequest(BaseModel):
     """A feed (RSS, Atom, JSON Feed) or a site's front page to look at every interval;
     each run captures the entries not archived yet."""
 
-    url: str = Field(min_length=1, max_length=4096, examples=["https://example.org/feed.xml"])
-    every: str = Field("1h", max_length=20, description="How often: 30m, 1h, 1d (at least 1m).")
-    collection: str = Field("default", max_length=200)
+    url: FetchableUrl = Field(examples=["https://example.org/feed.xml"])
+    every: Interval = "1h"
+    collection: CollectionName = "default"
     sitemaps: StrictBool | None = Field(
         None, description="Read the site's sitemaps too (default: for sites, not for feeds)."
     )

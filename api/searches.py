@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -19,13 +19,32 @@ from api.schemas import FacetCount, SearchHit, SearchResponse
 from archive.cdxj import timestamp14
 from search.backend import SearchBackend, SearchError, Sort
 from search.models import SearchResult
-from search.query import QuerySyntaxError, conjoin, filters, parse
+from search.query import (
+    COLLECTION_PATTERN,
+    DATE_PATTERN,
+    KNOWN_VALUES,
+    LANG_PATTERN,
+    QUERY_PATTERN,
+    SITE_PATTERN,
+    QuerySyntaxError,
+    conjoin,
+    filters,
+    parse,
+)
 from search.translate import search as translated_search
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000  # deeper pages cost the engine more than any reader needs
+MAX_PAGE = MAX_OFFSET // MAX_LIMIT + 1  # the deepest page of the largest pages
+
+
+def _filter(description: str, syntax: str | tuple[str, ...]) -> Any:
+    """A filter parameter with its syntax in the OpenAPI document (the query parser
+    checks it): a pattern, or the values it takes."""
+    stated = {"pattern": f"^{syntax}$"} if isinstance(syntax, str) else {"enum": list(syntax)}
+    return Query(description=description, json_schema_extra=stated)
 
 
 @dataclass(frozen=True)
@@ -110,19 +129,23 @@ async def search(
             max_length=2000,
             description='Words (all must match), "phrases", -excluded, a OR b, '
             "lang: site: collection: title: after: before: has: role:",
+            json_schema_extra={"pattern": QUERY_PATTERN},
         ),
     ] = "",
-    lang: Annotated[str | None, Query(description="Only this language (en, zh).")] = None,
-    site: Annotated[str | None, Query(description="Only this domain (and subdomains).")] = None,
-    after: Annotated[str | None, Query(description="Dated on or after YYYY[-MM[-DD]].")] = None,
-    before: Annotated[str | None, Query(description="Dated before YYYY[-MM[-DD]].")] = None,
-    collection: Annotated[str | None, Query(description="Only this collection.")] = None,
+    lang: Annotated[str | None, _filter("Only this language (en, zh).", LANG_PATTERN)] = None,
+    site: Annotated[str | None, _filter("Only this domain (and subdomains).", SITE_PATTERN)] = None,
+    after: Annotated[str | None, _filter("Dated on or after YYYY[-MM[-DD]].", DATE_PATTERN)] = None,
+    before: Annotated[str | None, _filter("Dated before YYYY[-MM[-DD]].", DATE_PATTERN)] = None,
+    collection: Annotated[str | None, _filter("Only this collection.", COLLECTION_PATTERN)] = None,
     has: Annotated[
         str | None,
-        Query(description="Only documents with related coverage, correction, retraction, ..."),
+        _filter(
+            "Only documents with related coverage, correction, retraction, ...", KNOWN_VALUES["has"]
+        ),
     ] = None,
     role: Annotated[
-        str | None, Query(description="Only documents with this role in their story (primary...).")
+        str | None,
+        _filter("Only documents with this role in their story (primary...).", KNOWN_VALUES["role"]),
     ] = None,
     collapse: Annotated[
         bool, Query(description="Copies of one story (same-story) as one hit with its copies.")
@@ -138,7 +161,7 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to skip.")] = 0,
     page: Annotated[
-        int | None, Query(ge=1, le=MAX_OFFSET, description="Page number (instead of offset).")
+        int | None, Query(ge=1, le=MAX_PAGE, description="Page number (instead of offset).")
     ] = None,
 ) -> SearchResponse:
     """Ranked documents with highlighted snippets and facet counts (language, site, year,
@@ -148,9 +171,7 @@ async def search(
     and through which translation (``matched_via``). A malformed query is a 400 whose
     message says what is wrong."""
     if page is not None:
-        offset = (page - 1) * limit
-        if offset > MAX_OFFSET:
-            raise HTTPException(400, f"page {page} is too deep (at most {MAX_OFFSET} hits)")
+        offset = (page - 1) * limit  # at most MAX_OFFSET, as page and limit are bounded
     params = SearchParams(
         q, lang, site, after, before, collection, sort, limit, offset, has, role, collapse, cross
     )

@@ -14,7 +14,7 @@ from api.schemas import Version, Versions
 from archive.browser import BrowserSummary, browser_summaries
 from archive.catalog import Record
 from archive.cdxj import timestamp14
-from archive.urls import InvalidURL, normalise_url
+from archive.urls import URL_PATTERN, InvalidURL, normalise_url
 
 router = APIRouter(tags=["urls"], responses=ERROR_RESPONSES)
 
@@ -22,7 +22,13 @@ router = APIRouter(tags=["urls"], responses=ERROR_RESPONSES)
 @router.get("/urls/versions", response_model=Versions, dependencies=[Depends(require_reader)])
 async def url_versions(
     repository: RepositoryDep,
-    url: Annotated[str, Query(description="The URL, in any spelling (IRI or percent-encoded).")],
+    url: Annotated[
+        str,
+        Query(
+            description="The URL, in any spelling (IRI or percent-encoded).",
+            json_schema_extra={"pattern": URL_PATTERN},
+        ),
+    ],
 ) -> Versions:
     """Every stored version (capture) of a URL, oldest first."""
     try:

@@ -18,7 +18,7 @@ from api.errors import ERROR_RESPONSES
 from api.provenance import RowId, find_row
 from api.schemas import PageChangeView, WatchRequest, WatchView
 from archive.repository import Repository
-from archive.urls import InvalidURL
+from archive.urls import URL_PATTERN, InvalidURL
 from ingest import watch as watching
 from ingest.watch import PageChange, Watch, WatchError
 
@@ -79,7 +79,14 @@ def changes(
 AllKinds = Annotated[
     bool, Query(alias="all", description="Also list first captures and unchanged pages.")
 ]
-ChangeUrl = Annotated[str | None, Query(max_length=4096, description="Only this page's changes.")]
+ChangeUrl = Annotated[
+    str | None,
+    Query(
+        max_length=4096,
+        description="Only this page's changes.",
+        json_schema_extra={"pattern": URL_PATTERN},
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
 
 

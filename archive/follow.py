@@ -29,6 +29,13 @@ from archive.warc import InvalidText, check_note
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MIN_INTERVAL = 60
+MAX_INTERVAL = 3650 * 86400  # ten years: later than that, a due date is past any calendar
+# Intervals :func:`parse_interval` takes, as a JSON Schema pattern for the API's document
+# (a subset: without leading zeros or spaces, and no more digits than a year needs).
+INTERVAL_PATTERN = (
+    r"^(([6-9][0-9]|[1-9][0-9]{2,5})[sS]?|[1-9][0-9]{0,4}[mM]|[1-9][0-9]{0,3}[hH]"
+    r"|[1-9][0-9]{0,2}[dD]|[1-9][0-9]?[wW])$"
+)
 _JSON_FEED = re.compile(r"feed[^/]*\.json$")
 # How long a run holds a follow; a crashed run's follow is due again after it.
 LEASE = timedelta(minutes=30)
@@ -42,6 +49,8 @@ def parse_interval(text: str) -> int:
     seconds = int(match[1]) * _UNIT[match[2]]
     if seconds < MIN_INTERVAL:
         raise ValueError(f"invalid interval {text!r}: follow at most once a minute")
+    if seconds > MAX_INTERVAL:
+        raise ValueError(f"invalid interval {text!r}: at most ten years (3650d)")
     return seconds
 
 

@@ -45,7 +45,11 @@ from archive.warc import WarcRecord, warc_fields
 
 OPEN_SUFFIX = ".open"
 WARC_SUFFIX = ".warc.gz"
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# A letter or digit, then letters, digits and '._-', never '..'; at most 100 characters.
+# ECMA-262 and Python alike: the API's OpenAPI document states the same rule.
+COLLECTION_PATTERN = r"^[A-Za-z0-9](\.?[A-Za-z0-9_-])*\.?$"
+COLLECTION_MAX_LENGTH = 100
+_COLLECTION_NAME = re.compile(COLLECTION_PATTERN)
 _CHUNK = 1 << 16
 _SPOOL_IN_MEMORY = 4 * 1024 * 1024
 # Compression is the largest CPU cost of a capture, so it is ISA-L's deflate
@@ -66,7 +70,7 @@ class InvalidCollection(ValueError):
 
 def check_collection(name: str) -> str:
     """Return ``name`` if it is a safe collection name (letters, digits, ``._-``)."""
-    if not _COLLECTION_NAME.match(name) or ".." in name:
+    if len(name) > COLLECTION_MAX_LENGTH or not _COLLECTION_NAME.fullmatch(name):
         raise InvalidCollection(
             f"invalid collection name {name!r}: use letters, digits, '.', '_' and '-' "
             "(at most 100, starting with a letter or digit)"

@@ -24,6 +24,18 @@ _HOST_NAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
+# The rules above as JSON Schema patterns (ECMA-262 and Python alike), for the
+# API's OpenAPI document: every string they match is accepted. They spell hosts
+# in ASCII (IDN hosts are accepted too, wherever IDNA allows them, but no
+# pattern can say where that is) and leave out IPv6 literals and user info.
+HOST_PATTERN = r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?"
+PORT_PATTERN = (
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+)
+URL_REST_PATTERN = r"([/?#][^\s]*)?"
+FETCHABLE_URL_PATTERN = rf"^https?://{HOST_PATTERN}{PORT_PATTERN}{URL_REST_PATTERN}$"
+URL_PATTERN = rf"^[A-Za-z][A-Za-z0-9+.-]*://{HOST_PATTERN}{PORT_PATTERN}{URL_REST_PATTERN}$"
+
 
 class InvalidURL(ValueError):
     """A URL that cannot be normalised (no host, bad host name, bad port)."""

@@ -48,6 +48,10 @@ class RelationError(ValueError):
     """A relation that cannot be made: unknown document, unknown type, self-relation."""
 
 
+class UnknownDocument(RelationError):
+    """A relation names a document (id or URL) the archive does not hold."""
+
+
 def current_user() -> str:
     """Who runs this process, for ``made_by`` of relations people make."""
     try:
@@ -147,7 +151,7 @@ def resolve(catalog: Catalog, ref: str) -> Document:
     """The document with id ``ref``, or the latest document of URL ``ref``."""
     found = documents.get(catalog, ref)
     if found is None or found.deleted:
-        raise RelationError(f"no document {ref}")
+        raise UnknownDocument(f"no document {ref}")
     return found
 
 

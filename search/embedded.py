@@ -27,7 +27,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,13 @@ CHECKPOINT_ID = "__vestige_checkpoint__"
 ID_PAGE = 10_000  # matches read at a time by iter_ids
 _MATCHES = "__matches"  # the aggregation counting matches alongside the facets
 COLLAPSE_WINDOW = 100  # hits read at least, to fill a page of collapsed hits
+# The days tantivy's dates (nanoseconds since 1970 in 64 bits) hold whole.
+_DATES = (datetime(1677, 9, 22), datetime(2262, 4, 11))
+
+
+def _within_dates(day: date) -> datetime:
+    """Midnight of ``day``, moved into the engine's range of dates."""
+    return min(max(datetime.combine(day, datetime.min.time()), _DATES[0]), _DATES[1])
 
 
 def _schema() -> tantivy.Schema:
@@ -262,8 +269,9 @@ class _Compiler:
             term = Query.term_query(self.schema, FILTER_FIELDS[node.field], node.value)
             return Query.const_score_query(term, 0.0)
         if isinstance(node, DateRange):
-            start = datetime.combine(node.start, datetime.min.time()) if node.start else None
-            end = datetime.combine(node.end, datetime.min.time()) if node.end else None
+            # Bounds past what the engine's dates hold (after:1000) are refused by it.
+            start = _within_dates(node.start) if node.start else _DATES[0]
+            end = _within_dates(node.end) if node.end else None
             return Query.const_score_query(
                 Query.range_query(
                     self.schema,

@@ -163,6 +163,36 @@ _LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]+)*")
 _COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SITE = re.compile(r"[^\s/:@]+")
 
+# The syntax as JSON Schema patterns (ECMA-262 and Python alike), for the API's OpenAPI
+# document: every query they match parses. A subset of what :func:`parse` takes: field
+# names in lower case, tokens apart by spaces, sites and collections in ASCII.
+LANG_PATTERN = r"[a-z]{2,3}(-[a-z0-9]+)*"
+SITE_PATTERN = r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+"
+COLLECTION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+DATE_PATTERN = r"[1-9][0-9]{3}(-(0?[1-9]|1[0-2])(-(0?[1-9]|1[0-9]|2[0-8]))?)?"
+_PHRASE_PATTERN = r'"[^"]*[^\s"][^"]*"'
+_WORD_PATTERN = r'[^\s":O-][^\s":]*|O([^\s":R][^\s":]*)?|OR[^\s":]+'  # not OR, no field:
+_TEXT_PATTERN = rf'[^\s"]+|{_PHRASE_PATTERN}'
+_VALUE_PATTERNS = {
+    "lang": LANG_PATTERN,
+    "site": SITE_PATTERN,
+    "publisher": _TEXT_PATTERN,
+    "collection": COLLECTION_PATTERN,
+    "title": _TEXT_PATTERN,
+    "after": DATE_PATTERN,
+    "before": DATE_PATTERN,
+    "has": "|".join(HAS),
+    "role": "|".join(ROLES),
+}
+_TERM_PATTERN = "-?({})".format(
+    "|".join(
+        [_WORD_PATTERN, _PHRASE_PATTERN]
+        + [f"{field}:({value})" for field, value in _VALUE_PATTERNS.items()]
+    )
+)
+# At most 21 terms, with OR or '-': 62 tokens of the 64 a query may have.
+QUERY_PATTERN = rf"^\s*(({_TERM_PATTERN})(\s+(OR\s+)?({_TERM_PATTERN})){{0,20}})?\s*$"
+
 
 @dataclass(frozen=True)
 class _Token:
@@ -262,7 +292,9 @@ def _leaf(token: _Token) -> Node:
         if not _LANG.fullmatch(value):
             raise QuerySyntaxError(f"lang:{token.text} is not a language code such as en or zh")
     elif field == "site":
-        value = value.lower().removeprefix("www.")
+        value = value.lower()
+        if value.startswith("www.") and "." in value[4:].strip("."):
+            value = value[4:]  # www.bbc.com is bbc.com, but www.com stays itself
         if not _SITE.fullmatch(value) or "." not in value.strip("."):
             raise QuerySyntaxError(f"site:{token.text} is not a domain such as bbc.com")
     elif field == "publisher":

@@ -26,8 +26,10 @@ from api.export.formats import DATA
 from api.export.selection import DocumentSource, ExportError, Selection, Versions, choose_fields
 from archive.config import Settings
 from archive.repository import Repository
+from archive.store import COLLECTION_MAX_LENGTH, COLLECTION_PATTERN
 from search.backend import SearchError
 from search.engine import open_backend
+from search.query import QUERY_PATTERN
 
 router = APIRouter(tags=["export"], responses=ERROR_RESPONSES | {503: ERROR_RESPONSES[404]})
 
@@ -48,10 +50,28 @@ _CHUNK = 1 << 20
 async def export(
     repository: RepositoryDep,
     settings: SettingsDep,
-    q: Annotated[str | None, Query(description="Search query selecting the documents.")] = None,
-    collection: Annotated[str | None, Query(description="Only this collection.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Search query selecting the documents.",
+            json_schema_extra={"pattern": QUERY_PATTERN},
+        ),
+    ] = None,
+    collection: Annotated[
+        str | None,
+        Query(
+            max_length=COLLECTION_MAX_LENGTH,
+            description="Only this collection.",
+            json_schema_extra={"pattern": COLLECTION_PATTERN},
+        ),
+    ] = None,
     all: Annotated[bool, Query(description="Every document (without q or collection).")] = False,
-    format: Annotated[str, Query(description=f"One of {', '.join(FORMATS)}.")] = "jsonl",
+    format: Annotated[
+        str,
+        Query(
+            description=f"One of {', '.join(FORMATS)}.", json_schema_extra={"enum": list(FORMATS)}
+        ),
+    ] = "jsonl",
     fields: Annotated[str | None, Query(description="Comma-separated fields, in order.")] = None,
     with_text: Annotated[bool, Query(description="Include text and text_simplified.")] = True,
     versions: Annotated[Versions, Query(description="latest or all captures.")] = Versions.latest,

@@ -111,13 +111,13 @@ def test_relations_through_the_api(quiet: Settings, web: WebServer) -> None:
         # URLs name documents too; bad relations are refused with a clear message.
         by_url = {"source": urls["correction"], "type": "corrects", "target": urls["coverage"]}
         assert client.post("/api/v1/relations", json=by_url, headers=auth(token)).status_code == 201
-        for bad, message in (
-            ({**relation, "type": "likes"}, "type"),
-            ({**relation, "target": "0123456789abcdef"}, "no document"),
-            ({**relation, "target": coverage}, "itself"),
+        for bad, status, message in (
+            ({**relation, "type": "likes"}, 422, "type"),
+            ({**relation, "target": "0123456789abcdef"}, 404, "no document"),
+            ({**relation, "target": coverage}, 422, "itself"),
         ):
             refused = client.post("/api/v1/relations", json=bad, headers=auth(token))
-            assert refused.status_code == 422 and message in refused.text, refused.text
+            assert refused.status_code == status and message in refused.text, refused.text
 
         # Removing keeps the row as rejected; removing it again is a 404.
         removed = client.delete(f"/api/v1/relations/{made['id']}", headers=auth(token))
