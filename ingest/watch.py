@@ -368,13 +368,13 @@ def _ingested(
     """Ingest a capture and return the document of its final response, if any."""
     from ingest.pipeline import Ingester  # trafilatura is slow to import: only when used
 
-    if not result.record_ids:
+    if result.response_id is None:
         return None
     Ingester(repository, workers=1).run(record_ids=result.record_ids)
     if on_stored is not None:
         on_stored(result.record_ids)
     with repository.catalog.session() as session:
-        final = session.get(Record, result.record_ids[-3])  # final hop's response or revisit
+        final = session.get(Record, result.response_id)
         if final is None:
             return None
         return session.scalars(
