@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import StreamingResponse
 
 from api.deps import RepositoryDep, require_reader
@@ -15,6 +15,7 @@ from api.schemas import DocumentVersion, DocumentVersions, DocumentView
 from api.searches import archived_path
 from archive.catalog import Record
 from archive.cdxj import timestamp14
+from archive.errors import NotFound
 from archive.repository import Repository
 from ingest import documents
 from ingest.models import Document
@@ -30,12 +31,12 @@ DocumentId = Annotated[
 
 
 def find_document(repository: Repository, document_id: str) -> Document:
-    """The live document with this id (blocking); 404 if unknown or withdrawn."""
+    """The live document with this id (blocking); :class:`NotFound` if unknown or withdrawn."""
     document = documents.get(repository.catalog, document_id)
     if document is None or document.id != document_id:
-        raise HTTPException(404, f"no document {document_id!r}")
+        raise NotFound(f"no document {document_id!r}")
     if document.deleted:
-        raise HTTPException(404, f"document {document_id!r} was withdrawn")
+        raise NotFound(f"document {document_id!r} was withdrawn")
     return document
 
 

@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import require_reader
 from api.errors import ERROR_RESPONSES
 from api.schemas import FacetCount, SearchHit, SearchResponse
 from archive.cdxj import timestamp14
-from search.backend import SearchBackend, SearchError, Sort
+from archive.errors import InvalidQuery, Unavailable
+from search.backend import SearchBackend, Sort
 from search.models import SearchResult
 from search.query import QuerySyntaxError, conjoin, filters, parse
 
@@ -46,10 +47,11 @@ class SearchParams:
 
 
 def get_search(request: Request) -> SearchBackend:
-    """The application's search backend; 503 if the engine could not be opened."""
+    """The application's search backend; :class:`Unavailable` if the engine could not
+    be opened."""
     backend = request.app.state.search
     if backend is None:
-        raise HTTPException(503, f"search is unavailable: {request.app.state.search_error}")
+        raise Unavailable(f"search is unavailable: {request.app.state.search_error}")
     return backend
 
 
@@ -62,7 +64,8 @@ SearchDep = Annotated[SearchBackend, Depends(_search_dependency)]
 
 
 async def run_search(backend: SearchBackend, params: SearchParams) -> SearchResult:
-    """Parse and run a search off the event loop; 400 for a bad query, 503 if the engine fails."""
+    """Parse and run a search off the event loop; :class:`InvalidQuery` for a bad query,
+    :class:`search.backend.SearchError` (an :class:`Unavailable`) if the engine fails."""
     try:
         tree = conjoin(
             parse(params.q),
@@ -77,19 +80,16 @@ async def run_search(backend: SearchBackend, params: SearchParams) -> SearchResu
             ),
         )
     except QuerySyntaxError as exc:
-        raise HTTPException(400, f"bad query: {exc}") from exc
-    try:
-        return await to_thread.run_sync(
-            lambda: backend.search(
-                tree,
-                sort=params.sort,
-                limit=params.limit,
-                offset=params.offset,
-                collapse=params.collapse,
-            )
+        raise InvalidQuery(f"bad query: {exc}") from exc
+    return await to_thread.run_sync(
+        lambda: backend.search(
+            tree,
+            sort=params.sort,
+            limit=params.limit,
+            offset=params.offset,
+            collapse=params.collapse,
         )
-    except SearchError as exc:
-        raise HTTPException(503, str(exc)) from exc
+    )
 
 
 def archived_path(captured: datetime, url: str) -> str:
@@ -137,7 +137,7 @@ async def search(
     if page is not None:
         offset = (page - 1) * limit
         if offset > MAX_OFFSET:
-            raise HTTPException(400, f"page {page} is too deep (at most {MAX_OFFSET} hits)")
+            raise InvalidQuery(f"page {page} is too deep (at most {MAX_OFFSET} hits)")
     params = SearchParams(
         q, lang, site, after, before, collection, sort, limit, offset, has, role, collapse
     )

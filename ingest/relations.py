@@ -25,6 +25,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.catalog import Base, Catalog, utcnow
+from archive.errors import InvalidInput
 from ingest import documents
 from ingest.models import Document
 
@@ -34,7 +35,7 @@ SYMMETRIC = frozenset({"same-story"})
 CONFIRMED, SUGGESTED, REJECTED = "confirmed", "suggested", "rejected"
 
 
-class RelationError(ValueError):
+class RelationError(InvalidInput):
     """A relation that cannot be made: unknown document, unknown type, self-relation."""
 
 

@@ -52,6 +52,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from archive.capture import Capturer, CaptureResult
 from archive.catalog import Base, Catalog, Record, utcnow
+from archive.errors import InvalidInput
 from archive.follow import parse_interval, run_due_follows
 from archive.guard import RefusedURL, guarded_client
 from archive.repository import Repository
@@ -80,7 +81,7 @@ LEASE = timedelta(minutes=30)
 MAX_HOSTS = 4
 
 
-class WatchError(ValueError):
+class WatchError(InvalidInput):
     """A watch that cannot be made: bad URL, collection or interval."""
 
 
