@@ -24,11 +24,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.config import Settings
 from archive.migrations import head
+from ingest.ocr import INSTALL as APT_TESSERACT
 
 GiB = 1024**3
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 TESSERACT_LANGUAGES = ("eng", "chi_sim", "chi_tra")
-APT_TESSERACT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra"
 
 
 @dataclass(frozen=True)

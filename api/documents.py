@@ -7,7 +7,8 @@ from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
 
 from api.deps import RepositoryDep, require_reader
 from api.errors import ERROR_RESPONSES
@@ -99,6 +100,41 @@ async def get_document_text(document_id: DocumentId, repository: RepositoryDep):
     """The full extracted text, as UTF-8 plain text (streamed)."""
     document = await load_document(repository, document_id)
     return StreamingResponse(_pieces(document.text or ""), media_type="text/plain; charset=utf-8")
+
+
+def _page_png(repository: Repository, document: Document, page: int) -> bytes:
+    """The stored image, or a scanned page of the stored PDF, OCR read (blocking)."""
+    from ingest.extraction import ExtractionError
+    from ingest.images import page_png
+
+    if page not in ((document.ocr or {}).get("pages") or []):
+        raise NotFound(f"OCR read no page {page} of document {document.id!r}")
+    with repository.catalog.session() as session:
+        row = session.scalars(
+            select(Record).where(Record.record_id == (document.revisit_of or document.record_id))
+        ).one()
+    body = b""
+    for record in repository.store.read_record(repository.location(row)):
+        body = record.content_stream().read()
+    try:
+        return page_png(body, document.mime, page, repository.settings.ocr_max_pixels)
+    except ExtractionError as exc:
+        raise NotFound(f"page {page} cannot be shown: {exc}") from exc
+
+
+@router.get(
+    "/documents/{document_id}/pages/{page}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The page as an image."}},
+)
+async def get_document_page(
+    document_id: DocumentId, page: Annotated[int, Path(ge=1)], repository: RepositoryDep
+):
+    """A page OCR read (a scanned PDF page, or the image itself), as PNG, to show beside
+    its text."""
+    document = await load_document(repository, document_id)
+    png = await to_thread.run_sync(_page_png, repository, document, page)
+    return Response(png, media_type="image/png")
 
 
 @router.get("/documents/{document_id}/versions", response_model=DocumentVersions)

@@ -61,18 +61,27 @@ async def create_import(
     submitter: Writer,
     file: Annotated[
         UploadFile,
-        File(description="A WARC, WARC.GZ, ARC, ARC.GZ or WACZ file, or an .html/.pdf/.txt."),
+        File(
+            description="A WARC, WARC.GZ, ARC, ARC.GZ or WACZ file, or a document: .html, "
+            ".pdf, .txt, an image (.png, .jpg, .tif, .webp, .gif), .docx, .odt or .eml."
+        ),
     ],
-    url: Annotated[str | None, Form(description="Where the document was published.")] = None,
+    url: Annotated[
+        str | None,
+        Form(description="Where the document was published (else urn:sha256:<digest>)."),
+    ] = None,
     published: Annotated[
         date | None, Form(alias="date", description="When it was published (YYYY-MM-DD).")
     ] = None,
     note: Annotated[str | None, Form(max_length=10_000)] = None,
     collection: Annotated[str, Form()] = "default",
+    keep_gps: Annotated[
+        bool, Form(description="Keep a photo's GPS position (dropped by default).")
+    ] = False,
 ) -> ImportResponse:
     """Import an uploaded archive or document; it is stored (fsynced, catalogued) and
     ingested before the response. Archives keep their records byte for byte."""
-    submission = Submission(url or None, published, note or None, submitter)
+    submission = Submission(url or None, published, note or None, submitter, keep_gps)
     return await import_upload(repository, jobs.after_store, file, submission, collection)
 
 

@@ -515,6 +515,7 @@ async def upload(
     published: Annotated[str, Form(alias="date", max_length=10)] = "",
     note: NoteField = "",
     collection: CollectionField = "default",
+    keep_gps: Annotated[bool, Form()] = False,
 ):
     """Import an uploaded document or web archive; ingested and indexed before the answer."""
     try:
@@ -523,7 +524,7 @@ async def upload(
             day = date.fromisoformat(published) if published else None
         except ValueError as exc:
             raise InvalidInput(f"invalid date {published!r}: use YYYY-MM-DD") from exc
-        submission = Submission(url or None, day, note or None, session.name)
+        submission = Submission(url or None, day, note or None, session.name, keep_gps)
         result = await import_upload(repository, jobs.after_store, file, submission, collection)
     except DomainError as exc:
         return await page(request, "preserve.html", status_of(exc), upload_error=str(exc))

@@ -276,6 +276,8 @@ class SearchHit(BaseModel):
     role: str | None = Field(description="What the document is in its story (role:).")
     copies: int = Field(description="Matching copies of the same story collapsed into this hit.")
     copy_documents: list[SearchCopy] = Field(description="The first of those copies.")
+    ocr: bool = Field(False, description="The text (and so the snippet) was read by OCR.")
+    ocr_confidence: float | None = Field(None, description="OCR's mean confidence, 0-100.")
     document: str = Field(description="The document in the JSON API.")
     archived: str = Field(description="The archived copy, for people.")
 
@@ -321,6 +323,14 @@ class DocumentView(BaseModel):
     mime: str | None
     extraction: str
     content_hash: str
+    ocr: dict[str, Any] | None = Field(
+        None,
+        description="OCR engine, languages, confidence, pages read and the model of each "
+        "(null when no page needed OCR); `reason` says why a page needing it was not read.",
+    )
+    properties: dict[str, Any] = Field(
+        default_factory=dict, description="EXIF camera and date, e-mail headers, file properties."
+    )
     warc_file: str
     warc_offset: int
     warc_length: int

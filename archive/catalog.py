@@ -32,7 +32,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from archive import migrations
-from archive.urls import normalise_url
+from archive.urls import lookup_key
 
 # Records that carry a page or file someone may want back.
 CONTENT_TYPES = ("response", "resource", "revisit")
@@ -238,7 +238,7 @@ class Catalog:
 
     def versions(self, url: str) -> list[Record]:
         """Every stored response, resource or revisit of ``url``, oldest first."""
-        key = normalise_url(url)
+        key = lookup_key(url)
         with self._sessions() as session:
             return list(
                 session.scalars(

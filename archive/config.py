@@ -79,7 +79,22 @@ class Settings(BaseSettings):
         20 * MiB, description="Largest payload ingest extracts text from; larger ones fail."
     )
     ingest_timeout: float = Field(
-        60.0, description="Seconds ingest may spend on one document before it fails."
+        60.0,
+        description="Seconds ingest may spend on one document (on each page OCR reads) "
+        "before it fails.",
+    )
+    ocr: bool = Field(
+        True, description="Read scanned PDF pages and images with Tesseract OCR at ingest (0: off)."
+    )
+    ocr_languages: str = Field(
+        "eng+chi_sim+chi_tra",
+        description="Tesseract models OCR chooses from for each page (the script decides).",
+    )
+    ocr_max_pages: int = Field(
+        100, ge=1, description="Most pages OCR reads in one document; a longer scan is too large."
+    )
+    ocr_max_pixels: int = Field(
+        90_000_000, ge=1, description="Most pixels in one image or rendered page OCR reads."
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",

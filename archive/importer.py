@@ -13,9 +13,13 @@ block (HTTP headers and body, as stored) becomes the block of a ``response``
 record whose digests are computed here, with a record id derived from the
 record's URL, date and content, so importing the same ARC again finds it.
 
-A single document (``.html``, ``.htm``, ``.pdf``, ``.txt``) becomes a
-``resource`` record holding the file's bytes as submitted, plus a ``metadata``
-record saying who submitted it, when, and when it was published.
+A single document (web pages, PDFs, text, images, Word and OpenDocument
+files, e-mails: see ``DOCUMENT_TYPES``) becomes a ``resource`` record holding
+the file's bytes as submitted, plus a ``metadata`` record saying who submitted
+it, when, and when it was published. A document with no URL (a scan, a photo,
+a testimony) is stored under ``urn:sha256:<hex of its bytes>``, so the same
+file submitted twice is found again. An e-mail's attachments are stored as
+documents of their own whose metadata names the e-mail (``attached-to``).
 
 Records are stored in batches; each batch is fsynced and catalogued before the
 next one starts, so a crash loses at most one unacknowledged batch. Damaged
@@ -33,8 +37,11 @@ still streams.
 from __future__ import annotations
 
 import codecs
+import email
+import email.policy
 import fnmatch
 import getpass
+import hashlib
 import json
 import re
 import tempfile
@@ -76,6 +83,16 @@ DOCUMENT_TYPES = {
     ".htm": "text/html",
     ".pdf": "application/pdf",
     ".txt": "text/plain",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".eml": "message/rfc822",
 }
 # WAT and WET files are WARC files too (metadata and conversion records).
 WARC_SUFFIXES = (".warc", ".warc.gz", ".wat.gz", ".wet.gz")
@@ -137,8 +154,9 @@ class ImportResult:
     record_ids: list[int] = field(default_factory=list)
     stopped: str | None = None  # where and why a damaged source stopped
     warnings: list[str] = field(default_factory=list)
-    url: str | None = None  # a single document's normalised URL
+    url: str | None = None  # a single document's normalised URL (or urn:sha256:...)
     payload_digest: str | None = None  # a single document's digest
+    attachments: list[str] = field(default_factory=list)  # an e-mail's, as "name url"
 
     @property
     def ok(self) -> bool:
@@ -153,6 +171,12 @@ class Submission:
     published: date | None = None
     note: str | None = None
     submitter: str | None = None
+    keep_gps: bool = False  # keep a photo's GPS position in its derived metadata
+
+
+def content_urn(sha256_hex: str) -> str:
+    """The identifier of a document that has no URL: ``urn:sha256:<hex>`` of its bytes."""
+    return f"urn:sha256:{sha256_hex}"
 
 
 def source_kind(name: str) -> str:
@@ -283,7 +307,7 @@ class Importer:
         """Import one file; a WACZ gives one result per WARC inside it.
 
         Raises :class:`InputError` (before storing anything) for a missing
-        file, an unknown type, a WACZ that is not one, or a document without URL.
+        file, an unknown type, a WACZ that is not one, or a document's bad URL.
         """
         check_collection(collection)
         source_size(path)  # exists, and of a known type
@@ -316,7 +340,9 @@ class Importer:
         """Store a submitted document (seekable ``stream``) as resource + metadata records.
 
         ``filename`` gives the type; a ``.txt`` whose first line is
-        ``date YYYY-MM-DD URL`` supplies URL and date that ``submission`` lacks.
+        ``date YYYY-MM-DD URL`` supplies URL and date that ``submission`` lacks;
+        without a URL the document is stored under :func:`content_urn`. An
+        e-mail's attachments are stored too (their URLs in ``attachments``).
         """
         check_collection(collection)
         submission = submission or Submission()
@@ -324,31 +350,56 @@ class Importer:
             check_note(submission.note)
         except InvalidText as exc:
             raise InputError(f"{safe_name(filename)}: {exc}") from exc
-        suffix = PurePosixPath(filename.lower()).suffix
         if source_kind(filename) != "document":
             raise InputError(f"{filename}: not a single document ({', '.join(DOCUMENT_TYPES)})")
-        digest, length, first_line, utf8 = _scan(stream)
+        result = self._store_document(stream, filename, collection, submission, [])
+        if PurePosixPath(filename.lower()).suffix == ".eml" and result.url:
+            for name, body in _attachments(stream):
+                attachment = Submission(
+                    published=submission.published,
+                    submitter=submission.submitter,
+                    keep_gps=submission.keep_gps,
+                )
+                with tempfile.SpooledTemporaryFile(max_size=BATCH_BYTES) as part:
+                    part.write(body)
+                    stored = self._store_document(
+                        part, name, collection, attachment, [("attached-to", result.url)]
+                    )
+                result.imported += stored.imported
+                result.skipped += stored.skipped
+                result.record_ids += stored.record_ids
+                result.attachments.append(f"{name} {stored.url}")
+        return result
+
+    def _store_document(
+        self,
+        stream: BinaryIO,
+        filename: str,
+        collection: str,
+        submission: Submission,
+        extra: list[tuple[str, str]],
+    ) -> ImportResult:
+        suffix = PurePosixPath(filename.lower()).suffix
+        digest, sha256, length, first_line, utf8 = _scan(stream)
         url, published = submission.url, submission.published
         dated = parse_date_line(first_line) if suffix == ".txt" else None
         if dated:
             published = published or dated[0]
             url = url or dated[1]
-        if not url:
-            raise InputError(
-                f"{filename}: where was it published? give --url (and --date), "
-                "or start a .txt file with a line 'date YYYY-MM-DD URL'"
-            )
-        try:
-            url = normalise_url(url)
-        except InvalidURL as exc:
-            raise InputError(f"{filename}: {exc}") from exc
-        if not url.startswith(("http://", "https://")):
-            raise InputError(f"{filename}: --url must be an http or https URL, not {url!r}")
+        if url:
+            try:
+                url = normalise_url(url)
+            except InvalidURL as exc:
+                raise InputError(f"{filename}: {exc}") from exc
+            if not url.startswith(("http://", "https://")):
+                raise InputError(f"{filename}: --url must be an http or https URL, not {url!r}")
+        else:
+            url = content_urn(sha256)
         result = ImportResult(safe_name(filename), url=url, payload_digest=str(digest))
         if self.repository.catalog.find_original(url, str(digest)):
             result.skipped = 1
             return result
-        content_type = DOCUMENT_TYPES[suffix]
+        content_type = DOCUMENT_TYPES.get(suffix, "application/octet-stream")
         if suffix == ".txt" and utf8:
             content_type += "; charset=utf-8"
         now = datetime.now(UTC)
@@ -362,24 +413,26 @@ class Importer:
             block_digest=str(digest),
             payload_digest=str(digest),
         )
+        fields = [
+            ("submitter", submission.submitter or getpass.getuser()),
+            ("submitted", warc_datetime(now)),
+            ("published", published.isoformat() if published else ""),
+            ("filename", safe_name(filename)),
+            # the name's own bytes, when it is not UTF-8 (percent-encoded above)
+            ("filename-raw", filename if safe_name(filename) != filename else ""),
+            ("collection", collection),
+            ("note", submission.note or ""),
+            ("trigger", "import"),
+            *extra,
+        ]
+        if submission.keep_gps:
+            fields.append(("keep-gps", "yes"))
         metadata = WarcRecord(
             "metadata",
             url,
             now,
             "application/warc-fields",
-            head=warc_fields(
-                [
-                    ("submitter", submission.submitter or getpass.getuser()),
-                    ("submitted", warc_datetime(now)),
-                    ("published", published.isoformat() if published else ""),
-                    ("filename", safe_name(filename)),
-                    # the name's own bytes, when it is not UTF-8 (percent-encoded above)
-                    ("filename-raw", filename if safe_name(filename) != filename else ""),
-                    ("collection", collection),
-                    ("note", submission.note or ""),
-                    ("trigger", "import"),
-                ]
-            ),
+            head=warc_fields(fields),
             headers=[("WARC-Concurrent-To", resource.record_id)],
         )
         capture_id = uuid.uuid4().hex
@@ -724,16 +777,18 @@ def _document_writer(record: WarcRecord, capture_id: str) -> Callable[[WarcAppen
     return write
 
 
-def _scan(stream: BinaryIO) -> tuple[Digest, int, bytes, bool]:
-    """Digest, length, first line and UTF-8 validity of a document, in one pass."""
+def _scan(stream: BinaryIO) -> tuple[Digest, str, int, bytes, bool]:
+    """Digest, SHA-256 (hex), length, first line and UTF-8 validity of a document, in one pass."""
     stream.seek(0)
     digest = Digest()
+    sha256 = hashlib.sha256()
     text = codecs.getincrementaldecoder("utf-8")()
     utf8 = True
     length = 0
     head = b""
     while chunk := stream.read(_CHUNK):
         digest.update(chunk)
+        sha256.update(chunk)
         length += len(chunk)
         if len(head) < _CHUNK:
             head += chunk[: _CHUNK - len(head)]
@@ -747,7 +802,19 @@ def _scan(stream: BinaryIO) -> tuple[Digest, int, bytes, bool]:
             text.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8 = False
-    return digest, length, head.split(b"\n", 1)[0], utf8
+    return digest, sha256.hexdigest(), length, head.split(b"\n", 1)[0], utf8
+
+
+def _attachments(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+    """(file name, bytes) of each attachment of the e-mail in ``stream``."""
+    stream.seek(0)
+    message = email.message_from_binary_file(stream, policy=email.policy.default)
+    for number, part in enumerate(message.walk(), 1):
+        if part.is_multipart() or part.get_content_disposition() != "attachment":
+            continue
+        body = part.get_payload(decode=True) or b""
+        name = PurePosixPath((part.get_filename() or "").replace("\\", "/")).name
+        yield name or f"attachment-{number}", body
 
 
 # -- reading bytes -------------------------------------------------------------

@@ -76,6 +76,11 @@ def normalise_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def lookup_key(url: str) -> str:
+    """The stored form of a URL to look up: ``urn:`` names (submitted files) as they are."""
+    return url.strip() if url.strip().lower().startswith("urn:") else normalise_url(url)
+
+
 def checked_url(url: str, *, fetchable: bool = False, what: str = "URL") -> str:
     """The stored form of a URL someone gave (a command argument, a form line).
 
@@ -85,7 +90,7 @@ def checked_url(url: str, *, fetchable: bool = False, what: str = "URL") -> str:
     """
     shown = repr(url if len(url) <= 200 else url[:200] + "...")
     try:
-        stored = normalise_url(url)
+        stored = lookup_key(url)  # a submitted file's urn:sha256:... is a key too
     except InvalidURL as exc:
         reason = str(exc).removeprefix(f"invalid URL {url!r}: ")
         raise InvalidURL(f"invalid {what} {shown}: {reason}") from exc

@@ -41,7 +41,8 @@ BATCH = 1000
 
 def paragraphs() -> dict[str, list[str]]:
     """Paragraphs by language from the extracted text of some corpus pages."""
-    from ingest.extract import ExtractionError, NotText, Payload, extract
+    from ingest.extract import extract
+    from ingest.extraction import ExtractionError, NotText, Payload
 
     found: dict[str, list[str]] = {"en": [], "zh": []}
     paths = page_paths()

@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import trafilatura  # noqa: E402
 
-from ingest.extract import Payload, extract  # noqa: E402
+from ingest.extract import extract  # noqa: E402
+from ingest.extraction import Payload  # noqa: E402
 
 FIELDS = ("title", "author", "date", "site")
 

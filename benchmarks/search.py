@@ -43,7 +43,8 @@ sys.path += [str(ROOT / "benchmarks"), str(ROOT / "tests" / "search" / "opensear
 
 from _corpus import CORPUS, page_paths  # noqa: E402
 
-from ingest.extract import ExtractionError, NotText, Payload, extract  # noqa: E402
+from ingest.extract import extract  # noqa: E402
+from ingest.extraction import ExtractionError, NotText, Payload  # noqa: E402
 from search.analysis import chinese_words, fold  # noqa: E402
 from search.backend import SearchBackend, batched  # noqa: E402
 from search.cluster import ClusterBackend  # noqa: E402

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from archive.catalog import Catalog, Record
-from archive.urls import InvalidURL, normalise_url
+from archive.urls import InvalidURL, lookup_key
 from ingest.models import ChangeSequence, Document
 from ingest.text import edit_similarity
 
@@ -98,7 +98,7 @@ def get(catalog: Catalog, id_or_url: str) -> Document | None:
             if document is not None:
                 return document
         try:
-            url = normalise_url(id_or_url)
+            url = lookup_key(id_or_url)
         except (InvalidURL, ValueError):
             return None
         return session.scalars(
@@ -139,6 +139,8 @@ def to_dict(document: Document) -> dict[str, Any]:
         "outlinks": list(document.outlinks or []),
         "extraction": document.extraction,
         "content_hash": document.content_hash,
+        "ocr": document.ocr,
+        "properties": dict(document.properties or {}),
         "seq": document.seq,
         "deleted": document.deleted,
     }

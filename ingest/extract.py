@@ -1,4 +1,9 @@
-"""Extracting a document from one payload: HTML, PDF or plain text.
+"""Extracting a document from one payload: HTML, PDF, plain text, and submitted files.
+
+PDF pages without a text layer (scans) are read by OCR (:mod:`ingest.ocr`), as
+are submitted images (:mod:`ingest.images`); submitted Word, OpenDocument and
+e-mail files are read by :mod:`ingest.office`. Images found by a crawl are not
+documents (logos, photos): only submitted ones are read.
 
 HTML goes through trafilatura (main text and metadata) after Vestige decodes
 the bytes itself (see :mod:`ingest.decode`); pages where trafilatura finds no
@@ -12,8 +17,8 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -23,76 +28,25 @@ import trafilatura
 from lxml.html import HtmlElement
 
 from archive.urls import InvalidURL, normalise_url
+from ingest import limits
 from ingest.decode import Decoded, decode, http_charset
-from ingest.language import detect, to_simplified
-from ingest.models import Document
-from ingest.text import content_hash, normalise_text, word_count
-
-
-class ExtractionError(Exception):
-    """A payload that cannot become a document; ``reason`` is a short category."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
-class NotText(Exception):
-    """A payload that is not a document (an image, a script...): skipped, not failed."""
-
-
-@dataclass(frozen=True)
-class Payload:
-    """What extraction needs: the decoded-transfer body and what is known about it."""
-
-    url: str
-    body: bytes
-    content_type: str | None  # the full header, charset included
-    metadata: dict[str, str] = field(default_factory=dict)  # submitter's metadata record
-
-
-@dataclass
-class Extraction:
-    """Text and metadata derived from one payload (the derived fields of a document)."""
-
-    text: str
-    extraction: str  # "trafilatura", "fallback", "pdf" or "text"
-    title: str | None = None
-    authors: list[str] = field(default_factory=list)
-    published: str | None = None
-    site: str | None = None
-    description: str | None = None
-    tags: list[str] = field(default_factory=list)
-    outlinks: list[str] = field(default_factory=list)
-    url: str | None = None  # set when the payload itself says where it was published
-    language: str | None = None
-    languages: dict[str, float] = field(default_factory=dict)
-    script: str | None = None
-    text_simplified: str | None = None
-    word_count: int = 0
-    content_hash: str = ""
-    encoding: str | None = None
-
-    def finish(self) -> Extraction:
-        """Normalise the text and derive language, script, folding, counts and hash."""
-        self.text = normalise_text(self.text)
-        found = detect(self.text or self.title or "")
-        self.language, self.languages, self.script = found.language, found.languages, found.script
-        if self.language == "zh":
-            self.text_simplified = to_simplified(self.text)
-        self.word_count = word_count(self.text)
-        self.content_hash = content_hash(self.text)
-        return self
-
-    def fields(self) -> dict[str, Any]:
-        """The fields stored on a :class:`~ingest.models.Document`."""
-        return {name: getattr(self, name) for name in Document.EXTRACTED}
-
+from ingest.extraction import PDF_TYPES, Extraction, ExtractionError, NotText, Payload, mime_of
+from ingest.images import IMAGE_TYPES, extract_image
+from ingest.ocr import OcrError, OcrInfo, OcrOptions, engine_name, read_page, unavailable
+from ingest.office import extract_office
+from ingest.text import visible_text
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml+html"}
 TEXT_TYPES = {"text/plain", "text/markdown"}
-PDF_TYPES = {"application/pdf", "application/x-pdf"}
+OFFICE_TYPES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.oasis.opendocument.text": "odt",
+    "message/rfc822": "eml",
+}
+# A PDF page with fewer visible characters than this in its text layer is read by OCR.
+_MIN_PAGE_TEXT = 10
+_PDF_DPI = 300  # pages are rendered for OCR at this resolution (less if over max_pixels)
+_MIN_PDF_DPI = 100
 _MAX_OUTLINKS = 1000
 # htmldate's extensive search (free-text date guessing) costs more than all the
 # rest of the metadata; the page's own <meta> dates are read anyway.
@@ -100,11 +54,6 @@ _DATE_PARAMS = {"extensive_search": False, "original_date": True}
 # Share of control characters above which "text" is really binary data.
 _MAX_CONTROL_SHARE = 0.02
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-
-
-def mime_of(content_type: str | None) -> str:
-    """The bare media type of a Content-Type header, lower case."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 # Files for crawlers, not readers: archived and replayable, never documents.
@@ -125,8 +74,10 @@ def not_a_document(url: str) -> str | None:
 
 
 def kind_of(payload: Payload) -> str:
-    """``html``, ``pdf`` or ``text``; raises :class:`NotText` for anything else."""
-    reason = not_a_document(payload.url)
+    """``html``, ``pdf``, ``text``, ``image``, ``docx``, ``odt`` or ``eml``;
+    raises :class:`NotText` for anything else."""
+    # A submitted file is a document whatever its URL (urn:sha256:... when it had none).
+    reason = None if payload.submitted else not_a_document(payload.url)
     if reason:
         raise NotText(reason)
     mime = mime_of(payload.content_type)
@@ -136,6 +87,10 @@ def kind_of(payload: Payload) -> str:
         return "pdf"
     if mime in TEXT_TYPES:
         return "text"
+    if mime in IMAGE_TYPES and payload.submitted:  # a crawl's images are not documents
+        return "image"
+    if mime in OFFICE_TYPES:
+        return OFFICE_TYPES[mime]
     if mime in ("", "application/octet-stream", "binary/octet-stream"):
         head = payload.body[:1024].lstrip().lower()
         if head.startswith(b"%pdf-"):
@@ -145,15 +100,30 @@ def kind_of(payload: Payload) -> str:
     raise NotText(mime or "unknown type")
 
 
-def extract(payload: Payload) -> Extraction:
-    """The document in ``payload``; raises :class:`ExtractionError` or :class:`NotText`."""
+def extract(payload: Payload, ocr: OcrOptions | None = None) -> Extraction:
+    """The document in ``payload``; raises :class:`ExtractionError` or :class:`NotText`.
+
+    ``ocr`` says how scanned pages and images are read (default: the defaults).
+    """
     kind = kind_of(payload)
+    ocr = ocr or OcrOptions()
     if kind == "pdf":
-        return extract_pdf(payload).finish()
-    decoded = _decode_text(payload, html=kind == "html")
-    if kind == "html":
-        return extract_html(payload, decoded).finish()
-    return extract_text(payload, decoded).finish()
+        result = extract_pdf(payload, ocr)
+    elif kind == "image":
+        result = extract_image(payload, ocr)
+    elif kind in ("docx", "odt", "eml"):
+        result = extract_office(payload, kind)
+    else:
+        decoded = _decode_text(payload, html=kind == "html")
+        if kind == "html":
+            result = extract_html(payload, decoded)
+        else:
+            result = extract_text(payload, decoded)
+    # A submitted file with no title of its own is known by its file name.
+    result.title = result.title or payload.metadata.get("filename") or None
+    if payload.metadata.get("attached-to"):  # an e-mail's attachment names the e-mail
+        result.properties["attached_to"] = payload.metadata["attached-to"]
+    return result.finish()
 
 
 def _decode_text(payload: Payload, *, html: bool) -> Decoded:
@@ -354,39 +324,6 @@ def _unique(values: Any) -> list[str]:
     return list(seen)
 
 
-_INVISIBLE = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
-_BLOCKS = {
-    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-    "header", "footer", "blockquote", "pre", "table", "ul", "ol", "dd", "dt", "title", "td",
-}  # fmt: skip
-
-
-def visible_text(tree: HtmlElement) -> str:
-    """Every piece of text a reader would see, one block per line."""
-    parts: list[str] = []
-
-    def walk(element: HtmlElement) -> None:
-        tag = element.tag if isinstance(element.tag, str) else ""
-        if tag in _INVISIBLE:
-            if element.tail:
-                parts.append(element.tail)
-            return
-        if tag in _BLOCKS:
-            parts.append("\n")
-        if element.text and tag:
-            parts.append(element.text)
-        for child in element:
-            walk(child)
-        if tag in _BLOCKS:
-            parts.append("\n")
-        if element.tail:
-            parts.append(element.tail)
-
-    body = tree.find(".//body")
-    walk(body if body is not None else tree)
-    return "".join(parts)
-
-
 def outlinks(tree: HtmlElement, base: str) -> list[str]:
     """Absolute http(s) links of the page, without fragments, in order, without repeats."""
     found: dict[str, None] = {}
@@ -425,22 +362,26 @@ logging.getLogger("pypdf").addHandler(_PdfRepairs())
 logging.getLogger("pypdf").propagate = False
 
 
-def extract_pdf(payload: Payload) -> Extraction:
-    """Text of every page and the document information (title, author, dates)."""
+def extract_pdf(payload: Payload, ocr: OcrOptions) -> Extraction:
+    """Text of every page (OCR for pages without a text layer) and the document information."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(payload.body))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise ExtractionError("undecodable", "encrypted PDF")
+            raise ExtractionError("undecodable", "password-protected PDF (no text can be read)")
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata or {}
     except ExtractionError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ExtractionError("parser error", f"PDF: {type(exc).__name__}: {exc}") from exc
-    result = Extraction(text="\n\n".join(pages), extraction="pdf")
+    scanned = [i for i, text in enumerate(pages) if len("".join(text.split())) < _MIN_PAGE_TEXT]
+    ocr_info = _ocr_pdf(payload.body, scanned, pages, ocr) if scanned else None
+    result = Extraction(text="\n\n".join(pages), extraction="pdf", ocr=ocr_info)
+    if ocr_info and ocr_info["pages"]:
+        result.extraction = "pdf+ocr"
     title = info.get("/Title")
     result.title = str(title).strip() or None if title else None
     result.authors = _authors(str(info.get("/Author") or ""))
@@ -449,6 +390,49 @@ def extract_pdf(payload: Payload) -> Extraction:
     result.site = urlsplit(payload.url).hostname
     result.tags = _authors(str(info.get("/Keywords") or "").replace(",", ";"))
     return result
+
+
+def _ocr_pdf(
+    body: bytes, scanned: list[int], pages: list[str], options: OcrOptions
+) -> dict[str, Any]:
+    """Render the ``scanned`` pages and read them by OCR into ``pages``; the OCR record."""
+    info = OcrInfo(reason=unavailable(options))
+    if info.reason is not None:
+        return info.to_json()
+    if len(scanned) > options.max_pages:
+        raise ExtractionError(
+            "too large",
+            f"{len(scanned)} pages to read by OCR, over {options.max_pages} "
+            "(VESTIGE_OCR_MAX_PAGES)",
+        )
+    import pypdfium2
+
+    info.engine, info.languages = engine_name(), options.languages
+    try:
+        document = pypdfium2.PdfDocument(body)
+    except pypdfium2.PdfiumError as exc:
+        raise ExtractionError("parser error", f"PDF: cannot render pages: {exc}") from exc
+    try:
+        for index in scanned:
+            limits.renew()
+            page = document[index]
+            width, height = page.get_size()  # points: 1/72 inch
+            dpi = min(_PDF_DPI, int(72 * math.sqrt(options.max_pixels / max(width * height, 1))))
+            if dpi < _MIN_PDF_DPI:
+                raise ExtractionError(
+                    "too large", f"page {index + 1} ({width:.0f}x{height:.0f} pt) is too large"
+                )
+            image = page.render(scale=dpi / 72, grayscale=True).to_pil()
+            try:
+                read = read_page(image, options, index + 1, dpi)
+            except OcrError as exc:
+                raise ExtractionError(exc.reason, f"page {index + 1}: {exc.detail}") from exc
+            info.pages.append(read)
+            # A page's scrap of text layer (a page number) is kept before its OCR text.
+            pages[index] = "\n".join(part for part in (pages[index].strip(), read.text) if part)
+    finally:
+        document.close()
+    return info.to_json()
 
 
 def _pdf_date(value: str) -> str | None:

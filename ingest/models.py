@@ -53,6 +53,10 @@ class Document(Base):
     word_count: Mapped[int] = mapped_column(Integer, default=0)
     outlinks: Mapped[list[str]] = mapped_column(JSON, default=list)
     extraction: Mapped[str] = mapped_column(String(20))
+    # OCR engine, languages, pages read and mean confidence (ingest.ocr.OcrInfo), or None.
+    ocr: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What a submitted file says about itself: EXIF camera and date, e-mail headers...
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(40), index=True)
     # Where the record's bytes live; for a revisit, ``revisit_of`` names the
     # record holding the payload the extraction was taken from.
@@ -89,6 +93,8 @@ class Document(Base):
         "outlinks",
         "extraction",
         "content_hash",
+        "ocr",
+        "properties",
     )
     DERIVED = (
         "url",

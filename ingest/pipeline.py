@@ -12,14 +12,11 @@ time, so versions of a URL show it as unchanged.
 from __future__ import annotations
 
 import io
-import signal
-import threading
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -33,8 +30,11 @@ from archive.browser import DOM_PREFIX, browser_part, rendered_doms
 from archive.catalog import CONTENT_TYPES, Record
 from archive.repository import Repository
 from ingest.documents import SeqBlock, allocate_seq
-from ingest.extract import Extraction, ExtractionError, NotText, Payload, extract
+from ingest.extract import extract
+from ingest.extraction import Extraction, ExtractionError, NotText, Payload
+from ingest.limits import TimeLimit, time_limit
 from ingest.models import Document, IngestOutcome, document_id
+from ingest.ocr import OcrOptions
 
 BATCH = 100  # outcomes written per catalog transaction
 _PAGE = 500  # records read from the catalog at a time
@@ -60,6 +60,7 @@ class Task:
     max_size: int
     timeout: float
     rendered: tuple[str, int, int] | None = None  # a browser capture's DOM of this page
+    ocr: OcrOptions = field(default_factory=OcrOptions)
 
 
 @dataclass
@@ -94,6 +95,8 @@ class IngestSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     failures: list[Failure] = field(default_factory=list)
+    without_ocr: Counter[str] = field(default_factory=Counter)  # reason -> documents
+    attachments: list[tuple[str, str]] = field(default_factory=list)  # (URL, its e-mail's)
 
     @property
     def processed(self) -> int:
@@ -109,34 +112,11 @@ class IngestSummary:
 # -- in the worker ------------------------------------------------------------
 
 
-class _TimeLimit(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (only in a main thread, where signals work)."""
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(_signum: int, _frame: object) -> None:
-        raise _TimeLimit
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def run_task(task: Task) -> Outcome:
     """Read and extract one record. Never raises: problems become the outcome."""
     try:
-        with _time_limit(task.timeout):
-            extraction = extract(read_payload(task))
+        with time_limit(task.timeout):
+            extraction = extract(read_payload(task), task.ocr)
             if task.rendered and len(extraction.text) < _NO_MAIN_TEXT:
                 extraction = _rendered(task, task.rendered) or extraction
             return Outcome(extraction=extraction)
@@ -144,7 +124,7 @@ def run_task(task: Task) -> Outcome:
         return Outcome(skipped=f"not text ({exc})")
     except ExtractionError as exc:
         return Outcome(failed=exc.reason, detail=exc.detail)
-    except _TimeLimit:
+    except TimeLimit:
         return Outcome(failed="timeout", detail=f"extraction took over {task.timeout:g}s")
     except RecursionError:
         return Outcome(failed="parser error", detail="markup nested too deeply")
@@ -211,13 +191,22 @@ class Ingester:
     dozens of pages) until :meth:`close`, or the end of a ``with`` block.
     """
 
-    def __init__(self, repository: Repository, *, workers: int = 1) -> None:
+    def __init__(
+        self, repository: Repository, *, workers: int = 1, ocr_languages: str | None = None
+    ) -> None:
         self.repository = repository
         self.catalog = repository.catalog
         self.workers = max(1, workers)
         settings = repository.settings
         self.max_size = settings.ingest_max_size
         self.timeout = settings.ingest_timeout
+        self.ocr = OcrOptions(
+            enabled=settings.ocr,
+            languages=ocr_languages or settings.ocr_languages,
+            max_pages=settings.ocr_max_pages,
+            max_pixels=settings.ocr_max_pixels,
+            timeout=settings.ingest_timeout,
+        )
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Ingester:
@@ -322,6 +311,7 @@ class Ingester:
             self._write(batch, summary)
             if progress:
                 progress(len(batch))
+        self._relate_attachments(summary)
         if rebuild and record_ids is None:
             self._tombstone_orphans(collection, summary)
         return summary
@@ -329,6 +319,10 @@ class Ingester:
     def _task(self, row: Record, metadata: dict[str, Record], doms: dict[str, Record]) -> Task:
         store = self.repository.store
         extra = metadata.get(row.capture_id or "")
+        if extra is not None and (row.record_type != "resource" or extra.url != row.url):
+            # A submitted file is the resource its metadata record describes; a browser
+            # capture's images share the capture id with its metadata, and are not.
+            extra = None
         dom = doms.get(row.capture_id or "")
         if dom is not None and dom.url != DOM_PREFIX + (row.url or ""):
             dom = None  # the DOM of the page, not of a sub-resource
@@ -344,11 +338,16 @@ class Ingester:
             max_size=self.max_size,
             timeout=self.timeout,
             rendered=(str(store.path(dom.warc_file)), dom.offset, dom.length) if dom else None,
+            ocr=self.ocr,
         )
 
     def _metadata_records(self, rows: list[Record]) -> dict[str, Record]:
         """The metadata record stored with each submitted document (same capture id)."""
-        ids = {row.capture_id for row in rows if row.record_type == "resource" and row.capture_id}
+        ids = {
+            row.capture_id
+            for row in rows
+            if row.record_type == "resource" and row.capture_id and not browser_part(row.url)
+        }
         if not ids:
             return {}
         with self.catalog.session() as session:
@@ -410,6 +409,16 @@ class Ingester:
             raise
 
     # -- writing ------------------------------------------------------------
+
+    def _relate_attachments(self, summary: IngestSummary) -> None:
+        """``E attaches A`` for each attachment ingested in this run and its e-mail."""
+        from ingest.relations import RelationError, relate
+
+        for url, email in summary.attachments:
+            try:
+                relate(self.catalog, email, "attaches", url, made_by="vestige import")
+            except RelationError:
+                continue  # the e-mail is not a document (it failed): nothing to attach to
 
     def _write(self, batch: list[tuple[Record, Outcome | None]], summary: IngestSummary) -> None:
         record_ids = [row.record_id for row, _ in batch]
@@ -493,6 +502,12 @@ class Ingester:
             return
         if known is not None:
             session.delete(known)
+        attached_to = (outcome.extraction.properties or {}).get("attached_to")
+        if attached_to and row.url:
+            summary.attachments.append((row.url, attached_to))
+        reason = (outcome.extraction.ocr or {}).get("reason")
+        if reason and outcome.revisit_of is None:
+            summary.without_ocr[reason] += 1
         fields = self._fields(row, outcome)
         if existing is None:
             session.add(

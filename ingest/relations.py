@@ -3,7 +3,8 @@
 A relation ``A TYPE B`` reads as a sentence: ``A covers B`` (A reports on the
 primary source B), ``A cites B`` (A links to B), ``A corrects B``, ``A retracts
 B``, ``A updates B`` (A is a later version by the same publisher), ``A translates
-B`` (A is B in another language), ``A same-story B`` (copies of one story).
+B`` (A is B in another language), ``A same-story B`` (copies of one story),
+``A attaches B`` (B was submitted as an attachment of the e-mail A).
 
 Every relation says who or what made it and when. Automatic ones start as
 ``suggested``, carry the evidence that led to them, and become ``confirmed``
@@ -29,7 +30,16 @@ from archive.errors import InvalidInput
 from ingest import documents
 from ingest.models import Document
 
-TYPES = ("covers", "cites", "corrects", "retracts", "updates", "translates", "same-story")
+TYPES = (
+    "covers",
+    "cites",
+    "corrects",
+    "retracts",
+    "updates",
+    "translates",
+    "same-story",
+    "attaches",
+)
 # Types that read the same both ways: ``A same-story B`` is ``B same-story A``.
 SYMMETRIC = frozenset({"same-story"})
 CONFIRMED, SUGGESTED, REJECTED = "confirmed", "suggested", "rejected"

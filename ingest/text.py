@@ -7,6 +7,10 @@ import math
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 # A token is a run of letters/digits in an alphabetic script, or one CJK
 # character (Chinese and Japanese are not written with spaces).
@@ -59,3 +63,36 @@ def edit_similarity(old: str, new: str) -> float:
     if value >= 1.0 and normalise_text(old) != normalise_text(new):
         return 0.999
     return value
+
+
+_INVISIBLE = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
+_BLOCKS = {
+    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+    "header", "footer", "blockquote", "pre", "table", "ul", "ol", "dd", "dt", "title", "td",
+}  # fmt: skip
+
+
+def visible_text(tree: HtmlElement) -> str:
+    """Every piece of text a reader would see, one block per line."""
+    parts: list[str] = []
+
+    def walk(element: HtmlElement) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag in _INVISIBLE:
+            if element.tail:
+                parts.append(element.tail)
+            return
+        if tag in _BLOCKS:
+            parts.append("\n")
+        if element.text and tag:
+            parts.append(element.text)
+        for child in element:
+            walk(child)
+        if tag in _BLOCKS:
+            parts.append("\n")
+        if element.tail:
+            parts.append(element.tail)
+
+    body = tree.find(".//body")
+    walk(body if body is not None else tree)
+    return "".join(parts)

@@ -46,8 +46,9 @@ BULK_BYTES = 8 * 1024 * 1024  # keep each bulk request (and memory) bounded
 RETRIES = 6
 SCROLL_SIZE = 1000  # ids per scroll page
 SCROLL_KEEP = "2m"  # how long the cluster keeps the scroll between pages
-# 2: relations and same-story collapsing; 3: Chinese bigram subfields; 4: publisher
-MAPPINGS_VERSION = 4
+# 2: relations and same-story collapsing; 3: Chinese bigram subfields; 4: publisher;
+# 5: the OCR marker
+MAPPINGS_VERSION = 5
 STORY_PRECISION = 40_000  # below this many stories, the collapsed total is exact
 _COPY_SOURCE = ["id", "url", "title", "language", "published", "captured"]
 _SOURCE = [
@@ -64,6 +65,7 @@ _SOURCE = [
     "collection",
     "text",
     "text_zh",
+    "ocr",
 ]
 
 # Chinese analyzers in order of preference, with the plugin that provides each.
@@ -115,6 +117,7 @@ def properties() -> dict[str, Any]:
         "captured": {"type": "date"},
         "date": {"type": "date"},
         "year": {"type": "integer"},
+        "ocr": {"type": "object", "enabled": False},
         **relation_properties(),
     }
 
@@ -184,6 +187,7 @@ def source(doc: IndexDocument) -> dict[str, Any]:
         "captured": to_utc_naive(doc.captured).isoformat(),
         "date": when.isoformat(),
         "year": when.year,
+        "ocr": {"confidence": doc.ocr_confidence} if doc.ocr else None,
     }
 
 
@@ -516,6 +520,8 @@ class ClusterBackend(SearchBackend):
                     role=doc.get("role"),
                     copies=count,
                     copy_documents=listed,
+                    ocr=bool(doc.get("ocr")),
+                    ocr_confidence=(doc.get("ocr") or {}).get("confidence"),
                 )
             )
         aggregations = response.get("aggregations", {})

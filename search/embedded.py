@@ -81,6 +81,7 @@ def _schema() -> tantivy.Schema:
     builder.add_integer_field("seq", stored=True)
     builder.add_unsigned_field("story", indexed=True, fast=True)
     builder.add_bytes_field("related", stored=True)  # JSON list of Related
+    builder.add_bytes_field("ocr", stored=True)  # JSON {"confidence": ...}, OCR documents only
     return builder.build()
 
 
@@ -143,6 +144,8 @@ def _document(doc: IndexDocument) -> tantivy.Document:
     if provenance.related:
         related = [item.to_json() for item in provenance.related]
         out.add_bytes("related", json.dumps(related).encode())
+    if doc.ocr:
+        out.add_bytes("ocr", json.dumps({"confidence": doc.ocr_confidence}).encode())
     return out
 
 
@@ -502,6 +505,8 @@ class EmbeddedBackend(SearchBackend):
             simplified = stored.get_first("text_simplified")
             simplified = bytes(simplified).decode() if simplified else None
             related = stored.get_first("related")
+            ocr = stored.get_first("ocr")
+            ocr = json.loads(bytes(ocr)) if ocr else None
             copies, listed = self._copies(searcher, full, order, story, address)
             hits.append(
                 Hit(
@@ -521,6 +526,8 @@ class EmbeddedBackend(SearchBackend):
                     role=stored.get_first("role"),
                     copies=copies,
                     copy_documents=listed,
+                    ocr=ocr is not None,
+                    ocr_confidence=ocr["confidence"] if ocr else None,
                 )
             )
         return SearchResult(

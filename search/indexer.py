@@ -40,6 +40,8 @@ def index_document(document: Document, provenance: Provenance = NONE) -> IndexDo
         seq=document.seq,
         deleted=document.deleted,
         provenance=provenance,
+        ocr=bool((document.ocr or {}).get("pages")),
+        ocr_confidence=(document.ocr or {}).get("confidence"),
     )
 
 

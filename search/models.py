@@ -96,6 +96,8 @@ class IndexDocument:
     seq: int = 0
     deleted: bool = False
     provenance: Provenance = NONE  # relation markers and the same-story key
+    ocr: bool = False  # some of the text was read by OCR (a scan, an image)
+    ocr_confidence: float | None = None  # OCR's mean confidence, 0-100
 
     @property
     def host(self) -> str:
@@ -174,7 +176,7 @@ class Hit:
     ``related`` says which coverage, corrections, retractions... exist (``has:``),
     ``role`` what the document is in its story (``role:``); ``copies`` counts the
     matching copies of the same story collapsed into this hit, listed (up to
-    ``MAX_COPIES``) in ``copy_documents``.
+    ``MAX_COPIES``) in ``copy_documents``. ``ocr`` says the text was read by OCR.
     """
 
     id: str
@@ -191,6 +193,8 @@ class Hit:
     role: str | None = None
     copies: int = 0
     copy_documents: tuple[Copy, ...] = ()
+    ocr: bool = False  # the text (and so the snippet) was read by OCR
+    ocr_confidence: float | None = None
 
     @property
     def has(self) -> list[str]:

@@ -167,8 +167,9 @@ def _edges(document_id: str, url: str, relations: list[Relation], url_of: dict[s
             edges.outgoing.add(relation.type)
         if relation.type == "same-story":
             continue  # copies are counted over the whole group
-        if not outgoing or relation.type == "translates":
-            edges.add(INCOMING[relation.type], other, relation.status != "suggested")
+        kind = INCOMING.get(relation.type)  # an attachment says nothing about its e-mail
+        if kind is not None and (not outgoing or relation.type == "translates"):
+            edges.add(kind, other, relation.status != "suggested")
     return edges
 
 

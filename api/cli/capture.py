@@ -206,8 +206,9 @@ PROGRESS_FROM = 4 * 1024 * 1024
 def import_(
     paths: list[Path] = typer.Argument(
         ...,
-        help="WARC, WARC.GZ, ARC, ARC.GZ or WACZ files, or single documents "
-        "(.html, .htm, .pdf, .txt), or folders of them (imported recursively).",
+        help="WARC, WARC.GZ, ARC, ARC.GZ or WACZ files, or single documents (.html, .pdf, "
+        ".txt, .png, .jpg, .tiff, .webp, .gif, .docx, .odt, .eml), or folders of them "
+        "(imported recursively).",
     ),
     glob: str | None = typer.Option(
         None, "--glob", help="In folders, import only files whose name matches (e.g. '*.warc.gz')."
@@ -221,6 +222,9 @@ def import_(
     submitter: str | None = typer.Option(
         None, help="Who submitted the document (default: your user name)."
     ),
+    keep_gps: bool = typer.Option(
+        False, help="Keep a photo's GPS position in its metadata (dropped by default)."
+    ),
     ingest: bool = typer.Option(True, help="Ingest and index what was imported."),
 ) -> None:
     """Import web archives and documents people already have.
@@ -228,7 +232,8 @@ def import_(
     WARC records are copied exactly (their digests stay the original ones);
     ARC records become WARC records. A document becomes a resource record plus
     a metadata record (submitter, time, publication date, note); a .txt file
-    starting with a line 'date YYYY-MM-DD URL' needs no --url or --date.
+    starting with a line 'date YYYY-MM-DD URL' needs no --url or --date, and a
+    document with no URL is stored as urn:sha256:<its digest>.
     Prints per file the records imported and those already present. A damaged
     file keeps the intact records before the damage, says where it stopped,
     and makes the command exit non-zero. A folder is imported whole, with a
@@ -243,7 +248,8 @@ def import_(
         raise fail(str(exc), 2) from exc
     try:
         check_note(note)
-        submission = Submission(url, parse_published(date) if date else None, note, submitter)
+        published = parse_published(date) if date else None
+        submission = Submission(url, published, note, submitter, keep_gps=keep_gps)
     except (InputError, InvalidText) as exc:
         raise fail(str(exc), 2) from exc
     tally = Tally(skipped=len(sources.skipped))
@@ -297,6 +303,8 @@ def _report_import(result: ImportResult) -> None:
     if result.url:
         line += f"  {result.url}  {result.payload_digest}"
     typer.echo(line)
+    for attachment in result.attachments:
+        typer.echo(f"  attachment {attachment}")
     if result.stopped:
         typer.secho(
             brief(

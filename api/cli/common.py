@@ -82,7 +82,8 @@ def run_after_store(repository: Repository, record_ids: Sequence[int], enabled: 
     except pipeline.NotIndexed as exc:
         summary, error = exc.summary, exc
     for failure in summary.failures:
-        typer.secho(f"warning: {failure.url} not ingested: {failure.reason}", fg="yellow", err=True)
+        why = f"{failure.reason} ({failure.detail})" if failure.detail else failure.reason
+        typer.secho(f"warning: {failure.url} not ingested: {why}", fg="yellow", err=True)
     if error is not None:
         report_error(str(error))
 

@@ -39,6 +39,11 @@ def ingest(
     rebuild: bool = typer.Option(
         False, help="Re-derive every document from the WARCs (indexes follow the changes)."
     ),
+    ocr_languages: str | None = typer.Option(
+        None,
+        help="Tesseract models OCR chooses from, e.g. eng+chi_sim+chi_tra "
+        "(default: VESTIGE_OCR_LANGUAGES).",
+    ),
 ) -> None:
     """Turn archived records not yet ingested into documents (text, metadata, language).
 
@@ -51,7 +56,16 @@ def ingest(
             collection = check_collection(collection)
         except InvalidCollection as exc:
             raise fail(str(exc), 2) from exc
-    with open_repository() as repository, Ingester(repository, workers=workers) as ingester:
+    from ingest.ocr import missing_models
+
+    if ocr_languages is not None and (missing := missing_models(ocr_languages)):
+        raise fail(
+            f"Tesseract has no model {', '.join(missing)} (apt-cache search tesseract-ocr)", 2
+        )
+    with (
+        open_repository() as repository,
+        Ingester(repository, workers=workers, ocr_languages=ocr_languages) as ingester,
+    ):
         options = {"collection": collection, "retry_failed": retry_failed, "rebuild": rebuild}
         total = ingester.count(record_ids=None, **options)
         with Progress(
@@ -87,6 +101,8 @@ def _print_summary(summary: IngestSummary) -> None:
         typer.echo(f"  skipped {count:>6}  {reason}")
     for reason, count in summary.failed.most_common():
         typer.echo(f"  failed  {count:>6}  {reason}")
+    for reason, count in summary.without_ocr.items():
+        typer.secho(f"  {count} documents stored without their OCR text: {reason}", fg="yellow")
     for failure in summary.failures[:20]:
         typer.secho(
             f"  FAILED {failure.url}  {failure.reason}: {failure.detail or ''}".rstrip(": "),
@@ -124,19 +140,43 @@ def show(
         ("script", data["script"]),
         ("words", f"{data['word_count']:,}  ({len(data['outlinks']):,} outlinks)"),
         ("extraction", data["extraction"]),
+        ("ocr", _ocr_line(data["ocr"])),
+        *((name.replace("_", " "), _shown(value)) for name, value in data["properties"].items()),
         ("warc", f"{data['warc_file']}:{data['warc_offset']}"),
         ("digest", data["payload_digest"]),
         ("revisit of", data["revisit_of"]),
     ]
     for name, value in rows:
         if value:
-            typer.echo(f"{name + ':':<12}{value}")
+            typer.echo(f"{name + ':':<11} {value}")
     lines = data["text"].splitlines()
     typer.echo("")
     for line in lines[:_SHOW_LINES]:
         typer.echo(f"  {line}")
     if len(lines) > _SHOW_LINES:
         typer.echo(f"  ... ({len(lines) - _SHOW_LINES} more lines)")
+
+
+def _shown(value: object) -> str:
+    """A document property on one line: a list's items, a mapping's ``name value`` pairs."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {item}" for name, item in value.items())
+    return str(value or "")
+
+
+def _ocr_line(ocr: dict | None) -> str | None:
+    """``tesseract 5.3.0, pages 1, 3 (chi_tra), confidence 91.2`` or the reason there is none."""
+    if not ocr:
+        return None
+    if ocr.get("reason"):
+        return ocr["reason"]
+    pages = ", ".join(str(page) for page in ocr.get("pages") or [])
+    models = ", ".join(sorted({page["model"] for page in ocr.get("page_details") or []}))
+    confidence = ocr.get("confidence")
+    line = f"{ocr.get('engine')}, pages {pages or '-'} ({models})"
+    return line + (f", mean confidence {confidence:.1f}%" if confidence is not None else "")
 
 
 @app.command()

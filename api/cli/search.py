@@ -93,7 +93,11 @@ def search(
         published = f"  published {hit.published}" if hit.published else ""
         dates = f"captured {hit.captured:%Y-%m-%d}{published}"
         role = f"  role: {hit.role}" if hit.role else ""
-        console.print(Text(f"{dates}  [{hit.language}]  {hit.collection}{role}"), style="dim")
+        ocr = ""
+        if hit.ocr:
+            confidence = hit.ocr_confidence
+            ocr = "  read by OCR" + (f" ({confidence:.0f}% confidence)" if confidence else "")
+        console.print(Text(f"{dates}  [{hit.language}]  {hit.collection}{role}{ocr}"), style="dim")
         if found := markers(hit.related):
             console.print(Text(" · ".join(found), style="magenta"))
         console.print(_snippet(hit.snippet))

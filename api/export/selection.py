@@ -61,6 +61,13 @@ FIELDS: dict[str, str] = {
     "text": "Extracted main text.",
     "text_simplified": "The text converted to Simplified Chinese (Chinese documents only).",
     "word_count": "Number of words (each Han character counts as one).",
+    "extraction": (
+        "How the text was taken: trafilatura or fallback (web pages), pdf, pdf+ocr (a PDF with "
+        "pages read by OCR), ocr (an image), text, docx, odt or eml."
+    ),
+    "ocr_engine": "The OCR engine and version that read scanned pages or images (else empty).",
+    "ocr_confidence": "OCR's mean word confidence over the pages it read, 0-100 (else empty).",
+    "ocr_pages": "The pages (numbered from 1) whose text was read by OCR (list; empty if none).",
     "relations": (
         "Related documents: a list of {type, id, direction (outgoing or incoming), "
         "status (confirmed or suggested)}"
@@ -161,6 +168,10 @@ class ExportDocument:
     text: str | None
     text_simplified: str | None
     word_count: int
+    extraction: str
+    ocr_engine: str | None
+    ocr_confidence: float | None
+    ocr_pages: list[int]
     relations: list[dict[str, str]]
     warc_file: str
     warc_offset: int
@@ -364,6 +375,10 @@ class DocumentSource:
                     text=document.text if self.with_text else None,
                     text_simplified=document.text_simplified if self.with_text else None,
                     word_count=document.word_count or 0,
+                    extraction=document.extraction,
+                    ocr_engine=(document.ocr or {}).get("engine"),
+                    ocr_confidence=(document.ocr or {}).get("confidence"),
+                    ocr_pages=list((document.ocr or {}).get("pages") or []),
                     relations=related[document.id],
                     warc_file=document.warc_file,
                     warc_offset=document.warc_offset,

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
+import ocrset
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
+from pypdf import PdfWriter
 from servicetools import auth, new_token, service
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archive.config import Settings
+from conftest import minimal_pdf, missing_part
+from ingest.ocr import INSTALL
 
 
 @pytest.fixture
@@ -95,8 +102,10 @@ def test_upload_errors(client: TestClient, token: str) -> None:
     html = {"file": ("a.html", b"<p>x</p>")}
     assert client.post("/api/v1/imports", files=html).status_code == 401
     assert client.post("/api/v1/imports", files=html, headers=auth("vst_x")).status_code == 403
+    # A document without a URL is not refused: it is stored under its digest.
     no_url = client.post("/api/v1/imports", files=html, headers=auth(token))
-    assert no_url.status_code == 422 and "where was it published" in no_url.text
+    assert no_url.status_code == 201, no_url.text
+    assert no_url.json()["sources"][0]["url"].startswith("urn:sha256:")
     bad_date = client.post(
         "/api/v1/imports",
         files=html,
@@ -127,3 +136,62 @@ def test_upload_errors(client: TestClient, token: str) -> None:
         client.get("/api/v1/urls/versions", params={"url": "https://a.example/big"}).status_code
         == 404
     )
+
+
+def test_mixed_pdf_keeps_its_text_layer_and_shows_the_scanned_page(
+    client: TestClient, token: str, corpus: Path
+) -> None:
+    if shutil.which("tesseract") is None:
+        missing_part("Tesseract", INSTALL)
+    english = ocrset.samples(corpus)[0]
+    mixed = PdfWriter()
+    mixed.append(io.BytesIO(minimal_pdf("Ruling", "The court", ["The appeal is dismissed."])))
+    mixed.append(io.BytesIO(ocrset.image_pdf([ocrset.render(english, 150)], 150)))
+    body = io.BytesIO()
+    mixed.write(body)
+    response = client.post(
+        "/api/v1/imports", files={"file": ("ruling.pdf", body.getvalue())}, headers=auth(token)
+    )
+    assert response.status_code == 201, response.text
+    source = response.json()["sources"][0]
+    assert source["url"].startswith("urn:sha256:")
+    document = client.get(f"/api/v1/documents/{source['document_id']}").json()
+    assert document["extraction"] == "pdf+ocr" and document["ocr"]["pages"] == [2]
+    assert document["ocr"]["page_details"][0]["model"] == "eng"
+    text = client.get(document["text"]).text
+    assert text.startswith("The appeal is dismissed.")  # the text layer, as it is
+    assert ocrset.cer(english.text, text.split("\n\n", 1)[1]) < 0.05  # the scan, by OCR
+    scan = client.get(f"/api/v1/documents/{document['id']}/pages/2.png")
+    assert scan.status_code == 200 and scan.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(scan.content)).size[0] > 500
+    # Page 1 was not read by OCR: there is no scan of it to show.
+    assert client.get(f"/api/v1/documents/{document['id']}/pages/1.png").status_code == 404
+    (hit,) = client.get("/api/v1/search", params={"q": "dodged a bullet"}).json()["hits"]
+    assert hit["id"] == document["id"] and hit["ocr"] and hit["ocr_confidence"] > 0
+    page = client.get(f"/documents/{document['id']}").text
+    assert f'src="/api/v1/documents/{document["id"]}/pages/2.png"' in page
+    assert "mean confidence" in page and "read with eng" in page
+
+
+def test_photo_upload_keeps_gps_only_when_asked(client: TestClient, token: str) -> None:
+    if shutil.which("tesseract") is None:
+        missing_part("Tesseract", INSTALL)
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif.get_ifd(0x8825).update({1: "S", 2: (33.0, 52.0, 0.0), 3: "E", 4: (151.0, 12.0, 0.0)})
+    shown = {}
+    for keep, quality in ((False, 90), (True, 91)):  # two files: two documents
+        photo = io.BytesIO()
+        Image.new("RGB", (200, 80), "white").save(photo, format="JPEG", exif=exif, quality=quality)
+        response = client.post(
+            "/api/v1/imports",
+            files={"file": ("crowd.jpg", photo.getvalue())},
+            data={"keep_gps": str(keep).lower()},
+            headers=auth(token),
+        )
+        assert response.status_code == 201, response.text
+        (source,) = response.json()["sources"]
+        shown[keep] = client.get(f"/api/v1/documents/{source['document_id']}").json()
+    assert shown[False]["properties"]["camera"] == "Canon"
+    assert "gps" not in shown[False]["properties"]
+    assert shown[True]["properties"]["gps"] == {"latitude": -33.866667, "longitude": 151.2}

@@ -244,23 +244,27 @@ def test_a_folder_is_imported_recursively_with_a_summary(home: Settings, tmp_pat
         gzip.compress(record("http://two.example/"))
     )
     (folder / "sub" / "seed.txt").write_bytes(b"date 2024-01-02 http://three.example/\nText\n")
+    # A damaged Word file is still evidence: stored (its ingest says why it has no text).
     (folder / "sub" / "notes.docx").write_bytes(b"PK")
+    (folder / "sub" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
     (folder / "empty.warc").write_bytes(b"")
     done = vestige_import(folder)
     assert done.exit_code == 1, done.output  # one refused
     assert f"{folder / 'sub/deeper/b.warc.gz'}: 1 records imported" in done.stdout
     assert "seed.txt: 2 records imported" in done.stdout
+    assert "notes.docx: 2 records imported" in done.stdout
     assert (
-        "5 files: 3 imported, 0 already present, 1 skipped (not an archive or document), 1 refused"
+        "6 files: 4 imported, 0 already present, 1 skipped (not an archive or document), 1 refused"
         in done.stdout
     )
-    assert f"skipped: {folder / 'sub/notes.docx'}" in done.stderr
+    assert f"skipped: {folder / 'sub/Thumbs.db'}" in done.stderr
     assert f"error: {folder / 'empty.warc'}: stopped at byte 0: the file is empty" in done.stderr
 
     again = runner.invoke(app, ["import", "--no-ingest", "--glob", "*.warc.gz", str(folder)])
     assert again.exit_code == 0, again.output
     assert "2 files: 0 imported, 2 already present, 0 skipped" in again.stdout
-    assert "seed.txt" not in again.output and "notes.docx" not in again.output
+    for name in ("seed.txt", "notes.docx", "Thumbs.db"):
+        assert name not in again.output
 
 
 def test_pypdf_warnings_go_to_the_log_shown_with_verbose(home: Settings, tmp_path: Path) -> None:
