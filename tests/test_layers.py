@@ -19,7 +19,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("archive", "ingest", "search", "api")
 CLI = "api.cli"
-BASE = ("api.pipeline", "api.schema", "api.models", "api.jobs", "api.scheduler", "api.export")
+BASE = (
+    "api.pipeline",
+    "api.watching",
+    "api.schema",
+    "api.models",
+    "api.jobs",
+    "api.scheduler",
+    "api.export",
+)
 HTTP_IN_BASE = ("api.export.routes",)
 # Route modules raise domain errors (archive.errors); these alone use HTTPException.
 HTTP_ERRORS = ("api.errors", "api.deps")
