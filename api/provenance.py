@@ -145,6 +145,7 @@ def diff_view(old: Document, new: Document, by: Literal["word", "char"] = "word"
         new=brief(new),
         by=by,
         similarity=edit_similarity(old.text or "", new.text or ""),
+        title_change=documents.title_change(old, new),
         ops=[DiffOp(kind=op.kind, old=op.old, new=op.new) for op in ops],
     )
 

@@ -306,7 +306,8 @@ class DocumentView(BaseModel):
 
     id: str
     url: str
-    title: str | None
+    title: str | None = Field(description="The headline: og:title, or <title> without the site.")
+    page_title: str | None = Field(None, description="The HTML <title> as served.")
     authors: list[str]
     published: str | None
     language: str | None
@@ -344,6 +345,13 @@ class DocumentView(BaseModel):
     memento: str = Field(description="The archived bytes (Memento).")
 
 
+# The <title> as served when both versions have one, else the headline.
+TitleChange = Annotated[
+    tuple[str | None, str | None] | None,
+    Field(description="The title before and after, when it changed: [before, after]."),
+]
+
+
 class DocumentVersion(BaseModel):
     """One capture of a URL and what changed since the previous one."""
 
@@ -357,6 +365,7 @@ class DocumentVersion(BaseModel):
     title: str | None
     changes: list[str] = Field(description="e.g. first capture, text changed, page gone.")
     similarity: float | None = Field(None, description="Text similarity to the previous version.")
+    title_change: TitleChange = None
     redirect_to: str | None = None
     archived: str = Field(description="This capture's archived copy, for people.")
 
@@ -480,6 +489,7 @@ class DocumentDiff(BaseModel):
     new: DocumentBrief
     by: Literal["word", "char"]
     similarity: float
+    title_change: TitleChange = None
     ops: list[DiffOp]
 
 
@@ -527,6 +537,7 @@ class PageChangeView(BaseModel):
     document_id: str | None
     previous_id: str | None
     similarity: float | None
+    title_change: TitleChange = None
     evidence: dict[str, Any]
     diff: str | None = Field(None, description="The side-by-side diff page, for people.")
 

@@ -21,12 +21,15 @@ duration.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -49,7 +52,7 @@ from archive.capture import (
     store_records,
 )
 from archive.catalog import Catalog, Record
-from archive.config import Settings
+from archive.config import MiB, Settings
 from archive.fetch import Fetcher, FetchError, Hop
 from archive.guard import RefusedURL, check_scheme
 from archive.repository import Repository
@@ -79,7 +82,19 @@ SCROLL_STEPS = 40  # viewport heights scrolled at most, for lazy loading
 _SCROLL_PAUSE_MS = 150
 _QUIET = 0.5  # seconds without a request being answered: the network is idle
 _SETTLE_SECONDS = 10.0  # for requests still being fetched after the screenshot
+# Seconds a page gets on top of twice VESTIGE_BROWSER_TIMEOUT (scrolling, screenshot)
+# before it is given up; as much again before the driver counts as hung.
+_HARD_MARGIN = 15.0
 _LAUNCH_TIMEOUT = 60.0  # seconds; a loaded machine starts Chromium slowly
+_STOP_TIMEOUT = 10.0  # seconds to wait for a browser or driver to close
+_MEMORY_POLL = 0.25  # seconds between two looks at Chromium's memory
+_FETCH_THREADS = 32  # sub-resources fetched at once, over all pages of a session
+# Browser request headers not forwarded to the server: the connection's own, and
+# Accept-Encoding, kept as the Fetcher's (warcio reads no brotli or zstd bodies).
+_NOT_FORWARDED = {
+    "host", "connection", "keep-alive", "content-length", "transfer-encoding",
+    "accept-encoding", "proxy-connection", "proxy-authorization", "upgrade", "te",
+}  # fmt: skip
 # Headers that describe the stored bytes, not what the browser gets: the body
 # is handed over decoded, whole.
 _NOT_FULFILLED = {"content-encoding", "content-length", "transfer-encoding", "connection"}
@@ -124,6 +139,9 @@ class _Load:
     """What one page load gathered, before anything is stored."""
 
     url: str
+    hops: ExitStack  # keeps every fetched hop's spool file open until stored
+    truncate: bool
+    deadline: float = 0.0  # time.monotonic() by which fetches give up
     resources: list[_Resource] = field(default_factory=list)
     blocked: list[Blocked] = field(default_factory=list)
     failed: list[Blocked] = field(default_factory=list)
@@ -139,8 +157,10 @@ class _Load:
     requested: int = 0  # sub-resources being fetched or fetched
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # Hops fetched but not yet handed to the browser: a redirect's later hops.
-    pending: dict[str, list[Hop]] = field(default_factory=dict)
+    # The page, fetched through its redirects, waiting for the browser to be sent to
+    # its final URL (Playwright's routes never see a redirect's next request).
+    pending: dict[str, _Resource] = field(default_factory=dict)
+    page_error: str | None = None  # why the page (or its redirect chain) was not fetched
     in_flight: int = 0  # route handlers still answering
 
 
@@ -149,12 +169,19 @@ class _Session:
 
     Captures from any thread run their page loads on this loop; Chromium is
     (re)started on demand: when it is not running, has crashed, or has loaded
-    ``browser_pages`` pages.
+    ``browser_pages`` pages; Playwright's driver with it when the browser went
+    away. A watchdog thread keeps Chromium's memory under VESTIGE_BROWSER_MEMORY.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
+        # Route handlers fetch in these threads; a few slow servers must not hold
+        # up every other page (the default executor has cores + 4 threads).
+        self.fetchers = ThreadPoolExecutor(
+            _FETCH_THREADS, thread_name_prefix="vestige-browser-fetch"
+        )
+        self.loop.set_default_executor(self.fetchers)
         self.thread = threading.Thread(target=self.loop.run_forever, name="vestige-browser")
         self.thread.daemon = True
         self.thread.start()
@@ -164,17 +191,28 @@ class _Session:
         self.active = 0
         self._launching = asyncio.Lock()
         # Bound and never listening: a proxy address every connection to fails.
+        # Its port, on Chromium's command line, also tells this session's Chromium
+        # from any other on the machine.
         self._refuser = socket.socket()
         self._refuser.bind(("127.0.0.1", 0))
+        self.marker = f"--proxy-server=http://127.0.0.1:{self._refuser.getsockname()[1]}"
+        self.memory_kills: list[tuple[float, int]] = []  # (when, bytes) of each kill
+        self._closing = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch_memory, name="vestige-browser-memory")
+        self._watchdog.daemon = True
+        self._watchdog.start()
 
     def run(self, coroutine: Any, timeout: float) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     async def acquire(self) -> Browser:
         async with self._launching:  # concurrent captures start one Chromium, not two
-            if self.browser is not None and (
-                not self.browser.is_connected()
-                or (self.pages >= self.settings.browser_pages and not self.active)
+            if self.browser is not None and not self.browser.is_connected():
+                # Crashed or killed, perhaps with the driver: start both afresh.
+                await self.stop_browser()
+                await self._stop_driver()
+            elif self.browser is not None and (
+                self.pages >= self.settings.browser_pages and not self.active
             ):
                 await self.stop_browser()
             if self.browser is None:
@@ -197,33 +235,36 @@ class _Session:
             raise BrowserError("Playwright is not installed (pip install -e '.[browser]')") from exc
         if self.playwright is None:
             self.playwright = await async_playwright().start()
-        port = self._refuser.getsockname()[1]
         try:
             return await self.playwright.chromium.launch(
                 executable_path=str(path),
                 headless=True,
                 args=[
                     *CHROMIUM_FLAGS,
-                    f"--proxy-server=http://127.0.0.1:{port}",
+                    self.marker,
                     "--proxy-bypass-list=<-loopback>",  # loopback too goes to the proxy
                 ],
                 timeout=_LAUNCH_TIMEOUT * 1000,
             )
         except Exception as exc:  # Playwright's own error type, or OSError
+            await self._stop_driver()  # perhaps the driver is what failed
             raise BrowserError(f"Chromium at {path} did not start: {_first_line(exc)}") from exc
 
     async def stop_browser(self) -> None:
         browser, self.browser = self.browser, None
         if browser is not None:
             with suppress(Exception):  # it may be gone already (crashed)
-                await browser.close()
+                await asyncio.wait_for(browser.close(), _STOP_TIMEOUT)
+
+    async def _stop_driver(self) -> None:
+        playwright, self.playwright = self.playwright, None
+        if playwright is not None:
+            with suppress(Exception):  # it may be gone already (killed)
+                await asyncio.wait_for(playwright.stop(), _STOP_TIMEOUT)
 
     async def _shutdown(self) -> None:
         await self.stop_browser()
-        if self.playwright is not None:
-            with suppress(Exception):
-                await self.playwright.stop()
-            self.playwright = None
+        await self._stop_driver()
         # Route handlers of pages given up on (timed out) are still waiting.
         others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         for task in others:
@@ -231,15 +272,56 @@ class _Session:
         await asyncio.gather(*others, return_exceptions=True)
 
     def close(self) -> None:
+        self._closing.set()
         with suppress(Exception):
             self.run(self._shutdown(), 30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self._watchdog.join(10)
+        self.fetchers.shutdown(wait=False, cancel_futures=True)  # a slow one ends at its deadline
         self._refuser.close()
 
     def abandon(self) -> None:
-        """Give up on a hung browser: shut it down in the background."""
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop)
+        """Give up on a hung browser or driver: kill them, and let the loop wind down."""
+        self._closing.set()
+        processes = _processes()
+        root = _chromium_root(self.marker, processes)
+        if root is not None:
+            driver = processes[root][0]
+            for pid in [driver, root, *_descendants(root, processes)]:
+                if pid > 1:
+                    with suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+        # Their connections gone, the rest winds down without holding up the caller.
+        threading.Thread(target=self.close, name="vestige-browser-abandon", daemon=True).start()
+
+    def _watch_memory(self) -> None:
+        """Kill the renderer (or the whole Chromium) once Chromium's processes together
+        use more than VESTIGE_BROWSER_MEMORY; the page in it fails as crashed."""
+        limit = self.settings.browser_memory * MiB
+        while not self._closing.wait(_MEMORY_POLL):
+            if not self.active:
+                continue
+            processes = _processes()
+            root = _chromium_root(self.marker, processes)
+            if root is None:
+                continue
+            tree = [root, *_descendants(root, processes)]
+            sizes = {pid: _pss(pid) for pid in tree}
+            total = sum(sizes.values())
+            if total <= limit:
+                continue
+            renderers = [pid for pid in tree if "--type=renderer" in processes.get(pid, (0, ""))[1]]
+            victim = max(renderers, key=sizes.__getitem__) if renderers else root
+            self.memory_kills.append((time.monotonic(), total))
+            with suppress(OSError):
+                os.kill(victim, signal.SIGKILL)
+
+    def over_memory(self, since: float) -> int | None:
+        """The memory (bytes) Chromium had when the watchdog last killed part of it,
+        if it did after ``since`` (a ``time.monotonic()`` value)."""
+        kills = [size for when, size in self.memory_kills if when >= since]
+        return kills[-1] if kills else None
 
 
 class BrowserCapturer:
@@ -317,10 +399,13 @@ class BrowserCapturer:
     def _load(self, url: str, hops: ExitStack, *, truncate: bool) -> _Load:
         """Load ``url`` in the browser; fetched hops stay open on ``hops``."""
         session = self._get_session()
-        hard_limit = self.settings.browser_timeout * 2 + 30
-        load = _Load(url=url)
+        hard_limit = self.settings.browser_timeout * 2 + _HARD_MARGIN
+        load = _Load(url=url, hops=hops, truncate=truncate)
         try:
-            session.run(self._visit(session, load, hops, truncate, hard_limit), hard_limit + 30)
+            session.run(
+                self._visit(session, load, hard_limit),
+                hard_limit + _SETTLE_SECONDS + _HARD_MARGIN,
+            )
         except FutureTimeout as exc:
             # The loop itself is stuck (a hung driver): start afresh next time.
             with self._lock:
@@ -333,9 +418,7 @@ class BrowserCapturer:
                 load.closed = True  # fetches finishing now are dropped
         return load
 
-    async def _visit(
-        self, session: _Session, load: _Load, hops: ExitStack, truncate: bool, hard_limit: float
-    ) -> None:
+    async def _visit(self, session: _Session, load: _Load, hard_limit: float) -> None:
         browser = await session.acquire()
         started = time.monotonic()
         context = page = None
@@ -347,9 +430,8 @@ class BrowserCapturer:
                 service_workers="block",  # their fetches would bypass the routes
                 accept_downloads=False,
             )
-            await context.route(
-                "**/*", lambda route, request: self._route(load, hops, truncate, route, request)
-            )
+            load.deadline = time.monotonic() + hard_limit
+            await context.route("**/*", lambda route, request: self._route(load, route, request))
             await context.route_web_socket("**/*", lambda ws: self._web_socket(load, ws))
             page = await context.new_page()
             page.on("crash", lambda _: crashed.set())
@@ -365,14 +447,22 @@ class BrowserCapturer:
         except BrowserError:
             raise
         except Exception as exc:  # Playwright's Error: the page or browser went away
-            await asyncio.sleep(0.2)  # for the crash or disconnection to be reported
-            # Nothing closes the page before this point: closed means it died.
+            await asyncio.sleep(0.5)  # for the crash or disconnection to be reported
+            memory = session.over_memory(started)
+            if memory is not None:
+                raise BrowserError(
+                    f"the browser used {memory / MiB:.0f} MiB loading {load.url}, over "
+                    f"VESTIGE_BROWSER_MEMORY ({self.settings.browser_memory} MiB); "
+                    "its page was stopped"
+                ) from exc
+            # Nothing closes the page before this point: closed means it died. A
+            # crashed page leaves the browser to other pages; a browser that went
+            # away is started afresh by the next capture (acquire).
             if crashed.is_set() or not browser.is_connected() or (page and page.is_closed()):
-                await session.stop_browser()
                 raise BrowserError(
                     f"the browser crashed loading {load.url}; it will be restarted"
                 ) from exc
-            reason = _page_failure(load)
+            reason = load.page_error
             raise BrowserError(reason or f"{load.url}: {_first_line(exc)}") from exc
         finally:
             with load.lock:
@@ -385,17 +475,27 @@ class BrowserCapturer:
 
     async def _drive(self, page: Page, load: _Load, started: float) -> None:
         """Navigate, wait for the network to be idle, scroll, screenshot, serialise."""
+        from playwright.async_api import Error as PageError
         from playwright.async_api import TimeoutError as PageTimeout
 
         timeout = self.settings.browser_timeout
         try:
-            await page.goto(load.url, wait_until="domcontentloaded", timeout=timeout * 1000)
+            try:
+                await page.goto(load.url, wait_until="domcontentloaded", timeout=timeout * 1000)
+            except PageError:
+                if not load.pending:
+                    raise
+                # The page redirected: its chain is fetched; the browser goes to
+                # where it ended, and is answered with the final response.
+                [final] = load.pending
+                remaining = max(0.1, started + timeout - time.monotonic())
+                await page.goto(final, wait_until="domcontentloaded", timeout=remaining * 1000)
         except PageTimeout as exc:
             raise BrowserError(
                 f"timed out: {load.url} did not load within {timeout:g} s (VESTIGE_BROWSER_TIMEOUT)"
             ) from exc
         if load.page is None:
-            raise BrowserError(_page_failure(load) or f"{load.url} was not fetched")
+            raise BrowserError(load.page_error or f"{load.url} was not fetched")
         await _wait_idle(page, load, started + timeout, "before scrolling")
         scrolled = await _scroll(page)
         await _wait_idle(page, load, time.monotonic() + timeout, "after scrolling")
@@ -410,12 +510,10 @@ class BrowserCapturer:
         load.blocked.append(Blocked(ws.url, "WebSocket connections are not captured"))
         await ws.close()
 
-    async def _route(
-        self, load: _Load, hops: ExitStack, truncate: bool, route: Route, request: Request
-    ) -> None:
+    async def _route(self, load: _Load, route: Route, request: Request) -> None:
         load.in_flight += 1
         try:
-            await self._answer(load, hops, truncate, route, request)
+            await self._answer(load, route, request)
         except Exception:
             if not load.closed:
                 raise
@@ -423,9 +521,9 @@ class BrowserCapturer:
         finally:
             load.in_flight -= 1
 
-    async def _answer(
-        self, load: _Load, hops: ExitStack, truncate: bool, route: Route, request: Request
-    ) -> None:
+    async def _answer(self, load: _Load, route: Route, request: Request) -> None:
+        from playwright.async_api import Error as PlaywrightError
+
         url = request.url
         if load.closed:
             await route.abort("aborted")
@@ -435,8 +533,8 @@ class BrowserCapturer:
             await route.abort("blockedbyclient")
             return
         with load.lock:
-            waiting = load.pending.pop(url, None)
-        if waiting is None:
+            resource = load.pending.pop(url, None)
+        if resource is None:
             is_page = (
                 load.page is None
                 and request.is_navigation_request()
@@ -445,16 +543,29 @@ class BrowserCapturer:
             if not is_page and self._over_limits(load, url):
                 await route.abort("blockedbyclient")
                 return
+            # Sent as the browser sent them: its cookies, Referer, Accept, and the
+            # headers its scripts added, so the server answers as it answered it.
+            try:
+                sent = await request.all_headers()
+            except PlaywrightError:  # the page went away meanwhile: what is known
+                sent = request.headers
+            headers = {
+                name: value
+                for name, value in sent.items()
+                if name not in _NOT_FORWARDED and not name.startswith(":")
+            }
             try:
                 resource = await asyncio.get_running_loop().run_in_executor(
-                    None, self._fetch, load, hops, url, request.resource_type, truncate
+                    None, self._fetch, load, url, request.resource_type, headers
                 )
             except RefusedURL as exc:
                 load.blocked.append(Blocked(url, str(exc)))
+                load.page_error = str(exc) if is_page else load.page_error
                 await route.abort("blockedbyclient")
                 return
             except FetchError as exc:
                 load.failed.append(Blocked(url, str(exc)))
+                load.page_error = str(exc) if is_page else load.page_error
                 await route.abort("failed")
                 return
             if resource is None:  # the load ended while this was being fetched
@@ -462,12 +573,18 @@ class BrowserCapturer:
                 return
             if is_page and load.page is None:
                 load.page = resource
-            waiting = resource.hops
-        hop, rest = waiting[0], waiting[1:]
-        if rest:
-            with load.lock:
-                load.pending[rest[0].url] = rest
-        await route.fulfill(status=hop.status, headers=_fulfil_headers(hop), body=_decoded(hop))
+                if len(resource.hops) > 1:
+                    # Playwright does not route a redirect's next request: the
+                    # browser is sent to the final URL instead (see _drive).
+                    with load.lock:
+                        load.pending[resource.hops[-1].url] = resource
+                    await route.abort("aborted")
+                    return
+        # A sub-resource that redirected is answered with its final response (its
+        # URL stays the first; the records hold every hop).
+        final = resource.hops[-1]
+        headers = _fulfil_headers(final, earlier=resource.hops[:-1])
+        await route.fulfill(status=final.status, headers=headers, body=_decoded(final))
 
     def _over_limits(self, load: _Load, url: str) -> bool:
         settings = self.settings
@@ -490,17 +607,17 @@ class BrowserCapturer:
         load.blocked.append(Blocked(url, reason))
         return True
 
-    def _fetch(
-        self, load: _Load, hops: ExitStack, url: str, kind: str, truncate: bool
-    ) -> _Resource | None:
+    def _fetch(self, load: _Load, url: str, kind: str, headers: dict[str, str]) -> _Resource | None:
         """Fetch ``url`` with every redirect hop (in a worker thread)."""
-        fetching = self.fetcher.fetch(url, truncate=truncate)
+        fetching = self.fetcher.fetch(
+            url, truncate=load.truncate, headers=headers, deadline=load.deadline
+        )
         fetched = fetching.__enter__()
         with load.lock:
             if load.closed:
                 fetching.__exit__(None, None, None)
                 return None
-            hops.push(fetching.__exit__)
+            load.hops.push(fetching.__exit__)
             resource = _Resource(url, kind, fetched)
             load.resources.append(resource)
             load.size += sum(hop.body_length for hop in fetched)
@@ -628,17 +745,17 @@ async def _settle(load: _Load) -> None:
         await asyncio.sleep(0.05)
 
 
-def _page_failure(load: _Load) -> str | None:
-    """Why the page itself was not fetched, if it was refused or failed."""
-    for item in load.blocked + load.failed:
-        if item.url == load.url:
-            return item.reason
-    return None
-
-
-def _fulfil_headers(hop: Hop) -> dict[str, str]:
+def _fulfil_headers(hop: Hop, earlier: Sequence[Hop] = ()) -> dict[str, str]:
+    """The headers the browser gets for ``hop``, with the cookies the ``earlier``
+    redirect hops set (the browser would have stored them on the way)."""
     headers: dict[str, str] = {}
-    for line in hop.response_head.split(b"\r\n")[1:]:
+    lines = [
+        line
+        for redirect in earlier
+        for line in redirect.response_head.split(b"\r\n")[1:]
+        if line.lower().startswith(b"set-cookie:")
+    ]
+    for line in lines + hop.response_head.split(b"\r\n")[1:]:
         name, sep, value = line.decode("latin-1").partition(":")
         key = name.strip().lower()
         if not sep or key in _NOT_FULFILLED:
@@ -681,6 +798,56 @@ def _resource_record(
         payload_digest=digest,
         block_digest=digest,
     )
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every process on the machine: its parent's id and command line."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+        found[int(entry.name)] = (parent, command)
+    return found
+
+
+def _chromium_root(marker: str, processes: dict[int, tuple[int, str]]) -> int | None:
+    """The browser process whose command line holds ``marker`` (its session's proxy flag)."""
+    for pid, (_, command) in processes.items():
+        if marker in command and "--type=" not in command:
+            return pid
+    return None
+
+
+def _descendants(root: int, processes: dict[int, tuple[int, str]]) -> list[int]:
+    """The processes started, directly or not, by ``root``: Chromium's renderers and helpers."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in processes.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _pss(pid: int) -> int:
+    """A process's proportional set size in bytes (shared pages counted once overall)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass  # ended meanwhile
+    return 0
 
 
 def _first_line(exc: BaseException) -> str:

@@ -45,13 +45,19 @@ class Settings(BaseSettings):
         30.0,
         gt=0,
         description="Seconds a browser capture waits for the page's network to be idle "
-        "(and again after scrolling); the whole page gets at most twice that plus 30 s.",
+        "(and again after scrolling); the whole page gets at most twice that plus 15 s.",
     )
     browser_max_resources: int = Field(
         500, ge=1, description="Most sub-resources a browser capture stores for one page."
     )
     browser_max_total_size: int = Field(
         200 * MiB, description="Most bytes of sub-resources a browser capture stores for one page."
+    )
+    browser_memory: int = Field(
+        4096,
+        ge=64,
+        description="MiB Chromium's processes may use together (PSS); past it the largest "
+        "renderer is killed and its capture fails.",
     )
     browser_pages: int = Field(
         50, ge=1, description="Pages one Chromium loads before it is restarted (memory)."

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -25,6 +25,8 @@ from archive.urls import normalise_url
 from archive.warc import Digest
 
 _SPOOL_IN_MEMORY = 4 * 1024 * 1024
+# Request headers that carry the client's credentials: not sent on to another origin.
+_CREDENTIALS = frozenset({"cookie", "authorization"})
 
 
 class FetchError(Exception):
@@ -101,13 +103,26 @@ class Fetcher:
         return self.settings.capture_allow_private
 
     @contextmanager
-    def fetch(self, url: str, *, truncate: bool = False) -> Iterator[list[Hop]]:
-        """Fetch ``url`` following redirects; the hops' spool files close on exit."""
+    def fetch(
+        self,
+        url: str,
+        *,
+        truncate: bool = False,
+        headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+    ) -> Iterator[list[Hop]]:
+        """Fetch ``url`` following redirects; the hops' spool files close on exit.
+
+        ``headers`` (a browser's own request headers) are sent over the defaults;
+        cookies and credentials among them only to ``url``'s origin.
+        ``deadline`` (a ``time.monotonic()`` value) ends a slow body early.
+        """
         hops: list[Hop] = []
         try:
-            current = normalise_url(url)
+            first = current = normalise_url(url)
             for _ in range(self.settings.max_redirects + 1):
-                hop = self._exchange(current, truncate=truncate)
+                sent = _for_origin(headers, first, current)
+                hop = self._exchange(current, truncate=truncate, headers=sent, deadline=deadline)
                 hops.append(hop)
                 if hop.location is None:
                     break
@@ -121,9 +136,16 @@ class Fetcher:
             for hop in hops:
                 hop.close()
 
-    def _exchange(self, url: str, *, truncate: bool) -> Hop:
+    def _exchange(
+        self,
+        url: str,
+        *,
+        truncate: bool,
+        headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+    ) -> Hop:
         try:
-            request = self.client.build_request("GET", url)
+            request = self.client.build_request("GET", url, headers=headers)
         except httpx.InvalidURL as exc:
             raise FetchError(f"invalid URL {url}: {exc}") from exc
         fetched_at = datetime.now(UTC)
@@ -139,7 +161,9 @@ class Fetcher:
             address = _peer_address(response)
             if address is None:  # the guard gives every stream one; refuse, never skip
                 raise RefusedURL(f"refused {request.url.host!r}: no peer address")
-            return self._read(url, request, response, fetched_at, address, truncate=truncate)
+            return self._read(
+                url, request, response, fetched_at, address, truncate=truncate, deadline=deadline
+            )
         finally:
             response.close()
 
@@ -152,6 +176,7 @@ class Fetcher:
         ip_address: str | None,
         *,
         truncate: bool,
+        deadline: float | None = None,
     ) -> Hop:
         limit = self.settings.max_body_size
         declared = response.headers.get("Content-Length", "")
@@ -175,7 +200,8 @@ class Fetcher:
         body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - owned by the Hop
         payload, block = Digest(), Digest(response_head)
         length, truncated = 0, False
-        deadline = time.monotonic() + self.settings.fetch_timeout * 10
+        slowest = time.monotonic() + self.settings.fetch_timeout * 10
+        deadline = slowest if deadline is None else min(deadline, slowest)
         try:
             for chunk in response.iter_raw():
                 if length + len(chunk) > limit:
@@ -215,6 +241,18 @@ class Fetcher:
             truncated=truncated,
             content_type=response.headers.get("Content-Type"),
         )
+
+
+def _for_origin(
+    headers: Mapping[str, str] | None, first: str, current: str
+) -> dict[str, str] | None:
+    """``headers`` for a hop to ``current`` of a fetch of ``first``: without cookies and
+    credentials once a redirect leaves ``first``'s origin (a browser's jar would not
+    send them there)."""
+    if headers is None:
+        return None
+    same = urlsplit(first)[:2] == urlsplit(current)[:2]
+    return {k: v for k, v in headers.items() if same or k.lower() not in _CREDENTIALS}
 
 
 def _too_large(url: str, declared: int | None, limit: int) -> FetchError:

@@ -247,7 +247,7 @@ def _fidelity(
     from playwright.sync_api import sync_playwright
 
     from api.app import create_app
-    from api.replay import timestamp14
+    from archive.cdxj import timestamp14
     from archive.config import Settings
     from archive.repository import Repository
 

@@ -115,6 +115,7 @@ def to_dict(document: Document) -> dict[str, Any]:
         "id": document.id,
         "url": document.url,
         "title": document.title,
+        "page_title": document.page_title,
         "authors": list(document.authors or []),
         "published": document.published,
         "language": document.language,
@@ -171,6 +172,7 @@ class Version:
     content_hash: str | None = None
     changes: list[str] = field(default_factory=list)
     similarity: float | None = None
+    title_change: tuple[str | None, str | None] | None = None  # (before, after)
     redirect_to: str | None = None
 
     @property
@@ -231,13 +233,35 @@ def versions(catalog: Catalog, url: str) -> list[Version]:
             if document.content_hash != previous.content_hash:
                 version.changes.append(TEXT_CHANGED)
                 version.similarity = edit_similarity(previous.text, document.text)
-            if (document.title or "") != (previous.title or ""):
+            version.title_change = title_change(previous, document)
+            if version.title_change:
                 version.changes.append(TITLE_CHANGED)
             version.changes = version.changes or [UNCHANGED]
         if document is not None:
             previous = document
         result.append(version)
     return result
+
+
+def title_change(old: Document, new: Document) -> tuple[str | None, str | None] | None:
+    """The title before and after, if it changed from ``old`` to ``new``; else None.
+
+    The ``<title>`` as served is compared when both versions have one: an edit there can
+    leave the headline (``og:title``, or the title without its site suffix) as it was.
+    Otherwise (a PDF, a document ingested before page titles were kept) the headlines.
+    """
+    served = (old.page_title, new.page_title)
+    if None not in served and served[0] != served[1]:
+        return served
+    if (old.title or "") != (new.title or ""):
+        return old.title, new.title
+    return None
+
+
+def title_phrase(titles: tuple[str | None, str | None] | list[str | None]) -> str:
+    """A title change in words: ``title "Before" -> "After"``."""
+    before, after = (f'"{title}"' if title is not None else "none" for title in titles)
+    return f"title {before} -> {after}"
 
 
 def _redirect(status: int | None) -> bool:

@@ -172,6 +172,7 @@ def extract_html(payload: Payload, decoded: Decoded) -> Extraction:
         (name for name in (meta.get("sitename"), page.get("site")) if _is_site_name(name)), None
     )
     result.title = headline(meta.get("title") or page.get("title"), site, tree)
+    result.page_title = page_title(tree)
     result.authors = (
         byline(result.text) or _authors(meta.get("author")) or _authors(page.get("author"))
     )
@@ -232,19 +233,29 @@ def _page_meta(tree: HtmlElement) -> dict[str, str]:
             if field_name == "author" and value.startswith(("http://", "https://")):
                 continue  # a profile link, not a name
             found[field_name] = value
-    title = tree.find(".//title")
-    if "title" not in found and title is not None and title.text_content().strip():
-        found["title"] = " ".join(title.text_content().split())
+    if "title" not in found and (title := page_title(tree)):
+        found["title"] = title
     return found
 
 
+def page_title(tree: HtmlElement) -> str | None:
+    """The text of the page's ``<title>``, spaces collapsed; None without one."""
+    element = tree.find(".//title")
+    if element is None:
+        return None
+    return " ".join(element.text_content().split()) or None
+
+
 # A title's trailing parts after a separator: the section and site (`` | 聯合新聞網``).
-_TITLE_PARTS = re.compile(r"\s+[|\-\u2013\u2014_]\s+|\s*[|\uff5c]\s*")
+_TITLE_PARTS = re.compile(r"\s+[|\-\u2013\u2014_\u00bb]\s+|\s*[|\uff5c]\s*")
+# Before a site's name only: TMZ's "Oscar Dress -- STOLEN!!!" is one headline.
+_SITE_DASHES = " -- "
 _NOT_A_NAME = re.compile(r"(?i)https?\b|www\.|@|://|\.(com|net|org)\b|^[\d\W_]+$")
 _LINK_AFTER_NAME = re.compile(r"\s*\(\s*https?://[^)\s]*\s*\)")
 _LABELS = {"作者", "username", "admin", "by", "author"}  # field labels, not names
 _NOT_A_SITE = re.compile(r"(?i)©|\(c\)|copyright|all rights|^\d{4}")
 _HAN_NAME = "[\u4e00-\u9fff]{2,4}"
+_SPACED_NAME = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 # Chinese news bylines: 【王家俊／台北報導】, 〔記者施曉光、吳亮儀／台北報導〕, 记者 XXX 报道,
 # （中央社記者楊思瑞台南4日電）; a credit such as 記者鄭清元／攝影 is not one.
 _BYLINES = (
@@ -272,23 +283,54 @@ def headline(title: str | None, site: str | None, tree: HtmlElement) -> str | No
     when the title is only the site's name."""
     if not title:
         return None
-    element = tree.find(".//title")
-    whole = " ".join(element.text_content().split()) if element is not None else ""
-    names = {_norm(site or "")} | _keywords(tree)
-    if _norm(title) in names:  # trafilatura kept the site's part: "自由電子報 - 果汁？..."
-        rest = [
-            part
-            for part in _TITLE_PARTS.split(whole)
-            if part.strip() and _norm(part) != _norm(title)
-        ]
+    whole = [part.strip() for part in _TITLE_PARTS.split(page_title(tree) or "") if part.strip()]
+    keywords = _keywords(tree)
+    # Sites list their own names among the keywords, but some list the headline too
+    # ("Una solución ... - 07.12.2017 - LA NACION"): a keyword that is the longest
+    # part of <title> is the headline.
+    longest = max(map(len, whole), default=0)
+    if _norm(title) == _norm(site or "") or (_norm(title) in keywords and len(title) < longest):
+        # trafilatura kept the site's part: "自由電子報 - 果汁？..."
+        rest = [part for part in whole if _norm(part) != _norm(title)]
         heading = tree.find(".//h1")
         text = " ".join(heading.text_content().split()) if heading is not None else ""
-        return max(rest, key=len).strip() if rest else (text or title)
-    parts = [part for part in _TITLE_PARTS.split(title) if part and part.strip()]
-    # Only when the first part is the longest: "Python - A Guide" keeps its tail.
-    if len(parts) > 1 and len(parts[0]) >= 4 and len(parts[0]) > max(map(len, parts[1:])):
-        return parts[0].strip()
-    return title
+        return max(rest, key=len) if rest else (text or title)
+    while (cut := title.rfind(_SITE_DASHES)) > 0 and _names_site(title[cut:], site, keywords):
+        title = title[:cut].rstrip()  # "... Julian Assange -- Sott.net"
+    separators = list(_TITLE_PARTS.finditer(title))
+    ends = [found.start() for found in separators] + [len(title)]
+    starts = [0] + [found.end() for found in separators]
+    parts = [title[start:end].strip() for start, end in zip(starts, ends, strict=True)]
+    # The site's name ends it, however long: "... | 重點新聞 | 中央社即時新聞 CNA NEWS".
+    kept = len(parts)
+    while kept > 1 and _names_site(parts[kept - 1], site, keywords):
+        kept -= 1
+    head, tail = parts[0], parts[1:kept]
+    if len(head) < 4:
+        return title
+    # Sections and authors before it go when the first part is the longest ("Python - A
+    # Guide" keeps its tail) and they are short ("ATF - an async task framework" stays).
+    if tail and len(head) > max(map(len, tail)) and all(map(_short_name, tail)):
+        return head
+    return title[: ends[kept - 1]].strip()
+
+
+def _names_site(part: str, site: str | None, keywords: set[str]) -> bool:
+    """Whether a title's trailing part is the site's name: in it or containing it, one
+    of the keywords, or holding its host's name (``CNA NEWS`` on ``cna.com.tw``)."""
+    name, site_name = _norm(part), _norm(site or "")
+    if not name or not site_name:
+        return bool(name) and name in keywords
+    if name in keywords or name in site_name or site_name in name:
+        return True
+    labels = site_name.split(".")
+    host = labels[1] if labels[0] == "www" and len(labels) > 2 else labels[0]
+    return len(labels) > 1 and " " not in site_name and host in re.split(r"\W+", name)
+
+
+def _short_name(part: str) -> bool:
+    """A section or author's name: three words and twenty characters at most."""
+    return len(part.split()) <= 3 and len(part) <= 20
 
 
 def _keywords(tree: HtmlElement) -> set[str]:
@@ -313,7 +355,14 @@ def _authors(value: str | None) -> list[str]:
     parts = [part.strip() for part in re.split(r"\s*[;\uff1b\u3001]\s*|\s+and\s+", value)]
     if any(_NOT_A_NAME.search(part) or part.lower() in _LABELS for part in parts if part):
         return []
-    return _unique(parts)
+    return _unique(map(_unspaced, parts))
+
+
+def _unspaced(name: str) -> str:
+    """A Chinese name spaced out to fill a cell ("赵 培") without its spaces; two names
+    ("王建宏 张文攀") stay apart."""
+    joined = _SPACED_NAME.sub("", name)
+    return joined if len(joined) <= 4 else name
 
 
 def _unique(values: Any) -> list[str]:

@@ -49,6 +49,7 @@ class Extraction:
     text: str
     extraction: str  # "trafilatura", "fallback", "pdf", "pdf+ocr", "ocr", "text", "docx"...
     title: str | None = None
+    page_title: str | None = None  # an HTML page's <title> as served
     authors: list[str] = field(default_factory=list)
     published: str | None = None
     site: str | None = None

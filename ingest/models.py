@@ -40,6 +40,8 @@ class Document(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     mime: Mapped[str | None] = mapped_column(String(200))
     title: Mapped[str | None] = mapped_column(Text)
+    # The HTML <title> as served; ``title`` is the headline, which may come from elsewhere.
+    page_title: Mapped[str | None] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
     published: Mapped[str | None] = mapped_column(String(40))
     site: Mapped[str | None] = mapped_column(String(500))
@@ -79,6 +81,7 @@ class Document(Base):
     # Fields the extraction of a payload fills in (``ingest.extract``).
     EXTRACTED = (
         "title",
+        "page_title",
         "authors",
         "published",
         "site",

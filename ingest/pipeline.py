@@ -60,6 +60,7 @@ class Task:
     max_size: int
     timeout: float
     rendered: tuple[str, int, int] | None = None  # a browser capture's DOM of this page
+    revisit_of: str | None = None  # a revisit's original, the record at ``path``
     ocr: OcrOptions = field(default_factory=OcrOptions)
 
 
@@ -118,8 +119,8 @@ def run_task(task: Task) -> Outcome:
         with time_limit(task.timeout):
             extraction = extract(read_payload(task), task.ocr)
             if task.rendered and len(extraction.text) < _NO_MAIN_TEXT:
-                extraction = _rendered(task, task.rendered) or extraction
-            return Outcome(extraction=extraction)
+                extraction = _rendered(task, task.rendered, extraction) or extraction
+            return Outcome(extraction=extraction, revisit_of=task.revisit_of)
     except NotText as exc:
         return Outcome(skipped=f"not text ({exc})")
     except ExtractionError as exc:
@@ -132,16 +133,16 @@ def run_task(task: Task) -> Outcome:
         return Outcome(failed="parser error", detail=f"{type(exc).__name__}: {exc}")
 
 
-def _rendered(task: Task, where: tuple[str, int, int]) -> Extraction | None:
-    """The extraction of a browser capture's rendered DOM, if it has more text;
-    its ``extraction`` says so (``dom:trafilatura``...)."""
+def _rendered(task: Task, where: tuple[str, int, int], plain: Extraction) -> Extraction | None:
+    """The extraction of a browser capture's rendered DOM, if it has more text than
+    the ``plain`` one; its ``extraction`` says so (``dom:trafilatura``...)."""
     record = _read_record(*where)
     body = record.content_stream().read(task.max_size + 1)
     if len(body) > task.max_size:
         return None
     content_type = record.rec_headers.get_header("Content-Type")
     rendered = extract(Payload(url=task.url, body=body, content_type=content_type))
-    if len(rendered.text) < _NO_MAIN_TEXT:
+    if len(rendered.text) <= len(plain.text):
         return None
     rendered.extraction = f"dom:{rendered.extraction}"
     return rendered
@@ -316,7 +317,11 @@ class Ingester:
             self._tombstone_orphans(collection, summary)
         return summary
 
-    def _task(self, row: Record, metadata: dict[str, Record], doms: dict[str, Record]) -> Task:
+    def _task(
+        self, row: Record, metadata: dict[str, Record], doms: dict[str, Record]
+    ) -> Task | None:
+        """How to extract ``row``; None for a revisit without a rendered DOM of its own
+        (its original's document is copied instead)."""
         store = self.repository.store
         extra = metadata.get(row.capture_id or "")
         if extra is not None and (row.record_type != "resource" or extra.url != row.url):
@@ -326,18 +331,27 @@ class Ingester:
         dom = doms.get(row.capture_id or "")
         if dom is not None and dom.url != DOM_PREFIX + (row.url or ""):
             dom = None  # the DOM of the page, not of a sub-resource
+        source = row
+        if row.record_type == "revisit":
+            # A browser capture of a page whose HTML an HTTP capture already holds
+            # (auto mode): its DOM may have the text the HTML lacks.
+            original = self.repository.catalog.original_of(row) if dom is not None else None
+            if original is None:
+                return None
+            source = original
         return Task(
             record_id=row.record_id,
             url=row.url or "",
-            path=str(store.path(row.warc_file)),
-            offset=row.offset,
-            length=row.length,
+            path=str(store.path(source.warc_file)),
+            offset=source.offset,
+            length=source.length,
             metadata=(str(store.path(extra.warc_file)), extra.offset, extra.length)
             if extra is not None
             else None,
             max_size=self.max_size,
             timeout=self.timeout,
             rendered=(str(store.path(dom.warc_file)), dom.offset, dom.length) if dom else None,
+            revisit_of=source.record_id if source is not row else None,
             ocr=self.ocr,
         )
 
@@ -364,14 +378,14 @@ class Ingester:
             metadata = self._metadata_records(page)
             doms = rendered_doms(
                 self.catalog,
-                [row.capture_id or "" for row in page if row.record_type == "response"],
+                [
+                    row.capture_id or ""
+                    for row in page
+                    if row.record_type in ("response", "revisit")
+                ],
             )
             for row in page:
-                needs_text = (
-                    row.record_type != "revisit"
-                    and not _error_or_redirect(row.status)
-                    and not browser_part(row.url)
-                )
+                needs_text = not _error_or_redirect(row.status) and not browser_part(row.url)
                 yield row, self._task(row, metadata, doms) if needs_text else None
 
         for row in rows:

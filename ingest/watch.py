@@ -46,6 +46,7 @@ from archive.store import check_collection
 from archive.urls import checked_url, normalise_url
 from archive.warc import check_note
 from ingest import diff
+from ingest.documents import TITLE_CHANGED, title_change, title_phrase
 from ingest.models import Document
 from ingest.suggest import is_home_page, site_of
 from ingest.text import edit_similarity, similarity
@@ -127,6 +128,7 @@ class PageChange(Base):
             "document_id": self.document_id,
             "previous_id": self.previous_id,
             "similarity": self.similarity,
+            "title_change": (self.evidence or {}).get("title"),
             "evidence": dict(self.evidence or {}),
         }
 
@@ -325,12 +327,20 @@ def _classify(
     if previous is None:
         change.kind = FIRST
         return
-    if result.revisit or (document and document.content_hash == previous.content_hash):
-        change.kind = UNCHANGED
-        evidence["revisit"] = result.revisit
+    if result.revisit:
+        change.kind, evidence["revisit"] = UNCHANGED, True
         return
     if document is None:
         change.kind, change.reason = CHANGED, "payload changed (not text)"
+        return
+    titles = title_change(previous, document)
+    if titles:
+        evidence["title"] = list(titles)
+    if document.content_hash == previous.content_hash:
+        if titles:  # only the title was edited: the text (and its diff) are the same
+            change.kind, change.reason = CHANGED, TITLE_CHANGED
+        else:
+            change.kind, evidence["revisit"] = UNCHANGED, False
         return
     if probe is not None:
         like_missing = similarity(document.text, probe.text)
@@ -340,9 +350,8 @@ def _classify(
             change.kind, change.reason = REMOVED, "soft-404 (the site's page for a missing path)"
             return
     change.kind = CHANGED
+    change.reason = TITLE_CHANGED if titles else None
     change.similarity = edit_similarity(previous.text, document.text)
-    if (document.title or "") != (previous.title or ""):
-        evidence["title"] = [previous.title, document.title]
     ops = diff.diff(previous.text, document.text, document.language, "word")
     evidence["diff"] = diff.summary(ops)
     if document.language == "zh":
@@ -383,6 +392,8 @@ def _describe(change: PageChange) -> str:
         parts.append(change.reason)
     if change.similarity is not None:
         parts.append(f"similarity {change.similarity:.1%}")
+    if titles := change.evidence.get("title"):
+        parts.append(title_phrase(titles))
     fragments = change.evidence.get("diff", {}).get("fragments", [])
     for fragment in fragments[:3]:
         parts.append(f"-{fragment['old']!r} +{fragment['new']!r}")

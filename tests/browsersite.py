@@ -7,6 +7,7 @@ to reach 127.0.0.1 and a private address (which the capture must refuse).
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 import threading
@@ -148,3 +149,81 @@ iframe, img {{ display: block; border: 0; }}
     # A redirect off the site to loopback: the second hop must be refused.
     web.route("/leave", Route(302, b"", [("Location", f"{secret}/redirected")]))
     return web.url("/")
+
+
+# The members-only story: its body arrives by fetch() only when the request carries
+# what the browser has by then: the cookies set by a redirect, by the page and by a
+# script, the page as Referer, and the Accept and X-Requested-With the script sends.
+# Its image redirects to another origin (localhost), which must get none of the cookies.
+STORY = "Pelican wardens counted four hundred nests on the breakwater this spring."
+STORY_COOKIES = ("visit=1", "session=s3cr3t", "js=ok")
+
+
+IMAGE = [("Content-Type", "image/png")]
+
+
+def serve_story(web: WebServer) -> str:
+    """Set the members-only story's routes on ``web``; returns its first URL, which
+    redirects to the page (``/story/``, whose script fetches a relative ``body.json``)."""
+    page = web.url("/story/")
+    html = b"""<!doctype html><html><head><title>Members</title></head><body>
+<div id="story">Members only.</div><img src="away.png" width="10" height="10"><script>
+document.cookie = "js=ok; path=/";
+fetch("body.json", {headers: {"Accept": "application/json", "X-Requested-With": "fetch"}})
+  .then((r) => r.json())
+  .then((data) => { document.getElementById("story").textContent = data.story; });
+</script></body></html>"""
+
+    def body(handler) -> Route:
+        cookies = handler.headers.get("Cookie", "")
+        allowed = (
+            all(cookie in cookies for cookie in STORY_COOKIES)
+            and handler.headers.get("Referer") == page
+            and handler.headers.get("Accept") == "application/json"
+            and handler.headers.get("X-Requested-With") == "fetch"
+        )
+        answer = {"story": STORY if allowed else "Forbidden."}
+        return Route(
+            200 if allowed else 403,
+            json.dumps(answer).encode(),
+            [("Content-Type", "application/json")],
+        )
+
+    web.route("/story", Route(302, b"", [("Location", "/story/"), ("Set-Cookie", "visit=1")]))
+    web.route(
+        "/story/",
+        Route(
+            body=html,
+            headers=[("Content-Type", "text/html"), ("Set-Cookie", "session=s3cr3t; HttpOnly")],
+        ),
+    )
+    web.route("/story/body.json", body)
+    away = web.url("/story/landed.png").replace("127.0.0.1", "localhost")
+    web.route("/story/away.png", Route(302, b"", [("Location", away)]))
+    web.route("/story/landed.png", Route(body=png(10, 10, (0, 90, 0)), headers=IMAGE))
+    return web.url("/story")
+
+
+def chromium_processes(name: str = "chromium") -> list[int]:
+    """The processes started (through Playwright's driver) by this process whose
+    executable's name starts with ``name``: Chromium's, or the driver's (``node``)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != os.getpid():
+            ancestor = parents.get(ancestor)
+        try:
+            matches = Path(f"/proc/{pid}/exe").resolve().name.startswith(name)
+        except OSError:
+            continue
+        if ancestor == os.getpid() and matches:
+            found.append(pid)
+    return found

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 
 import typer
+from pydantic import ValidationError
 
 from api.cli import capture, crawl, export, ingest, migrate, provenance, search, serve
+from api.cli.common import fail
+from archive.config import get_settings
 
 app = typer.Typer(
     name="vestige",
@@ -28,6 +31,12 @@ def _options(
     """Vestige: a multilingual archive of web pages and documents with full-text search."""
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        get_settings()  # read once here, so a bad VESTIGE_* value is one line, not a traceback
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "VESTIGE_" + "_".join(str(part) for part in error["loc"]).upper()
+        raise fail(f"invalid {name}={error.get('input')!r}: {error['msg']}", 2) from None
 
 
 def main() -> None:

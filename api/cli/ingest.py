@@ -133,6 +133,8 @@ def show(
         ("url", data["url"]),
         ("captured", f"{data['captured']}  status {data['status'] or '-'}  {data['mime'] or ''}"),
         ("title", data["title"]),
+        # The <title> as served, when the headline was taken from elsewhere or cut.
+        ("<title>", data["page_title"] if data["page_title"] != data["title"] else None),
         ("authors", ", ".join(data["authors"])),
         ("published", data["published"]),
         ("publisher", data["site"]),
@@ -199,6 +201,8 @@ def versions(
             change += f" (similarity {version.similarity:.1%})"
         if version.redirect_to:
             change += f" -> {version.redirect_to}"
+        if version.title_change:
+            change += f"; {documents.title_phrase(version.title_change)}"
         typer.echo(
             f"{version.captured[:19].replace('T', ' ')}  {version.status or '-':>3}  "
             f"{version.document_id or '-':<16}  {change}"

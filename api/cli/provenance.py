@@ -212,6 +212,8 @@ def diff_command(
         right = documents.get(repository.catalog, new)
     if left is None or right is None:
         raise fail(f"no document {old if left is None else new}")
+    if titles := documents.title_change(left, right):
+        typer.echo(documents.title_phrase(titles))
     ops = text_diff.diff(left.text, right.text, right.language, by)
     typer.echo(text_diff.inline(ops))
 
@@ -348,6 +350,8 @@ def _change_line(change: watching.PageChange) -> str:
         line += f"  ({change.reason})"
     if change.similarity is not None:
         line += f"  similarity {change.similarity:.1%}"
+    if titles := change.evidence.get("title"):
+        line += f"  {documents.title_phrase(titles)}"
     return line
 
 

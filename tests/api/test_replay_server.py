@@ -125,8 +125,8 @@ def test_replay_server_replays_a_browser_capture_with_its_scripts_data(home: Set
     from browsersite import ARTICLE, Listener, serve_site
     from playwright.sync_api import expect, sync_playwright
 
-    from api.replay import timestamp14
     from archive.browser import BrowserCapturer
+    from archive.cdxj import timestamp14
     from conftest import WebServer, missing_part
 
     wayback = _wayback()

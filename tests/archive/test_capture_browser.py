@@ -21,10 +21,14 @@ from browsersite import (
     PAGE_HEIGHT,
     PRIVATE_IP,
     RESOURCES,
+    STORY,
+    STORY_COOKIES,
     Listener,
+    chromium_processes,
     png,
     png_size,
     serve_site,
+    serve_story,
 )
 from sqlalchemy import select
 from test_capture_basic import configure, of_type, stored_records
@@ -33,7 +37,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from archive.browser import BrowserCapturer, browser_summaries
 from archive.catalog import Record
-from archive.config import Settings
+from archive.config import Settings, get_settings
 from archive.fetch import Fetcher
 from archive.repository import Repository
 from conftest import Route, WebServer, missing_part
@@ -155,6 +159,40 @@ def test_a_second_capture_stores_unchanged_resources_as_revisits(home: Settings,
     assert hero == ["revisit", "request"]
 
 
+def test_requests_carry_the_browsers_cookies_and_headers_through_a_redirect(
+    home: Settings, web
+) -> None:
+    first = serve_story(web)
+    page = web.url("/story/")
+    result = capture(home, first)
+    assert result.ok, result.error
+    assert (result.status, result.final_url) == (200, page)
+
+    records = stored_records(home)
+    responses = {r["WARC-Target-URI"]: r for r in of_type(records, "response")}
+    assert responses[first].http.get_statuscode() == "302"
+    story = responses[web.url("/story/body.json")]
+    assert story.http.get_statuscode() == "200"
+    assert STORY in story.payload.decode()
+    [request] = [
+        r for r in of_type(records, "request") if r["WARC-Concurrent-To"] == story["WARC-Record-ID"]
+    ]
+    sent = request.http  # the request as sent, in the record
+    cookie = sent.get_header("Cookie")
+    assert all(c in cookie for c in STORY_COOKIES), cookie
+    assert sent.get_header("Referer") == page
+    assert sent.get_header("X-Requested-With") == "fetch"
+    assert sent.get_header("Accept-Encoding") == "gzip, deflate"  # what the archive reads
+    # The image's redirect to another origin: the cookies went to the page's origin only.
+    sent = {r["WARC-Target-URI"]: r.http for r in of_type(records, "request")}
+    assert "session=s3cr3t" in sent[web.url("/story/away.png")].get_header("Cookie")
+    landed = web.url("/story/landed.png").replace("127.0.0.1", "localhost")
+    assert sent[landed].get_header("Cookie") is None
+    assert responses[landed].http.get_statuscode() == "200"
+    [dom] = [r for r in of_type(records, "resource") if r["WARC-Target-URI"] == f"urn:dom:{page}"]
+    assert STORY in dom.payload.decode()
+
+
 def test_too_many_resources_keeps_the_first_and_says_so(home, web, monkeypatch) -> None:
     settings = configure(monkeypatch, browser_max_resources=3)
     secret = Listener()
@@ -175,6 +213,16 @@ def test_missing_chromium_is_one_clear_line(home, web, monkeypatch) -> None:
         "Chromium is not installed at /nonexistent/chromium (apt-get install chromium)"
     )
     assert web.hits == []
+
+
+def test_a_bad_browser_setting_is_one_line(home, monkeypatch) -> None:
+    monkeypatch.setenv("VESTIGE_BROWSER_MEMORY", "10")
+    get_settings.cache_clear()
+    done = CliRunner().invoke(app, ["capture", "--browser", "http://example.org/"])
+    assert done.exit_code == 2
+    assert done.output == (
+        "error: invalid VESTIGE_BROWSER_MEMORY='10': Input should be greater than or equal to 64\n"
+    )
 
 
 def test_a_page_that_never_loads_times_out(home, web, monkeypatch) -> None:
@@ -198,6 +246,20 @@ def run(*args: str):
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
+def found_only(settings: Settings, query: str, url: str) -> list[Document]:
+    """Search ``query``, which must find ``url`` only; every document in the archive."""
+    found = run("search", query, "--json")
+    assert found.exit_code == 0, found.output
+    [hit] = json.loads(found.stdout)["hits"]
+    assert hit["url"] == url
+    repository = Repository(settings)
+    try:
+        with repository.catalog.session() as session:
+            return list(session.scalars(select(Document)))
+    finally:
+        repository.close()
+
+
 def test_cli_browser_capture_makes_the_script_built_article_searchable(home, web) -> None:
     secret = Listener()
     try:
@@ -209,16 +271,7 @@ def test_cli_browser_capture_makes_the_script_built_article_searchable(home, web
     assert f"200  {url}  default/" in done.stdout
     # Loopback is allowed here: the scripts' requests to the listener count as well.
     assert re.search(r"\(browser: \d+ resources, screenshot", done.stdout)
-    found = run("search", "Quokkaberry", "--json")
-    assert found.exit_code == 0, found.output
-    [hit] = json.loads(found.stdout)["hits"]
-    assert hit["url"] == url
-    repository = Repository(home)
-    try:
-        with repository.catalog.session() as session:
-            documents = list(session.scalars(select(Document)))
-    finally:
-        repository.close()
+    documents = found_only(home, "Quokkaberry", url)
     # The page's document is made from the rendered DOM; the screenshot and the DOM
     # are not documents of their own (the iframe's page is one).
     assert sorted(d.url for d in documents) == [url, web.url("/frame.html")]
@@ -248,6 +301,25 @@ def test_auto_mode_uses_the_browser_only_for_script_built_pages(home, web) -> No
     metadata = [r for r in stored_records(home) if r.type == "metadata"]
     modes = [dict(fields(r)).get("mode", "http") for r in metadata]
     assert modes == ["http", "browser", "http"]  # the page over HTTP, then with the browser
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["on-capture", "vestige-ingest"])
+def test_auto_mode_makes_a_script_built_page_searchable_though_its_html_is_a_revisit(
+    home, web, later: bool
+) -> None:
+    page = web.url("/story/")
+    done = run("capture", "--mode", "auto", *(["--no-ingest"] if later else []), serve_story(web))
+    assert done.exit_code == 0, done.output
+    assert "(revisit) (browser: 2 resources, screenshot)" in done.stdout  # same HTML twice
+    if later:  # a whole run, which reads revisits after every response
+        for command in ("ingest", "index"):
+            finished = run(command)
+            assert finished.exit_code == 0, finished.output
+    documents = [d for d in found_only(home, "Pelican wardens", page) if d.url == page]
+    # The HTTP capture's document has the shell's text; the browser capture's, the story.
+    plain, rendered = sorted(documents, key=lambda d: d.extraction.startswith("dom:"))
+    assert STORY not in plain.text and STORY in rendered.text
+    assert rendered.extraction.startswith("dom:") and rendered.revisit_of == plain.record_id
 
 
 @pytest.mark.parametrize("command", ["crawl", "follow"])
@@ -287,30 +359,6 @@ def test_crawl_and_follow_with_browser_load_pages_in_chromium_the_rest_over_http
         repository.close()
 
 
-def _chromium_descendants() -> list[int]:
-    """Chromium processes started (through Playwright's driver) by this process."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found = []
-    for pid in parents:
-        ancestor = parents.get(pid)
-        while ancestor and ancestor != os.getpid():
-            ancestor = parents.get(ancestor)
-        try:
-            chromium = Path(f"/proc/{pid}/exe").resolve().name.startswith("chromium")
-        except OSError:
-            continue
-        if ancestor == os.getpid() and chromium:
-            found.append(pid)
-    return found
-
-
 def test_a_crashed_browser_fails_that_page_and_is_restarted_for_the_next(home, web) -> None:
     release = threading.Event()
 
@@ -334,7 +382,7 @@ def test_a_crashed_browser_fails_that_page_and_is_restarted_for_the_next(home, w
         while "/stuck.png" not in web.hits:
             assert time.monotonic() < deadline, "the page never asked for its image"
             time.sleep(0.05)
-        for pid in _chromium_descendants():
+        for pid in chromium_processes():
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         release.set()
@@ -350,3 +398,31 @@ def test_a_crashed_browser_fails_that_page_and_is_restarted_for_the_next(home, w
     assert [r.type for r in stored_records(home) if r.type != "warcinfo"] == [
         *("response", "request", "resource", "resource", "metadata")
     ]
+
+
+# Allocates (and touches) 3 GiB as it is parsed, before the page has loaded.
+HOG = b"""<!doctype html><p>hungry</p><script>
+const hog = [];
+while (hog.length < 96) { const block = new Uint8Array(32 << 20); block.fill(7); hog.push(block); }
+</script>"""
+
+
+def test_a_page_over_the_memory_limit_fails_and_stores_nothing(home, web, monkeypatch) -> None:
+    settings = configure(monkeypatch, browser_memory=700)
+    hog = web.route("/hog", Route(body=HOG, headers=[("Content-Type", "text/html")]))
+    fine = web.route("/fine", Route(body=b"<p>fine</p>", headers=[("Content-Type", "text/html")]))
+    repository = Repository(settings)
+    capturer = BrowserCapturer(repository)
+    try:
+        over = capturer.capture(hog)
+        assert not over.ok
+        assert over.error.startswith("the browser used ")
+        assert f"loading {hog}, over VESTIGE_BROWSER_MEMORY (700 MiB)" in over.error
+        assert stored_records(settings) == []  # nothing of the page was acknowledged
+        after = capturer.capture(fine)
+        assert after.ok, after.error
+    finally:
+        capturer.close()
+        repository.close()
+    targets = {r["WARC-Target-URI"] for r in stored_records(settings) if r.type == "response"}
+    assert targets == {fine}

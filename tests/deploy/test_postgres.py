@@ -215,7 +215,7 @@ def tables(url: str) -> dict[str, list[dict]]:
 
 
 # Columns migrations after 0001 added to existing tables: what a migrated row holds there.
-ADDED_COLUMNS = {"documents": {"ocr": None, "properties": None}}
+ADDED_COLUMNS = {"documents": {"ocr": None, "properties": None, "page_title": None}}
 
 
 def in_old_shape(rows: dict[str, list[dict]]) -> dict[str, list[dict]]:

@@ -330,3 +330,47 @@ def test_chinese_news_metadata_on_corpus_pages(home, web: WebServer, corpus: Pat
     data = show(udn)
     assert data["title"] == "國光免費去宜蘭第二天 零星衝突"
     assert not [a for a in data["authors"] if "http" in a.lower() or a.isdigit() or "com" in a]
+
+
+def test_a_spaced_out_chinese_name_is_one_author(home, web: WebServer, corpus: Path) -> None:
+    """A CWCED journal page lays its author out as "赵 培": the author is 赵培."""
+    body = (corpus / "zh/cwced/original/2397c95d-2de8-4ca5-a569-4fffd20b9d50.html").read_bytes()
+    url = web.route("/paper.html", Route(body=body, headers=[("Content-Type", "text/html")]))
+    vestige("capture", url)
+    authors = show(url)["authors"]
+    assert "赵培" in authors and "赵 培" not in authors
+
+
+# Corpus pages imported at the URLs they were published at: (page, URL, headline).
+HEADLINES = [
+    # The site's name ends the title, longer than the headline: 中央社 on cna.com.tw.
+    ("zh/taiwanese-news/html/cna_s1.html", "http://www.cna.com.tw/News/FirstNews/201306290064-1.aspx",
+     "電競亞室運 中華隊奪牌希望濃"),
+    # " -- " before the site's name only ...
+    ("en/newspaper4k/html/article_with_br.html", "https://www.sott.net/article/434715-x",
+     "'The American friends': New court files expose Sheldon Adelson's security team "
+     "involved in US spy operation against Julian Assange"),
+    # ... and not when it is the headline's ("-- STOLEN!!!").
+    ("en/readability/tmz-1/source.html", "https://www.tmz.com/2014/03/26/lupita-dress/",
+     "Lupita Nyong'o's $150K Pearl Oscar Dress -- STOLEN!!!"),
+    # A tail that is no site, section or author's name stays.
+    ("en/readability/dropbox-blog/source.html", "https://dropbox.tech/infrastructure/atf",
+     "How we designed Dropbox’s ATF - an async task framework"),
+    # A keyword that is the headline itself is not the site's name.
+    ("other/readability/la-nacion/source.html", "https://www.lanacion.com.ar/2090662-una",
+     "Una solución no violenta para la cuestión mapuche"),
+    # Sections and site after » go.
+    ("other/newspaper4k/html/spanish_article.html", "http://ultimahora.es/mallorca/noticia.html",
+     "Anticorrupción decidirá en Madrid si recurre la imputación de la Infanta"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "url", "headline"), HEADLINES)
+def test_headline_without_the_site_name(
+    home, corpus: Path, path: str, url: str, headline: str
+) -> None:
+    """The title loses the site's name and the sections before it, and nothing else."""
+    vestige("import", str(corpus / path), "--url", url)
+    data = show(url)
+    assert data["title"] == headline
+    assert data["page_title"] is not None and headline.split()[0] in data["page_title"]
