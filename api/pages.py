@@ -198,6 +198,7 @@ async def search_page(
     has: str | None = None,
     role: str | None = None,
     collapse: bool = True,
+    cross: bool = True,
     sort: Sort = Sort.relevance,
     page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
 ):
@@ -212,6 +213,7 @@ async def search_page(
         "has": has,
         "role": role,
         "collapse": None if collapse else "false",
+        "cross": None if cross else "false",
         "sort": sort.value if sort is not Sort.relevance else None,
         "page": str(page_number) if page_number > 1 else None,
     }
@@ -241,6 +243,7 @@ async def search_page(
         has,
         role,
         collapse,
+        cross,
     )
     try:
         result = await run_search(get_search(request), params)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+)
 
 from api.models import JobState
 from archive.browser import CaptureMode
@@ -258,6 +266,19 @@ class SearchCopy(BaseModel):
     captured: UTCDateTime
 
 
+class MatchedVia(BaseModel):
+    """A translation a hit matched: its ``term`` translates the query's ``from``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    term: str = Field(description="The document's word that matched (人权).")
+    source_term: str = Field(alias="from", description="The query's term (human rights).")
+    source: str = Field(
+        description="Where the translation comes from: cc-cedict, names (Vestige's names "
+        "table), pinyin (a name spelled out), yours (the query's zh:/en:)."
+    )
+
+
 class SearchHit(BaseModel):
     """One ranked document; ``snippet`` is HTML-escaped text with ``<mark>`` around matches."""
 
@@ -278,6 +299,12 @@ class SearchHit(BaseModel):
     copy_documents: list[SearchCopy] = Field(description="The first of those copies.")
     ocr: bool = Field(False, description="The text (and so the snippet) was read by OCR.")
     ocr_confidence: float | None = Field(None, description="OCR's mean confidence, 0-100.")
+    own_words: bool | None = Field(
+        description="Matched the query's own words (null: no translation was searched)."
+    )
+    matched_via: list[MatchedVia] = Field(
+        description="The translations of query terms it matched (cross-language search)."
+    )
     document: str = Field(description="The document in the JSON API.")
     archived: str = Field(description="The archived copy, for people.")
 
@@ -295,6 +322,10 @@ class SearchResponse(BaseModel):
     documents: int = Field(description="Matching documents (what facets count).")
     offset: int
     limit: int
+    translated: list[str] = Field(
+        description="The query's translations searched too, per language (zh: ..., en: ...)."
+    )
+    notes: list[str] = Field(description="What the translation could not do, and why.")
     hits: list[SearchHit]
     facets: dict[str, list[FacetCount]] = Field(
         description="Counts per language, site, year, collection, has and role over all matches."

@@ -21,6 +21,7 @@ from archive.errors import InvalidQuery, Unavailable
 from search.backend import SearchBackend, Sort
 from search.models import SearchResult
 from search.query import QuerySyntaxError, conjoin, filters, parse
+from search.translate import search as translated_search
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 
@@ -44,6 +45,7 @@ class SearchParams:
     has: str | None = None
     role: str | None = None
     collapse: bool = True
+    cross: bool = True  # also search the query's translations (search.translate)
 
 
 def get_search(request: Request) -> SearchBackend:
@@ -82,8 +84,10 @@ async def run_search(backend: SearchBackend, params: SearchParams) -> SearchResu
     except QuerySyntaxError as exc:
         raise InvalidQuery(f"bad query: {exc}") from exc
     return await to_thread.run_sync(
-        lambda: backend.search(
+        lambda: translated_search(
+            backend,
             tree,
+            cross=params.cross,
             sort=params.sort,
             limit=params.limit,
             offset=params.offset,
@@ -123,6 +127,13 @@ async def search(
     collapse: Annotated[
         bool, Query(description="Copies of one story (same-story) as one hit with its copies.")
     ] = True,
+    cross: Annotated[
+        bool,
+        Query(
+            description="Cross-language search: also the query's Chinese or English "
+            "translation (false: its own words only)."
+        ),
+    ] = True,
     sort: Annotated[Sort, Query(description="relevance, or date (newest first).")] = Sort.relevance,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to skip.")] = 0,
@@ -132,14 +143,16 @@ async def search(
 ) -> SearchResponse:
     """Ranked documents with highlighted snippets and facet counts (language, site, year,
     collection, has, role). Each hit says which coverage, corrections or retractions exist
-    and carries the matching copies of its story. A malformed query is a 400 whose message
-    says what is wrong."""
+    and carries the matching copies of its story. By default the query's translations are
+    searched too (``translated``); each hit says whether it matched the query's own words
+    and through which translation (``matched_via``). A malformed query is a 400 whose
+    message says what is wrong."""
     if page is not None:
         offset = (page - 1) * limit
         if offset > MAX_OFFSET:
             raise InvalidQuery(f"page {page} is too deep (at most {MAX_OFFSET} hits)")
     params = SearchParams(
-        q, lang, site, after, before, collection, sort, limit, offset, has, role, collapse
+        q, lang, site, after, before, collection, sort, limit, offset, has, role, collapse, cross
     )
     result = await run_search(backend, params)
     return SearchResponse(
@@ -148,6 +161,8 @@ async def search(
         documents=result.documents,
         offset=offset,
         limit=limit,
+        translated=list(result.translated),
+        notes=list(result.notes),
         hits=[
             SearchHit(
                 **asdict(hit),

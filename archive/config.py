@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     search_index: str = Field(
         "vestige", description="Alias (and index name prefix) used on Elasticsearch/OpenSearch."
     )
+    translation_weight: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="Cross-language search: weight of the translated part of a query (the "
+        "original words weigh 1).",
+    )
+    translation_limit: int = Field(
+        3, ge=1, le=10, description="Cross-language search: translations searched per term."
+    )
     public_read: bool = Field(True, description="Allow reading the API without a token.")
     capture_workers: int = Field(
         2, ge=1, description="Worker threads running the service's capture jobs."

@@ -9,6 +9,7 @@ OpenCC and matched two ways: whole words from rjieba for ranking, and single cha
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import opencc
@@ -67,6 +68,43 @@ def han_bigrams(text: str) -> list[str]:
             if found:
                 found.append(BIGRAM_GAP)
             found += map(str.__add__, run, run[1:])
+    return found
+
+
+@lru_cache(maxsize=1)
+def readings_table() -> dict[str, str]:
+    """Han character -> its toneless pinyin (the most common reading)."""
+    # pypinyin's table of characters, first (most common) reading first; its phrase
+    # tables (tens of MB) are never imported.
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    return {chr(code): toneless(value.split(",")[0]) for code, value in pinyin_dict.items()}
+
+
+def toneless(pinyin: str) -> str:
+    """Pinyin without tone marks or tone numbers, lowercased, ``ü`` as ``u`` (as names spell it)."""
+    decomposed = unicodedata.normalize("NFD", pinyin.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and not c.isdigit())
+
+
+@lru_cache(maxsize=1)
+def syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable with a vowel (for reading a Latin word as pinyin)."""
+    return frozenset(s for s in readings_table().values() if set(s) & set("aeiouv"))
+
+
+def pinyin_tokens(text: str) -> list[str]:
+    """The toneless pinyin of each Han character (``乔高`` -> ``qiao gao``), run by run.
+
+    Indexed for Chinese documents, so a name no dictionary knows is found from its pinyin;
+    runs are separated by :data:`BIGRAM_GAP`, so a phrase of syllables cannot bridge them.
+    """
+    readings = readings_table()
+    found: list[str] = []
+    for match in _HAN_RUN.finditer(text):
+        if found:
+            found.append(BIGRAM_GAP)
+        found += [readings.get(char, char) for char in match.group() if not char.isspace()]
     return found
 
 

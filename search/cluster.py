@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
-from search.analysis import english_terms, fold, runs
+from search.analysis import english_terms, fold, pinyin_tokens, runs
 from search.backend import (
     FACET_SIZES,
     FACETS,
@@ -37,9 +37,9 @@ from search.models import (
     SearchResult,
     to_utc_naive,
 )
-from search.query import All, And, DateRange, Filter, Node, Not, Or, Text
+from search.query import All, And, DateRange, Expanded, Filter, Node, Not, Or, Text
 from search.ranking import TITLE_BOOST, WORD_BOOST, proximity_phrase
-from search.snippets import snippet
+from search.snippets import highlight
 
 BULK_DOCUMENTS = 500
 BULK_BYTES = 8 * 1024 * 1024  # keep each bulk request (and memory) bounded
@@ -47,8 +47,8 @@ RETRIES = 6
 SCROLL_SIZE = 1000  # ids per scroll page
 SCROLL_KEEP = "2m"  # how long the cluster keeps the scroll between pages
 # 2: relations and same-story collapsing; 3: Chinese bigram subfields; 4: publisher;
-# 5: the OCR marker
-MAPPINGS_VERSION = 5
+# 5: the OCR marker; 6: pinyin fields
+MAPPINGS_VERSION = 6
 STORY_PRECISION = 40_000  # below this many stories, the collapsed total is exact
 _COPY_SOURCE = ["id", "url", "title", "language", "published", "captured"]
 _SOURCE = [
@@ -91,6 +91,8 @@ def _text_pair(name: str) -> dict[str, Any]:
                 "bi": {"type": "text", "analyzer": "cjk"},
             },
         },
+        # The toneless pinyin of each Han character, so a name is found from its pinyin.
+        f"{name}_py": {"type": "text", "analyzer": "whitespace"},
     }
 
 
@@ -182,13 +184,19 @@ def source(doc: IndexDocument) -> dict[str, Any]:
         "published": doc.published,
         "title": doc.title,
         "title_zh": doc.simplified_title,
+        "title_py": _pinyin(doc.simplified_title),
         "text": doc.text,
         "text_zh": doc.simplified_text,
+        "text_py": _pinyin(doc.simplified_text),
         "captured": to_utc_naive(doc.captured).isoformat(),
         "date": when.isoformat(),
         "year": when.year,
         "ocr": {"confidence": doc.ocr_confidence} if doc.ocr else None,
     }
+
+
+def _pinyin(simplified: str | None) -> str | None:
+    return None if simplified is None else " ".join(pinyin_tokens(simplified))
 
 
 def _phrase(field: str, text: str, boost: float = 1.0) -> dict[str, Any]:
@@ -207,7 +215,16 @@ def _scoped(fields: list[str], text: str) -> list[dict[str, Any]]:
 
 
 def _text(node: Text) -> dict[str, Any] | None:
+    query = _unweighted(node)
+    if query is None or node.weight == 1.0:
+        return query
+    return {"bool": {"must": [query], "boost": node.weight}}
+
+
+def _unweighted(node: Text) -> dict[str, Any] | None:
     bases = ["title"] if node.field == "title" else ["title", "text"]
+    if node.field == "pinyin":
+        return _should(_scoped([f"{b}_py" for b in bases], node.text))
     clauses = []
     for is_han, run in runs(node.text):
         if is_han:
@@ -236,6 +253,11 @@ def compile_query(node: Node, top: bool = False) -> dict[str, Any] | None:
         return None
     if isinstance(node, Text):
         return _text(node)
+    if isinstance(node, Expanded):
+        parts = [compile_query(node.original, top), *map(compile_query, node.translated)]
+        if any(part is None for part in parts):
+            return None
+        return {"bool": {"should": parts, "minimum_should_match": 1}}
     if isinstance(node, Filter):
         return {"bool": {"filter": [{"term": {FILTER_FIELDS[node.field]: node.value}}]}}
     if isinstance(node, DateRange):
@@ -252,9 +274,11 @@ def compile_query(node: Node, top: bool = False) -> dict[str, Any] | None:
         return {"bool": {"must_not": [inner]}}
     if isinstance(node, Or):
         parts = [compile_query(child) for child in node.nodes]
-        if any(part is None for part in parts):
-            return None
-        return {"bool": {"should": parts, "minimum_should_match": 1}}
+        minimum = node.minimum - sum(part is None for part in parts)
+        if minimum <= 0:
+            return None  # enough sides match everything
+        should = [part for part in parts if part is not None]
+        return {"bool": {"should": should, "minimum_should_match": minimum}}
     assert isinstance(node, And)
     must: list[dict[str, Any]] = []
     must_not: list[dict[str, Any]] = []
@@ -504,18 +528,22 @@ class ClusterBackend(SearchBackend):
         for found in found_hits:
             doc = found["_source"]
             count, listed = copies.get(found["_id"], (0, ()))
+            title = doc.get("title") or ""
+            marked, (own, via) = highlight(doc.get("text") or "", doc.get("text_zh"), title, query)
             hits.append(
                 Hit(
                     id=doc["id"],
                     url=doc["url"],
-                    title=doc.get("title") or "",
+                    title=title,
                     language=doc["language"],
                     script=doc.get("script"),
                     published=doc.get("published"),
                     captured=to_utc_naive(datetime.fromisoformat(doc["captured"])),
                     collection=doc["collection"],
                     score=float(found.get("_score") or 0.0),
-                    snippet=snippet(doc.get("text") or "", doc.get("text_zh"), query),
+                    snippet=marked,
+                    own_words=own,
+                    matched_via=via,
                     related=tuple(Related(**item) for item in doc.get("related") or ()),
                     role=doc.get("role"),
                     copies=count,

@@ -9,7 +9,9 @@ Fields: English text (``title``, ``text``) with the stemming analyzer; Chinese w
 (``*_zh``, rjieba on the Simplified text, space-joined into a whitespace-tokenized field);
 Chinese characters (``*_han``, one token per character, for one-character queries) and
 character bigrams (``*_bi``, so a longer string is always findable as a phrase of bigrams,
-whatever the segmentation); keyword fields for filters and facets; ``date`` for ranges and sorting;
+whatever the segmentation) and their pinyin (``*_py``, one toneless syllable per character,
+so a name is found from its pinyin: see search.translate); keyword fields for filters and
+facets; ``date`` for ranges and sorting;
 ``story`` (a number, 0 for none) for collapsing same-story copies into one hit.
 
 An index written with another schema (an older Vestige) cannot be opened with this one:
@@ -39,6 +41,7 @@ from search.analysis import (
     fold,
     han_analyzer,
     han_bigrams,
+    pinyin_tokens,
     runs,
 )
 from search.backend import FACET_SIZES, FACETS, FILTER_FIELDS, SearchBackend, SearchError, Sort
@@ -51,9 +54,20 @@ from search.models import (
     SearchResult,
     to_utc_naive,
 )
-from search.query import KNOWN_VALUES, All, And, DateRange, Filter, Node, Not, Or, Text
+from search.query import (
+    KNOWN_VALUES,
+    All,
+    And,
+    DateRange,
+    Expanded,
+    Filter,
+    Node,
+    Not,
+    Or,
+    Text,
+)
 from search.ranking import TITLE_BOOST, WORD_BOOST, proximity_phrase
-from search.snippets import snippet
+from search.snippets import highlight
 
 CHECKPOINT_ID = "__vestige_checkpoint__"
 ID_PAGE = 10_000  # matches read at a time by iter_ids
@@ -74,6 +88,7 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(f"{name}_zh", tokenizer_name="whitespace")
         builder.add_text_field(f"{name}_han", tokenizer_name="vestige_han", index_option="freq")
         builder.add_text_field(f"{name}_bi", tokenizer_name="whitespace")
+        builder.add_text_field(f"{name}_py", tokenizer_name="whitespace")
     builder.add_bytes_field("text_simplified", stored=True)
     builder.add_date_field("captured", stored=True)
     builder.add_date_field("date", indexed=True, fast=True)
@@ -128,6 +143,7 @@ def _document(doc: IndexDocument) -> tantivy.Document:
             out.add_text(f"{name}_zh", " ".join(chinese_words(simplified)))
             out.add_text(f"{name}_han", simplified)
             out.add_text(f"{name}_bi", " ".join(han_bigrams(simplified)))
+            out.add_text(f"{name}_py", " ".join(pinyin_tokens(simplified)))
     if doc.simplified_text is not None:
         out.add_bytes("text_simplified", doc.simplified_text.encode())
     out.add_date("captured", to_utc_naive(doc.captured))
@@ -201,7 +217,15 @@ class _Compiler:
         )
 
     def text(self, node: Text) -> Query | None:
+        query = self._text(node)
+        if query is None or node.weight == 1.0:
+            return query
+        return Query.boost_query(query, node.weight)
+
+    def _text(self, node: Text) -> Query | None:
         bases = ["title"] if node.field == "title" else ["title", "text"]
+        if node.field == "pinyin":
+            return self._scoped([f"{b}_py" for b in bases], list(enumerate(node.text.split())))
         clauses: list[Query] = []
         for is_han, run in runs(node.text):
             if is_han:
@@ -229,6 +253,11 @@ class _Compiler:
             return None
         if isinstance(node, Text):
             return self.text(node)
+        if isinstance(node, Expanded):
+            parts = [self.compile(node.original, top), *map(self.compile, node.translated)]
+            if any(part is None for part in parts):
+                return None
+            return Query.boolean_query([(Occur.Should, part) for part in parts if part])
         if isinstance(node, Filter):
             term = Query.term_query(self.schema, FILTER_FIELDS[node.field], node.value)
             return Query.const_score_query(term, 0.0)
@@ -253,9 +282,11 @@ class _Compiler:
             return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
         if isinstance(node, Or):
             parts = [self.compile(child) for child in node.nodes]
-            if any(part is None for part in parts):
-                return None  # one side matches everything
-            return Query.boolean_query([(Occur.Should, part) for part in parts if part])
+            minimum = node.minimum - sum(part is None for part in parts)
+            if minimum <= 0:
+                return None  # enough sides match everything
+            should = [(Occur.Should, part) for part in parts if part]
+            return Query.boolean_query(should, minimum if minimum > 1 else None)
         assert isinstance(node, And)
         clauses: list[tuple[Occur, Query]] = []
         for child in node.nodes:
@@ -505,6 +536,8 @@ class EmbeddedBackend(SearchBackend):
             simplified = stored.get_first("text_simplified")
             simplified = bytes(simplified).decode() if simplified else None
             related = stored.get_first("related")
+            title = stored.get_first("title") or ""
+            marked, (own, via) = highlight(text, simplified, title, query)
             ocr = stored.get_first("ocr")
             ocr = json.loads(bytes(ocr)) if ocr else None
             copies, listed = self._copies(searcher, full, order, story, address)
@@ -512,14 +545,16 @@ class EmbeddedBackend(SearchBackend):
                 Hit(
                     id=stored.get_first("id"),
                     url=stored.get_first("url"),
-                    title=stored.get_first("title") or "",
+                    title=title,
                     language=stored.get_first("language"),
                     script=stored.get_first("script"),
                     published=stored.get_first("published"),
                     captured=to_utc_naive(stored.get_first("captured")),
                     collection=stored.get_first("collection"),
                     score=float(key) if sort is Sort.relevance else 0.0,
-                    snippet=snippet(text, simplified, query),
+                    snippet=marked,
+                    own_words=own,
+                    matched_via=via,
                     related=tuple(Related(**item) for item in json.loads(bytes(related)))
                     if related
                     else (),

@@ -170,13 +170,34 @@ class Copy:
 
 
 @dataclass(frozen=True)
+class MatchedVia:
+    """A translation through which a hit matched a cross-language query: the document's
+    ``term`` (人权) translates the query's ``source_term`` (human rights), found in
+    ``source`` (``cc-cedict``, ``names``, ``pinyin``, or ``yours``: the query's zh:/en:)."""
+
+    term: str
+    source_term: str
+    source: str
+
+    def describe(self) -> str:
+        """For people: ``matched 人权 for human rights (cc-cedict)``."""
+        return f"matched {self.term} for {self.source_term} ({self.source})"
+
+    def to_json(self) -> dict[str, str]:
+        return {"term": self.term, "from": self.source_term, "source": self.source}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One ranked result; ``snippet`` is HTML-escaped text with ``<mark>`` around matches.
 
     ``related`` says which coverage, corrections, retractions... exist (``has:``),
     ``role`` what the document is in its story (``role:``); ``copies`` counts the
     matching copies of the same story collapsed into this hit, listed (up to
-    ``MAX_COPIES``) in ``copy_documents``. ``ocr`` says the text was read by OCR.
+    ``MAX_COPIES``) in ``copy_documents``. ``ocr`` says the text was read by OCR. For a
+    cross-language search, ``own_words`` says whether it matched the query's own words
+    (None: no translation was searched) and ``matched_via`` which translations of which
+    query terms it matched.
     """
 
     id: str
@@ -195,6 +216,8 @@ class Hit:
     copy_documents: tuple[Copy, ...] = ()
     ocr: bool = False  # the text (and so the snippet) was read by OCR
     ocr_confidence: float | None = None
+    own_words: bool | None = None
+    matched_via: tuple[MatchedVia, ...] = ()
 
     @property
     def has(self) -> list[str]:
@@ -206,6 +229,7 @@ class Hit:
         data["has"] = self.has
         data["related"] = [item.to_json() for item in self.related]
         data["copy_documents"] = [copy.to_json() for copy in self.copy_documents]
+        data["matched_via"] = [via.to_json() for via in self.matched_via]
         return data
 
 
@@ -221,6 +245,8 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     documents: int | None = None  # None: the same as total (nothing collapsed)
+    translated: tuple[str, ...] = ()  # the translations searched too (search.translate)
+    notes: tuple[str, ...] = ()  # what the user should know about them
 
     def __post_init__(self) -> None:
         if self.documents is None:
@@ -230,6 +256,8 @@ class SearchResult:
         return {
             "total": self.total,
             "documents": self.documents,
+            "translated": list(self.translated),
+            "notes": list(self.notes),
             "hits": [hit.to_json() for hit in self.hits],
             "facets": {
                 name: [{"value": value, "count": count} for value, count in counts]

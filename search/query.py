@@ -7,6 +7,7 @@ Syntax::
     -rumour                   must not match
     Falun OR 法轮功            either side matches (binds tighter than the implicit AND)
     lang:zh site:bbc.com collection:reports title:tribunal title:"china tribunal"
+    Kilgour zh:乔高            your own translation of the word before it (zh: or en:)
     after:2020-01-01 before:2021  dates: after is inclusive, before is exclusive
     has:retraction role:primary   relations (see search.provenance)
 
@@ -16,10 +17,12 @@ Malformed queries raise :class:`QuerySyntaxError` with a message meant for the u
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 from ingest.story import ORDER as ROLES
+from search.analysis import has_han
 from search.models import HAS, publisher_key
 
 __all__ = [
@@ -28,12 +31,14 @@ __all__ = [
     "All",
     "And",
     "DateRange",
+    "Expanded",
     "Filter",
     "Node",
     "Not",
     "Or",
     "QuerySyntaxError",
     "Text",
+    "Translation",
     "conjoin",
     "filters",
     "parse",
@@ -50,11 +55,18 @@ class QuerySyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Text:
-    """A word, or an exact phrase, that must match; ``field`` is None (anywhere) or 'title'."""
+    """A word, or an exact phrase, that must match.
+
+    ``field`` is None (anywhere) or 'title'; 'zh'/'en' mark a user's own translation of the
+    word before it (see search.translate), 'pinyin' a spelling of Han syllables
+    (``"lu shu ping"``) that search.translate derives. ``weight`` scales its score: the
+    translated part of a query weighs less than the original.
+    """
 
     text: str
     phrase: bool = False
     field: str | None = None
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,11 @@ class And:
 
 @dataclass(frozen=True)
 class Or:
+    """At least ``minimum`` of ``nodes`` match (one, unless search.translate relaxes a
+    translation to all terms but one)."""
+
     nodes: tuple[Node, ...]
+    minimum: int = 1
 
 
 @dataclass(frozen=True)
@@ -94,7 +110,34 @@ class All:
     """Every document (the empty query)."""
 
 
-Node = Text | Filter | DateRange | Not | And | Or | All
+@dataclass(frozen=True)
+class Translation:
+    """How one query term was translated (see search.translate): ``alternatives`` are the
+    words searched in ``language``, ``pinyin`` the syllable spellings searched as a name;
+    ``source`` where they come from: ``cc-cedict``, ``names`` (Vestige's names table),
+    ``pinyin`` (spelled out) or ``yours`` (the query's own zh:/en:)."""
+
+    term: str
+    language: str
+    alternatives: tuple[str, ...] = ()
+    pinyin: tuple[str, ...] = ()
+    source: str = "cc-cedict"
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """A query and its translations: a document matches the original or any translation.
+
+    Engines rank the original as usual (``translated`` carry their lower weight on their
+    ``Text`` nodes); ``terms`` say how each term was translated, for explaining hits.
+    """
+
+    original: Node
+    translated: tuple[Node, ...]
+    terms: tuple[Translation, ...] = ()
+
+
+Node = Text | Filter | DateRange | Not | And | Or | All | Expanded
 
 # field name -> what it restricts; ``title`` searches text, the others are exact filters.
 FIELDS = {
@@ -103,6 +146,8 @@ FIELDS = {
     "publisher": 'site name the page gives, e.g. publisher:聯合新聞網 or publisher:"BBC News"',
     "collection": "collection name",
     "title": "words or a quoted phrase in the title",
+    "zh": "your own Chinese translation of the word before it (Kilgour zh:乔高)",
+    "en": "your own English translation of the word before it (乔高 en:Kilgour)",
     "after": "date YYYY[-MM[-DD]], inclusive",
     "before": "date YYYY[-MM[-DD]], exclusive",
     "has": "what others say about it: " + ", ".join(HAS),
@@ -179,6 +224,16 @@ def _tokens(query: str) -> list[_Token]:
     return tokens
 
 
+# Chinese quotation marks quote like '"'.
+_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u300c\u300d\u300e\u300f\uff02", '"'))
+
+
+def normalise(query: str) -> str:
+    """Full-width letters, digits and punctuation (``\uff4c\uff41\uff4e\uff47``) as ASCII,
+    and Chinese quotation marks as ``"``, so a query typed with a Chinese keyboard parses."""
+    return unicodedata.normalize("NFKC", query).translate(_QUOTES)
+
+
 def _parse_date(field: str, value: str) -> date:
     match = _DATE.fullmatch(value)
     if not match:
@@ -194,7 +249,10 @@ def _parse_date(field: str, value: str) -> date:
 
 def _leaf(token: _Token) -> Node:
     field, value = token.field, token.text
-    if field is None or field == "title":
+    if field in ("zh", "en") and has_han(value) != (field == "zh"):
+        script = "Chinese characters" if field == "zh" else "Latin letters"
+        raise QuerySyntaxError(f"{field}:{token.text} should be written in {script}")
+    if field is None or field in ("title", "zh", "en"):
         return Text(value, phrase=token.kind == "phrase", field=field)
     if field in ("after", "before"):
         day = _parse_date(field, value)
@@ -228,7 +286,7 @@ def parse(query: str) -> Node:
     """
     if len(query) > MAX_LENGTH:
         raise QuerySyntaxError(f"query too long ({len(query)} characters, at most {MAX_LENGTH})")
-    tokens = _tokens(query)
+    tokens = _tokens(normalise(query))
     if len(tokens) > MAX_TERMS:
         raise QuerySyntaxError(f"too many terms ({len(tokens)}, at most {MAX_TERMS})")
     clauses: list[list[Node]] = []  # a list of OR groups, ANDed together

@@ -16,6 +16,7 @@ from search import indexer
 from search.backend import Sort
 from search.models import markers, plural
 from search.query import QuerySyntaxError, conjoin, filters, parse
+from search.translate import search as translated_search
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -55,12 +56,21 @@ def search(
     collapse: bool = typer.Option(
         True, help="Show the copies of one story (same-story) as one hit with N more copies."
     ),
+    same_language: bool = typer.Option(
+        False,
+        "--same-language",
+        help="Search the query's own words only, not its Chinese or English translation.",
+    ),
     sort: Sort = typer.Option(Sort.relevance, help="relevance, or date (newest first)."),
     limit: int = typer.Option(10, min=1, max=1000, help="How many hits to show."),
     offset: int = typer.Option(0, min=0, help="Skip this many hits (paging)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
 ) -> None:
-    """Search the archive's documents; prints ranked hits with highlighted snippets and facets."""
+    """Search the archive's documents; prints ranked hits with highlighted snippets and facets.
+
+    An English query also finds Chinese documents and a Chinese one English documents
+    (its translation is printed, and how each hit matched), unless --same-language.
+    """
     try:
         tree = conjoin(
             parse(query),
@@ -77,7 +87,15 @@ def search(
     except QuerySyntaxError as exc:
         raise fail(f"bad query: {exc}", 2) from exc
     with open_search() as backend:
-        result = backend.search(tree, sort=sort, limit=limit, offset=offset, collapse=collapse)
+        result = translated_search(
+            backend,
+            tree,
+            cross=not same_language,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+            collapse=collapse,
+        )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
         return
@@ -86,6 +104,10 @@ def search(
         f" ({result.total} with copies collapsed)" if result.total != result.documents else ""
     )
     console.print(f"{result.documents} documents match{collapsed}", style="bold")
+    for translation in result.translated:
+        console.print(Text(f"also searched {translation}", style="dim"))
+    for note in result.notes:
+        console.print(Text(note, style="yellow"))
     for number, hit in enumerate(result.hits, start=offset + 1):
         console.print()
         console.print(Text(f"{number}. {hit.title or hit.url}", style="bold"))
@@ -101,6 +123,10 @@ def search(
         if found := markers(hit.related):
             console.print(Text(" · ".join(found), style="magenta"))
         console.print(_snippet(hit.snippet))
+        if hit.matched_via:
+            said = [via.describe() for via in hit.matched_via]
+            said = (["matched its own words"] if hit.own_words else []) + said
+            console.print(Text("; ".join(said), style="green"))
         if hit.copies:
             console.print(Text(f"{hit.copies} more {plural(hit.copies)}:", style="dim"))
             for copy in hit.copy_documents:

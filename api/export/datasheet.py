@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from api.export.selection import FIELDS, TEXT_FIELDS, ExportDocument, Selection
 from search.models import parse_published
+from search.translate import LICENCES
 
 _CHUNK = 1 << 20
 
@@ -98,6 +99,7 @@ class Datasheet:
             "documents": self.documents,
             "counts": self.counts.to_json(),
             "fields": {name: FIELDS[name] for name in self.fields},
+            "dictionaries": list(LICENCES),
             **({"text_max_chars": self.text_max_chars} if self.text_note() else {}),
             "files": [
                 {"path": name, "sha256": digest, "bytes": size}
@@ -129,6 +131,13 @@ class Datasheet:
             *(f"| {name} | `{digest}` | {size} |" for name, (digest, size) in self.files.items()),
             "",
             "Check with `sha256sum`.",
+            "",
+            "## Dictionaries",
+            "",
+            "Vestige's cross-language search uses these data, under their licences (a",
+            "selection by query matches the query's own words, untranslated):",
+            "",
+            *(f"- {licence}" for licence in LICENCES),
             "",
             "## Fields",
             "",

@@ -72,12 +72,15 @@ def test_search_english_with_highlights_and_facets(archive) -> None:
 
 def test_search_chinese_matches_both_scripts(archive) -> None:
     client, _, _ = archive
-    body = client.get("/api/v1/search", params={"q": "器官"}).json()
+    body = client.get("/api/v1/search", params={"q": "器官", "cross": "false"}).json()
     assert body["total"] == 2
     assert {hit["script"] for hit in body["hits"]} == {"Hans", "Hant"}
     assert all("<mark>器官</mark>" in hit["snippet"] for hit in body["hits"])
-    traditional = client.get("/api/v1/search", params={"q": "法輪功"}).json()
+    traditional = client.get("/api/v1/search", params={"q": "法輪功", "cross": "false"}).json()
     assert traditional["total"] == 2  # Traditional query finds the Simplified article too
+    # Cross-language by default: 器官 is searched as "organ" too, in the English article.
+    across = client.get("/api/v1/search", params={"q": "器官"}).json()
+    assert {hit["language"] for hit in across["hits"]} == {"en", "zh"}
     assert {f["value"] for f in body["facets"]["collection"]} == {"reports"}
 
 
@@ -87,7 +90,11 @@ def test_search_parameters_like_the_cli(archive) -> None:
     assert search("/api/v1/search", params={"lang": "zh"}).json()["total"] == 2
     assert search("/api/v1/search", params={"collection": "default"}).json()["total"] == 1
     assert search("/api/v1/search", params={"after": "2020", "before": "2021"}).json()["total"] == 1
-    assert search("/api/v1/search", params={"q": "器官 lang:en"}).json()["total"] == 0
+    assert (
+        search("/api/v1/search", params={"q": "器官 lang:en", "cross": "false"}).json()["total"]
+        == 0
+    )
+    assert search("/api/v1/search", params={"q": "器官 lang:en"}).json()["total"] == 1
     assert search("/api/v1/search", params={"site": "127.0.0.1"}).json()["total"] == 3
     assert search("/api/v1/search", params={"site": "localhost"}).status_code == 400
     by_date = search("/api/v1/search", params={"sort": "date", "limit": 2}).json()
@@ -285,14 +292,15 @@ def test_relation_markers_collapsed_copies_and_export(home: Settings, web: WebSe
         assert primary["has"] == ["coverage"]
         assert primary["related"] == [{"kind": "coverage", "count": 1, "suggested": 0}]
 
-        story = client.get("/api/v1/search", params={"q": "器官"}).json()
+        same = {"q": "器官", "cross": "false"}  # the copies, not the English coverage
+        story = client.get("/api/v1/search", params=same).json()
         assert (story["total"], story["documents"]) == (1, 2)
         (hit,) = story["hits"]
         assert hit["copies"] == 1 and hit["has"] == ["copies"]
         (copy,) = hit["copy_documents"]
         assert {hit["url"], copy["url"]} == {urls["/zh/report.html"], urls["/zh-hant/report.html"]}
         assert copy["captured"].endswith("Z") and copy["id"] != hit["id"]
-        apart = client.get("/api/v1/search", params={"q": "器官", "collapse": "false"}).json()
+        apart = client.get("/api/v1/search", params={**same, "collapse": "false"}).json()
         assert apart["total"] == 2 and all(h["copies"] == 0 for h in apart["hits"])
         everything = client.get("/api/v1/search").json()
         assert {f["value"]: f["count"] for f in everything["facets"]["role"]} == {

@@ -120,6 +120,9 @@ def test_jsonl_has_every_field_as_in_the_catalog(archive, tmp_path: Path) -> Non
     assert list(manifest["fields"]) == list(FIELDS)
     readme = (tmp_path / "all.jsonl.README.md").read_text()
     assert manifest["files"][0]["sha256"] in readme and "Exported:" in readme
+    # The dictionaries of cross-language search, with their licences.
+    assert "CC-CEDICT (MDBG, CC BY-SA 4.0)" in readme and "names.tsv" in readme
+    assert any("CC-CEDICT" in licence for licence in manifest["dictionaries"])
 
 
 def test_latest_versions_keep_the_newest_capture_of_each_url(archive, tmp_path: Path) -> None:
