@@ -9,8 +9,8 @@ when they open a catalog (``api.schema.TABLES``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,16 +20,26 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    Select,
     String,
     Table,
     bindparam,
     create_engine,
     event,
+    inspect,
     or_,
     select,
 )
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    configure_mappers,
+    mapped_column,
+    sessionmaker,
+)
 
 from archive import migrations
 from archive.urls import lookup_key
@@ -78,6 +88,21 @@ class Record(Base):
         Index("ix_records_warc_file_offset", "warc_file", "offset"),
     )
 
+    @classmethod
+    def new(cls, **columns: Any) -> Record:
+        """A new (transient) row holding ``columns``, as ``Record(**columns)`` makes,
+        without the ORM's event for each attribute set: that costs 20 times as
+        much, and a capture makes three rows. A session inserts it the same way
+        (a new object's INSERT takes every value in its ``__dict__``)."""
+        if not _RECORD_MAPPER.configured:  # what the ORM's constructor would do first
+            configure_mappers()
+        row = _RECORD_MAPPER.class_manager.new_instance()
+        row.__dict__.update(columns)
+        return row
+
+
+_RECORD_MAPPER = inspect(Record)
+
 
 # Core statements, built once: captures run these for every page, and a
 # session's unit of work costs more than the rest of a capture's catalog work.
@@ -96,12 +121,46 @@ _ORIGINAL = (
 )
 
 
+class _DriverQuery:
+    """A Core ``select`` of whole records rendered once as the driver's SQL.
+
+    Run on a DBAPI cursor: for a lookup the database answers in tens of
+    microseconds, a SQLAlchemy Connection and its result layer cost several
+    times the query. Values still go through the columns' own processors, so
+    the rows are exactly those a Core query returns.
+    """
+
+    def __init__(self, query: Select, dialect: Dialect) -> None:
+        compiled = query.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._fixed = dict(compiled.params)
+        self._order = compiled.positiontup if compiled.positional else None
+        self._columns = [
+            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in query.selected_columns
+        ]
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The statement's parameters, its bound names set from ``values``."""
+        merged = {**self._fixed, **values}
+        return merged if self._order is None else tuple(merged[name] for name in self._order)
+
+    def record(self, found: Sequence[Any]) -> Record:
+        """The row the driver returned, as a :class:`Record`."""
+        return Record.new(
+            **{
+                key: value if process is None else process(value)
+                for (key, process), value in zip(self._columns, found, strict=True)
+            }
+        )
+
+
 class _RecordInsert:
     """The multi-row ``INSERT ... RETURNING record_id, id`` of records, as the driver's SQL.
 
-    Built once per row count and run with ``exec_driver_sql``: for a capture's
-    three rows, compiling and processing a Core statement each time costs more
-    than the insert. Values go through the columns' own bind processors, so the
+    Built once per row count and run on a DBAPI cursor: for a capture's three
+    rows, compiling and processing a Core statement each time costs more than
+    the insert. Values go through the columns' own bind processors, so the
     rows are exactly those a Core insert writes. RETURNING comes back unordered
     (SQLite inserts a multi-row VALUES in one step); record ids match rows up.
     """
@@ -113,7 +172,8 @@ class _RecordInsert:
         self._columns = ", ".join(quote(column.name) for column in _RECORD_COLUMNS)
         self._marker = "?" if dialect.paramstyle == "qmark" else "%s"
         self._processors = [
-            (column.key, column.type.bind_processor(dialect)) for column in _RECORD_COLUMNS
+            (column.key, column.type.dialect_impl(dialect).bind_processor(dialect))
+            for column in _RECORD_COLUMNS
         ]
         self._statements: dict[int, str] = {}
 
@@ -180,6 +240,7 @@ class Catalog:
             raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._insert = _RecordInsert(self.engine.dialect)
+        self._original = _DriverQuery(_ORIGINAL, self.engine.dialect)
         self._pending: list[_PendingRows] = []
         self._pending_lock = threading.Lock()
         # Held by a group commit while it writes. SQLite has one writer at a time:
@@ -192,6 +253,12 @@ class Catalog:
         """A session committed on success and rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def driver_connection(self) -> closing[DBAPIConnection]:
+        """A pooled DBAPI connection (pinged first on PostgreSQL), for the
+        statements every capture runs; closing it hands it back to the pool,
+        rolled back."""
+        return closing(self.engine.raw_connection())
 
     def add(self, rows: Sequence[Record]) -> None:
         """Insert ``rows`` durably; on return they are committed and have ids.
@@ -215,13 +282,18 @@ class Catalog:
         rows = [row for pending in group for row in pending.rows]
         try:
             ids = {}
-            with self.engine.begin() as connection:
-                for start in range(0, len(rows), _INSERT_ROWS):
-                    part = rows[start : start + _INSERT_ROWS]
-                    found = connection.exec_driver_sql(
-                        self._insert.statement(len(part)), self._insert.parameters(part)
-                    )
-                    ids.update(found.all())
+            with self.driver_connection() as connection:
+                cursor = connection.cursor()
+                try:
+                    for start in range(0, len(rows), _INSERT_ROWS):
+                        part = rows[start : start + _INSERT_ROWS]
+                        cursor.execute(
+                            self._insert.statement(len(part)), self._insert.parameters(part)
+                        )
+                        ids.update(cursor.fetchall())
+                    connection.commit()
+                finally:
+                    cursor.close()
         except Exception as exc:
             if len(group) == 1:
                 group[0].error = exc
@@ -253,9 +325,15 @@ class Catalog:
 
     def find_original(self, url: str, payload_digest: str) -> Record | None:
         """The first stored response or resource of ``url`` with this payload."""
-        with self.engine.connect() as connection:
-            row = connection.execute(_ORIGINAL, {"url": url, "digest": payload_digest}).first()
-        return Record(**row._mapping) if row else None
+        query = self._original
+        with self.driver_connection() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(query.sql, query.parameters({"url": url, "digest": payload_digest}))
+                found = cursor.fetchone()
+            finally:
+                cursor.close()
+        return query.record(found) if found else None
 
     def original_of(self, row: Record) -> Record | None:
         """The response or resource holding a revisit's payload: the record it refers

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from urllib.robotparser import RobotFileParser
 
@@ -356,6 +356,8 @@ class Crawler:
             options.max_url_length,
             options.max_segment_repeats,
         )
+        # A site's navigation links are judged again on every page that has them.
+        self._verdict = lru_cache(maxsize=4096)(self.rules.verdict)
         self.delay = options.delay if options.delay is not None else repository.settings.crawl_delay
         self._own_capturer = capturer is None
         self.capturer = capturer or Capturer(repository)
@@ -884,7 +886,7 @@ class Crawler:
             depth = entry.depth + 1 if page else entry.depth
             if link.kind is URLKind.sitemap and not self.options.sitemaps:
                 continue
-            reason = self.rules.verdict(url, page=page)
+            reason = self._verdict(url, page=page)
             if reason is None and page and depth > self.options.depth:
                 reason = "depth"
             if reason == "depth" or (reason and entry.kind is URLKind.robots):

@@ -51,7 +51,7 @@ def new_row(
     url, key = _url_and_key(target_uri) if target_uri else (None, None)
     if date.tzinfo is not None:
         date = date.astimezone(UTC).replace(tzinfo=None)
-    return Record(
+    return Record.new(
         record_id=record_id,
         record_type=record_type,
         url=url,

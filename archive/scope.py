@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from courlan import extract_domain, scrub_url
@@ -37,9 +38,13 @@ class Scope(StrEnum):
     domain = "domain"  # the seeds' registered domains, any subdomain
 
 
+@lru_cache(maxsize=4096)
 def clean_url(url: str) -> str | None:
     """The frontier's form of a link, without tracking parameters and session
-    ids; None for what cannot be captured (other schemes, invalid hosts)."""
+    ids; None for what cannot be captured (other schemes, invalid hosts).
+
+    Cached: a site's navigation links come back on every page of a crawl.
+    """
     # Inner spaces are part of the link (scrub_url would drop them).
     url = scrub_url(url.strip().replace(" ", "%20"))
     try:
@@ -64,8 +69,12 @@ def _tracking(name: str) -> bool:
     return bool(TRACKERS_RE.search(name) or _SESSION_PARAM.match(name))
 
 
+@lru_cache(maxsize=4096)
 def origin(url: str) -> str:
-    """``scheme://host[:port]``: the unit of politeness and of robots.txt."""
+    """``scheme://host[:port]``: the unit of politeness and of robots.txt.
+
+    Cached: the crawler asks it of every buffered URL each time it picks one.
+    """
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

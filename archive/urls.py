@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
@@ -53,9 +54,14 @@ def _quote(text: str, safe: str) -> str:
     return _ESCAPE.sub(lambda match: match[0].upper(), quote(text, safe=safe))
 
 
+@lru_cache(maxsize=1024)
 def normalise_url(url: str) -> str:
     """Return the stored form of ``url``: lowercase scheme and host, punycode
-    host, percent-encoded path and query, no default port, no fragment."""
+    host, percent-encoded path and query, no default port, no fragment.
+
+    Cached: a capture normalises its URL at each step (request, fetch, catalog
+    row, SURT key), and a crawl each link it meets on every page linking to it.
+    """
     try:
         parts = urlsplit(url.strip())
         port = parts.port
