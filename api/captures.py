@@ -5,17 +5,18 @@ from __future__ import annotations
 from contextlib import suppress
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
 from api.crawls import load_crawl_job
 from api.deps import JobsDep, Writer, require_reader
 from api.errors import ERROR_RESPONSES
-from api.jobs import CaptureJobs, QueueFull
+from api.jobs import CaptureJobs
 from api.models import Job
 from api.schemas import CaptureRequest, CrawlJobView, JobAccepted, JobUrl, JobView
 from archive.catalog import Catalog, Record
 from archive.cdxj import timestamp14
+from archive.errors import InvalidInput, NotFound
 from archive.store import InvalidCollection, check_collection
 from archive.urls import InvalidURL, checked_url
 from ingest.models import Document
@@ -30,7 +31,7 @@ def _check(request: CaptureRequest) -> None:
         for url in request.urls:
             checked_url(url, fetchable=True)
     except (InvalidCollection, InvalidURL) as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise InvalidInput(str(exc)) from exc
 
 
 @router.post(
@@ -44,19 +45,16 @@ async def create_capture(
 ) -> JobAccepted:
     """Capture one or many URLs in the background; follow the returned job."""
     _check(request)
-    try:
-        job = await to_thread.run_sync(
-            lambda: jobs.submit(
-                request.urls,
-                collection=request.collection,
-                note=request.note,
-                truncate=request.truncate,
-                mode=request.mode,
-                submitted_by=token,
-            )
+    job = await to_thread.run_sync(
+        lambda: jobs.submit(
+            request.urls,
+            collection=request.collection,
+            note=request.note,
+            truncate=request.truncate,
+            mode=request.mode,
+            submitted_by=token,
         )
-    except QueueFull as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "60"}) from exc
+    )
     href = f"/api/v1/jobs/{job.id}"
     response.headers["Location"] = href
     return JobAccepted(id=job.id, state=job.state, href=href)
@@ -149,5 +147,5 @@ async def get_job(job_id: str, jobs: JobsDep, request: Request) -> JobView | Cra
     if view is None:
         view = await to_thread.run_sync(load_crawl_job, jobs.repository, job_id)
     if view is None:
-        raise HTTPException(404, f"no job {job_id!r}")
+        raise NotFound(f"no job {job_id!r}")
     return view

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from api.deps import JobsDep, RepositoryDep, Writer, require_reader
@@ -44,6 +44,7 @@ from archive.crawl import (
     crawl_status,
     list_crawls,
 )
+from archive.errors import Busy, Conflict, InvalidInput, NotFound
 from archive.follow import FollowInfo, add_follow, follow_info, list_follows, parse_interval
 from archive.follow import remove_follow as remove_follow_row
 from archive.frontier import Crawl, CrawlURL, URLKind, URLState
@@ -60,8 +61,10 @@ MAX_CRAWLS = 4
 PAGES_SHOWN = 50
 
 
-class TooManyCrawls(Exception):
+class TooManyCrawls(Busy):
     """The service runs as many crawls as it may."""
+
+    retry_after = 60
 
 
 class CrawlJobs:
@@ -239,7 +242,7 @@ def follow_detail(repository: Repository, follow_id: int) -> FollowDetail:
     try:
         info = follow_info(repository, follow_id)
     except CrawlError as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise NotFound(str(exc)) from exc
     with repository.catalog.session() as session:
         crawls = list(
             session.scalars(
@@ -258,7 +261,7 @@ def follow_detail(repository: Repository, follow_id: int) -> FollowDetail:
 
 
 def crawl_options(request: CrawlRequest) -> CrawlOptions:
-    """The crawl a request asks for; 422 if it cannot run."""
+    """The crawl a request asks for; :class:`InvalidInput` if it cannot run."""
     try:
         return CrawlOptions(
             seeds=request.seeds,
@@ -276,21 +279,21 @@ def crawl_options(request: CrawlRequest) -> CrawlOptions:
             browser=request.browser,
         )
     except CrawlError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise InvalidInput(str(exc)) from exc
 
 
 def start_crawl(crawls: CrawlJobs, options: CrawlOptions) -> str:
-    """Start a crawl (blocking): its id; 409 if another process runs it, 429 when full."""
+    """Start a crawl (blocking): its id. :class:`Conflict` if another process runs it,
+    :class:`TooManyCrawls` when the service runs as many as it may."""
     try:
         return crawls.start(options)
     except CrawlError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    except TooManyCrawls as exc:
-        raise HTTPException(429, str(exc), headers={"Retry-After": "60"}) from exc
+        raise Conflict(str(exc)) from exc
 
 
 def new_follow(repository: Repository, request: FollowRequest) -> FollowInfo:
-    """Follow a feed or site, or change its follow (blocking); 422 for bad input."""
+    """Follow a feed or site, or change its follow (blocking); :class:`InvalidInput`
+    for bad input."""
     try:
         return add_follow(
             repository,
@@ -303,24 +306,26 @@ def new_follow(repository: Repository, request: FollowRequest) -> FollowInfo:
             browser=request.browser,
         )
     except (ValueError, CrawlError) as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise InvalidInput(str(exc)) from exc
 
 
 def remove_follow(repository: Repository, follow_id: int) -> None:
+    """Stop following a source (blocking); :class:`NotFound` if it is not followed."""
     try:
         remove_follow_row(repository, follow_id)
     except CrawlError as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise NotFound(str(exc)) from exc
 
 
 def cancel_job(crawls: CrawlJobs, jobs_get: Callable[[str], object], job_id: str) -> CrawlJobView:
-    """Cancel the crawl job ``job_id`` (blocking); 409 for a capture job, 404 if unknown."""
+    """Cancel the crawl job ``job_id`` (blocking); :class:`Conflict` for a capture job,
+    :class:`NotFound` if unknown."""
     try:
         crawls.cancel(job_id)
     except CrawlError as exc:
         if jobs_get(job_id) is not None:
-            raise HTTPException(409, "capture jobs cannot be cancelled; crawls can") from exc
-        raise HTTPException(404, f"no job {job_id!r}") from exc
+            raise Conflict("capture jobs cannot be cancelled; crawls can") from exc
+        raise NotFound(f"no job {job_id!r}") from exc
     return crawl_view(crawls.repository, crawl_status(crawls.repository, job_id))
 
 
@@ -392,9 +397,7 @@ async def resume_crawl_job(job_id: str, crawls: CrawlsDep, token: Writer) -> Job
         try:
             return crawls.resume(job_id)
         except CrawlError as exc:
-            raise HTTPException(404 if "no crawl" in str(exc) else 409, str(exc)) from exc
-        except TooManyCrawls as exc:
-            raise HTTPException(429, str(exc), headers={"Retry-After": "60"}) from exc
+            raise (NotFound if "no crawl" in str(exc) else Conflict)(str(exc)) from exc
 
     crawl_id = await to_thread.run_sync(resume)
     return JobAccepted(id=crawl_id, state="running", href=f"/api/v1/jobs/{crawl_id}")

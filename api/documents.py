@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from api.schemas import DocumentVersion, DocumentVersions, DocumentView
 from api.searches import archived_path
 from archive.catalog import Record
 from archive.cdxj import timestamp14
+from archive.errors import NotFound
 from archive.repository import Repository
 from ingest import documents
 from ingest.models import Document
@@ -31,12 +32,12 @@ DocumentId = Annotated[
 
 
 def find_document(repository: Repository, document_id: str) -> Document:
-    """The live document with this id (blocking); 404 if unknown or withdrawn."""
+    """The live document with this id (blocking); :class:`NotFound` if unknown or withdrawn."""
     document = documents.get(repository.catalog, document_id)
     if document is None or document.id != document_id:
-        raise HTTPException(404, f"no document {document_id!r}")
+        raise NotFound(f"no document {document_id!r}")
     if document.deleted:
-        raise HTTPException(404, f"document {document_id!r} was withdrawn")
+        raise NotFound(f"document {document_id!r} was withdrawn")
     return document
 
 
@@ -107,7 +108,7 @@ def _page_png(repository: Repository, document: Document, page: int) -> bytes:
     from ingest.images import page_png
 
     if page not in ((document.ocr or {}).get("pages") or []):
-        raise HTTPException(404, f"OCR read no page {page} of document {document.id!r}")
+        raise NotFound(f"OCR read no page {page} of document {document.id!r}")
     with repository.catalog.session() as session:
         row = session.scalars(
             select(Record).where(Record.record_id == (document.revisit_of or document.record_id))
@@ -118,7 +119,7 @@ def _page_png(repository: Repository, document: Document, page: int) -> bytes:
     try:
         return page_png(body, document.mime, page, repository.settings.ocr_max_pixels)
     except ExtractionError as exc:
-        raise HTTPException(404, f"page {page} cannot be shown: {exc}") from exc
+        raise NotFound(f"page {page} cannot be shown: {exc}") from exc
 
 
 @router.get(

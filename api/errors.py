@@ -1,4 +1,9 @@
-"""Every error as JSON: ``{"error": {"status": ..., "message": ...}}``."""
+"""Every error as JSON: ``{"error": {"status": ..., "message": ...}}``.
+
+This is the one place where a domain error (:mod:`archive.errors`) gets its
+HTTP status: route modules raise domain errors, the handler installed here
+answers them, and the HTML pages ask :func:`status_of` for the same status.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api.schemas import ErrorResponse
+from archive.errors import (
+    Busy,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    InvalidQuery,
+    NotFound,
+    NotLoggedIn,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +35,26 @@ log = logging.getLogger(__name__)
 ERROR_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413)
 }
+
+
+STATUS: dict[type[DomainError], int] = {
+    InvalidQuery: 400,
+    NotLoggedIn: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    Busy: 429,
+    Unavailable: 503,
+}
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status of a domain error: that of its nearest kind in :data:`STATUS`."""
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500  # a DomainError of no kind: a mistake of ours, not the client's
 
 
 def error_response(
@@ -59,6 +95,11 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = _allowed(request, headers.get("Allow", ""))
         return error_response(exc.status_code, str(exc.detail), headers)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return error_response(status_of(exc), str(exc), headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_input(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,12 +10,13 @@ from typing import Annotated, BinaryIO
 from urllib.parse import quote
 
 from anyio import to_thread
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import JobsDep, RepositoryDep, Writer
 from api.errors import ERROR_RESPONSES
 from api.jobs import AfterStore
 from api.schemas import ImportedSource, ImportResponse
+from archive.errors import InvalidInput
 from archive.importer import (
     Importer,
     ImportResult,
@@ -106,20 +107,20 @@ async def import_upload(
     """Store, ingest and index an upload (the API's and the upload form's work)."""
     filename = PurePosixPath((file.filename or "").replace("\\", "/")).name
     if not filename:
-        raise HTTPException(422, "the upload needs a file name (its type comes from it)")
+        raise InvalidInput("the upload needs a file name (its type comes from it)")
     try:
         source_kind(filename)
         results = await to_thread.run_sync(
             _import, repository, file.file, filename, collection, submission
         )
     except (InputError, InvalidCollection) as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise InvalidInput(str(exc)) from exc
     finally:
         await file.close()
     record_ids = [row for result in results for row in result.record_ids]
     if results and not any(result.imported or result.skipped for result in results):
         stopped = "; ".join(result.stopped or "" for result in results)
-        raise HTTPException(422, f"nothing could be imported from {filename}: {stopped}")
+        raise InvalidInput(f"nothing could be imported from {filename}: {stopped}")
     after_store_error = None
     if record_ids:
         after_store_error = await to_thread.run_sync(after_store.run, record_ids)

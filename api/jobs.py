@@ -35,6 +35,7 @@ from archive.browser import CaptureMode, ModeCapturer
 from archive.capture import CaptureResult
 from archive.catalog import Record, utcnow
 from archive.config import Settings
+from archive.errors import Unavailable
 from archive.repository import Repository
 from search.backend import SearchError
 
@@ -117,8 +118,10 @@ _POLL = 0.5
 _LEASE = 0x4A4F42  # "JOB"
 
 
-class QueueFull(Exception):
+class QueueFull(Unavailable):
     """The capture queue cannot take that many more URLs now."""
+
+    retry_after = 60
 
 
 class CaptureJobs:

@@ -24,7 +24,7 @@ from typing import Annotated
 from urllib.parse import quote, urljoin
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api.deps import RepositoryDep, require_reader
@@ -47,6 +47,7 @@ from api.rewrite import MAX_REWRITTEN, archive_link, embeddable, replay_part, re
 from archive.browser import browser_parts
 from archive.catalog import Record
 from archive.cdxj import timestamp14
+from archive.errors import InvalidQuery, NotFound
 from archive.repository import Repository
 
 router = APIRouter(
@@ -87,14 +88,14 @@ def archived_url(request: Request, skip: int) -> str:
     try:
         return url_from_path(target)
     except ValueError as exc:
-        raise HTTPException(400, f"invalid archived URL: {exc}") from exc
+        raise InvalidQuery(f"invalid archived URL: {exc}") from exc
 
 
 async def versions_of(repository: Repository, url: str) -> list[Record]:
-    """Every capture of ``url``, oldest first; 404 if there is none."""
+    """Every capture of ``url``, oldest first; :class:`NotFound` if there is none."""
     versions = await to_thread.run_sync(repository.catalog.versions, url)
     if not versions:
-        raise HTTPException(404, f"{url} is not in the archive")
+        raise NotFound(f"{url} is not in the archive")
     return versions
 
 
@@ -136,13 +137,13 @@ async def memento(
     """
     match = _SPEC.match(spec)
     if match is None:
-        raise HTTPException(404, f"not found: {spec!r} is not a 4- to 14-digit timestamp")
+        raise NotFound(f"not found: {spec!r} is not a 4- to 14-digit timestamp")
     stamp, modifier = match.group(1), match.group(2) or ""
     target = archived_url(request, 3)
     try:
         moment = parse_timestamp(stamp)
     except ValueError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise InvalidQuery(str(exc)) from exc
     row = closest(await versions_of(repository, target), moment)
     links = _links(request, row.url or target)
     if timestamp14(row.timestamp) != stamp:
@@ -160,7 +161,7 @@ async def memento(
         else:
             archived = await to_thread.run_sync(open_memento, repository, row, accept_encoding)
     except MissingPayload as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise NotFound(str(exc)) from exc
     headers = [
         *archived.headers,
         ("Memento-Datetime", http_date(row.timestamp)),
@@ -218,11 +219,11 @@ async def screenshot(
     try:
         moment = parse_timestamp(stamp)
     except ValueError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise InvalidQuery(str(exc)) from exc
     row = closest(await versions_of(repository, archived_url(request, 3)), moment)
     parts = await to_thread.run_sync(browser_parts, repository.catalog, row.capture_id)
     if parts is None or parts.screenshot is None:
-        raise HTTPException(404, f"the capture of {row.url} at {stamp} has no screenshot")
+        raise NotFound(f"the capture of {row.url} at {stamp} has no screenshot")
     shot = await to_thread.run_sync(open_memento, repository, parts.screenshot, "")
     return StreamingResponse(
         shot.iter_body(),
@@ -281,8 +282,8 @@ async def timegate(
         try:
             wanted = parsedate_to_datetime(accept_datetime)
         except (TypeError, ValueError) as exc:
-            raise HTTPException(
-                400, f"invalid Accept-Datetime {accept_datetime!r}: use an RFC 1123 date"
+            raise InvalidQuery(
+                f"invalid Accept-Datetime {accept_datetime!r}: use an RFC 1123 date"
             ) from exc
         if wanted.tzinfo is not None:  # naive means "-0000": UTC already
             wanted = wanted.astimezone(UTC).replace(tzinfo=None)

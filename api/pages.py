@@ -24,7 +24,6 @@ from fastapi import (
     Depends,
     File,
     Form,
-    HTTPException,
     Query,
     Request,
     Response,
@@ -48,8 +47,8 @@ from api.crawls import (
 )
 from api.deps import JobsDep, RepositoryDep, SettingsDep, browser_session, require_reader
 from api.documents import find_document, version_views
+from api.errors import status_of
 from api.imports import import_upload
-from api.jobs import QueueFull
 from api.memento import archived_url, memento_path, versions_of
 from api.provenance import (
     RowId,
@@ -68,6 +67,7 @@ from api.status import service_status
 from api.watches import add_watch, change_view, changes, remove_watch, watch_view
 from archive.browser import CaptureMode, browser_parts, stored_by_browser
 from archive.cdxj import timestamp14
+from archive.errors import DomainError, Forbidden, InvalidInput, NotLoggedIn
 from archive.follow import format_interval, list_follows
 from archive.importer import Submission
 from archive.repository import Repository
@@ -76,7 +76,6 @@ from archive.urls import InvalidURL, checked_url
 from ingest import relations
 from ingest import watch as watching
 from ingest.models import Document
-from ingest.relations import RelationError
 from search.backend import FACETS, Sort
 from search.models import markers
 from search.query import FIELDS
@@ -137,6 +136,11 @@ async def page(
 
 async def error_page(request: Request, status: int, message: str) -> Response:
     return await page(request, "error.html", status_code=status, status=status, message=message)
+
+
+async def failure_page(request: Request, error: DomainError) -> Response:
+    """The error page for what a service function refused, with the JSON API's status."""
+    return await error_page(request, status_of(error), str(error))
 
 
 def _local(target: str | None) -> str:
@@ -243,8 +247,8 @@ async def search_page(
     )
     try:
         result = await run_search(get_search(request), params)
-    except HTTPException as exc:
-        return await page(request, "search.html", exc.status_code, error=exc.detail, **context)
+    except DomainError as exc:
+        return await page(request, "search.html", status_of(exc), error=str(exc), **context)
     pages = max(1, min(-(-result.total // PAGE_SIZE), MAX_OFFSET // PAGE_SIZE + 1))
     return await page(
         request, "search.html", result=result, page=page_number, pages=pages, **context
@@ -284,8 +288,8 @@ async def document_page(
     previous one, or from ``against``), its relations, and how to cite it."""
     try:
         document = await to_thread.run_sync(find_document, repository, document_id)
-    except HTTPException as exc:
-        return await error_page(request, exc.status_code, str(exc.detail))
+    except DomainError as exc:
+        return await failure_page(request, exc)
     versions = await to_thread.run_sync(version_views, repository, document.url)
     stamp = timestamp14(document.captured)
     archived = f"/archive/{stamp}/{document.url}"
@@ -297,8 +301,8 @@ async def document_page(
         replay = f"{settings.replay_url.rstrip('/')}/{stamp}/{document.url}"
     try:
         related, diff = await to_thread.run_sync(_provenance, repository, document, against, by)
-    except HTTPException as exc:
-        return await error_page(request, exc.status_code, str(exc.detail))
+    except DomainError as exc:
+        return await failure_page(request, exc)
     return await page(
         request,
         "document.html",
@@ -331,8 +335,8 @@ async def archived_copy(stamp: str, url: str, request: Request, repository: Repo
         moment = parse_timestamp(stamp)
         target = archived_url(request, 3)
         versions = await versions_of(repository, target)
-    except (ValueError, HTTPException) as exc:
-        return await error_page(request, 404, str(getattr(exc, "detail", exc)))
+    except (ValueError, DomainError) as exc:  # a bad timestamp or URL is a missing page here
+        return await error_page(request, 404, str(exc))
     row = closest(versions, moment)
     exact = timestamp14(row.timestamp)
     if exact != stamp:
@@ -410,12 +414,13 @@ async def login(
 
 
 async def _writer(request: Request, csrf: str) -> Session:
-    """The logged-in session, if this form carries its CSRF secret; else 403."""
+    """The logged-in session, if this form carries its CSRF secret; else
+    :class:`NotLoggedIn` or :class:`Forbidden`."""
     session = await browser_session(request)
     if session is None:
-        raise HTTPException(401, "log in first")
+        raise NotLoggedIn("log in first")
     if not sessions.csrf_ok(session, csrf):
-        raise HTTPException(403, "missing or wrong CSRF token; reload the form")
+        raise Forbidden("missing or wrong CSRF token; reload the form")
     return session
 
 
@@ -423,8 +428,8 @@ async def _writer(request: Request, csrf: str) -> Session:
 async def logout(request: Request, csrf: CsrfField):
     try:
         await _writer(request, csrf)
-    except HTTPException as exc:
-        return await error_page(request, exc.status_code, str(exc.detail))
+    except DomainError as exc:
+        return await failure_page(request, exc)
     response = RedirectResponse("/", 303)
     response.delete_cookie(sessions.COOKIE, path="/")
     return response
@@ -456,35 +461,32 @@ async def preserve(
         session = await _writer(request, csrf)
         wanted = [line.strip() for line in urls.splitlines() if line.strip()]
         if not wanted:
-            raise HTTPException(422, "give at least one URL")
+            raise InvalidInput("give at least one URL")
         try:
             check_collection(collection)
         except InvalidCollection as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise InvalidInput(str(exc)) from exc
         for number, line in enumerate(urls.splitlines(), 1):
             try:
                 if line.strip():
                     checked_url(line.strip(), fetchable=True)
             except InvalidURL as exc:
-                raise HTTPException(422, f"line {number}: {exc}") from exc
-        try:
-            job = await to_thread.run_sync(
-                lambda: jobs.submit(
-                    wanted,
-                    collection=collection,
-                    note=note or None,
-                    mode=CaptureMode.browser if browser else CaptureMode.http,
-                    submitted_by=session.name,
-                )
+                raise InvalidInput(f"line {number}: {exc}") from exc
+        job = await to_thread.run_sync(
+            lambda: jobs.submit(
+                wanted,
+                collection=collection,
+                note=note or None,
+                mode=CaptureMode.browser if browser else CaptureMode.http,
+                submitted_by=session.name,
             )
-        except QueueFull as exc:
-            raise HTTPException(503, str(exc)) from exc
-    except HTTPException as exc:
+        )
+    except DomainError as exc:  # QueueFull among them
         return await page(
             request,
             "preserve.html",
-            exc.status_code,
-            error=exc.detail,
+            status_of(exc),
+            error=str(exc),
             urls=urls,
             note=note,
             collection=collection,
@@ -524,11 +526,11 @@ async def upload(
         try:
             day = date.fromisoformat(published) if published else None
         except ValueError as exc:
-            raise HTTPException(422, f"invalid date {published!r}: use YYYY-MM-DD") from exc
+            raise InvalidInput(f"invalid date {published!r}: use YYYY-MM-DD") from exc
         submission = Submission(url or None, day, note or None, session.name, keep_gps)
         result = await import_upload(repository, jobs.after_store, file, submission, collection)
-    except HTTPException as exc:
-        return await page(request, "preserve.html", exc.status_code, upload_error=exc.detail)
+    except DomainError as exc:
+        return await page(request, "preserve.html", status_of(exc), upload_error=str(exc))
     return await page(request, "uploaded.html", result=result)
 
 
@@ -543,8 +545,8 @@ async def _write_form(
     try:
         session = await _writer(request, csrf)
         await to_thread.run_sync(action, session.name, *args)
-    except HTTPException as exc:
-        return await error_page(request, exc.status_code, str(exc.detail))
+    except DomainError as exc:
+        return await failure_page(request, exc)
     return None
 
 
@@ -565,10 +567,7 @@ async def add_relation(
         source, target = (document_id, other.strip())
         if direction == "incoming":
             source, target = target, source
-        try:
-            make_relation(repository, source, type_, target, note or None, name)
-        except RelationError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        make_relation(repository, source, type_, target, note or None, name)
 
     failed = await _write_form(request, csrf, relate)
     return failed or RedirectResponse(f"/documents/{document_id}#relations", 303)
@@ -600,8 +599,8 @@ async def story_page(document_id: str, request: Request, repository: RepositoryD
     translations, each with its date and language."""
     try:
         story = await to_thread.run_sync(story_view, repository, document_id)
-    except HTTPException as exc:
-        return await error_page(request, exc.status_code, str(exc.detail))
+    except DomainError as exc:
+        return await failure_page(request, exc)
     return await page(request, "story.html", story=story)
 
 
@@ -701,8 +700,8 @@ async def followed_page(follow_id: RowId, request: Request, repository: Reposito
     """What a followed source brought in: its runs and the pages they captured."""
     try:
         detail = await to_thread.run_sync(follow_detail, repository, follow_id)
-    except HTTPException as exc:
-        return await error_page(request, exc.status_code, str(exc.detail))
+    except DomainError as exc:
+        return await failure_page(request, exc)
     return await page(request, "followed.html", follow=detail)
 
 

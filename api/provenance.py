@@ -12,7 +12,7 @@ import logging
 from typing import Annotated, Literal, TypeVar
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import pipeline
 from api.deps import RepositoryDep, Writer, require_reader
@@ -28,12 +28,13 @@ from api.schemas import (
     RelationView,
     StoryView,
 )
+from archive.errors import NotFound
 from archive.repository import Repository
 from ingest import diff as text_diff
 from ingest import documents, relations
 from ingest import story as stories
 from ingest.models import Document
-from ingest.relations import Relation, RelationError, UnknownDocument
+from ingest.relations import Relation
 from ingest.text import edit_similarity
 from search.backend import SearchError
 
@@ -48,11 +49,12 @@ Row = TypeVar("Row")
 
 
 def find_row(repository: Repository, table: type[Row], row_id: int, what: str) -> Row:
-    """The ``table`` row with this id (blocking); 404 naming ``what`` if there is none."""
+    """The ``table`` row with this id (blocking); :class:`NotFound` naming ``what`` if
+    there is none."""
     with repository.catalog.session() as session:
         found = session.get(table, row_id)
     if found is None:
-        raise HTTPException(404, f"no {what} {row_id}")
+        raise NotFound(f"no {what} {row_id}")
     return found
 
 
@@ -104,11 +106,11 @@ def review_relation(
     repository: Repository, relation_id: int, *, confirm: bool, by: str
 ) -> Relation:
     """Confirm a relation, or remove (reject) it, as ``by`` (blocking); 404 if unknown
-    or already removed."""
+    or already removed (:class:`NotFound`)."""
     with repository.catalog.session() as session:
         found = session.get(Relation, relation_id)
     if found is None or found.status == relations.REJECTED:
-        raise HTTPException(404, f"no relation {relation_id}")
+        raise NotFound(f"no relation {relation_id}")
     done = relations.review(repository.catalog, relation_id, confirm=confirm, by=by)
     _reindex(repository)
     return done
@@ -155,7 +157,7 @@ def document_diff(
     document = find_document(repository, document_id)
     old = find_document(repository, against) if against else previous_version(repository, document)
     if old is None:
-        raise HTTPException(404, f"document {document_id!r} has no earlier version with text")
+        raise NotFound(f"document {document_id!r} has no earlier version with text")
     return diff_view(old, document, by)
 
 
@@ -178,20 +180,15 @@ async def create_relation(
     request: RelationRequest, repository: RepositoryDep, token: Writer, response: Response
 ) -> RelationView:
     """Relate two documents (``A covers B``). Relating what was suggested confirms it."""
-    try:
-        made = await to_thread.run_sync(
-            make_relation,
-            repository,
-            request.source,
-            request.type,
-            request.target,
-            request.note,
-            token,
-        )
-    except UnknownDocument as exc:  # a well-formed request naming what is not there
-        raise HTTPException(404, str(exc)) from exc
-    except RelationError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    made = await to_thread.run_sync(
+        make_relation,
+        repository,
+        request.source,
+        request.type,
+        request.target,
+        request.note,
+        token,
+    )
     response.headers["Location"] = f"/api/v1/relations/{made.id}"
     return relation_view(made)
 

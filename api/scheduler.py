@@ -2,7 +2,7 @@
 
 A thread looks every ``VESTIGE_SCHEDULER_INTERVAL`` seconds (or at once when
 woken, after a watch or follow is added) whether anything is due; that look is
-one small query. When something is, it runs :func:`ingest.watch.run_due` in a
+one small query. When something is, it runs :func:`api.watching.run_due` in a
 child process: capturing, extraction and indexing stay off the service's GIL,
 and extraction's time limit (a signal) works in the child's main thread.
 
@@ -56,7 +56,7 @@ def anything_due(repository: Repository) -> bool:
 
 def run_due_now(settings: Settings) -> None:
     """One scheduler run, in a child process: capture what is due, ingest and index it."""
-    from ingest.watch import run_due
+    from api.watching import run_due
 
     logging.basicConfig(level=logging.INFO, format="vestige scheduler: %(message)s")
     repository = Repository(settings, TABLES)

@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import require_reader
 from api.errors import ERROR_RESPONSES
 from api.schemas import FacetCount, SearchHit, SearchResponse
 from archive.cdxj import timestamp14
-from search.backend import SearchBackend, SearchError, Sort
+from archive.errors import InvalidQuery, Unavailable
+from search.backend import SearchBackend, Sort
 from search.models import SearchResult
 from search.query import (
     COLLECTION_PATTERN,
@@ -67,10 +68,11 @@ class SearchParams:
 
 
 def get_search(request: Request) -> SearchBackend:
-    """The application's search backend; 503 if the engine could not be opened."""
+    """The application's search backend; :class:`Unavailable` if the engine could not
+    be opened."""
     backend = request.app.state.search
     if backend is None:
-        raise HTTPException(503, f"search is unavailable: {request.app.state.search_error}")
+        raise Unavailable(f"search is unavailable: {request.app.state.search_error}")
     return backend
 
 
@@ -83,7 +85,8 @@ SearchDep = Annotated[SearchBackend, Depends(_search_dependency)]
 
 
 async def run_search(backend: SearchBackend, params: SearchParams) -> SearchResult:
-    """Parse and run a search off the event loop; 400 for a bad query, 503 if the engine fails."""
+    """Parse and run a search off the event loop; :class:`InvalidQuery` for a bad query,
+    :class:`search.backend.SearchError` (an :class:`Unavailable`) if the engine fails."""
     try:
         tree = conjoin(
             parse(params.q),
@@ -98,21 +101,18 @@ async def run_search(backend: SearchBackend, params: SearchParams) -> SearchResu
             ),
         )
     except QuerySyntaxError as exc:
-        raise HTTPException(400, f"bad query: {exc}") from exc
-    try:
-        return await to_thread.run_sync(
-            lambda: translated_search(
-                backend,
-                tree,
-                cross=params.cross,
-                sort=params.sort,
-                limit=params.limit,
-                offset=params.offset,
-                collapse=params.collapse,
-            )
+        raise InvalidQuery(f"bad query: {exc}") from exc
+    return await to_thread.run_sync(
+        lambda: translated_search(
+            backend,
+            tree,
+            cross=params.cross,
+            sort=params.sort,
+            limit=params.limit,
+            offset=params.offset,
+            collapse=params.collapse,
         )
-    except SearchError as exc:
-        raise HTTPException(503, str(exc)) from exc
+    )
 
 
 def archived_path(captured: datetime, url: str) -> str:

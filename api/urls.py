@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import RepositoryDep, require_reader
 from api.errors import ERROR_RESPONSES
@@ -14,6 +14,7 @@ from api.schemas import Version, Versions
 from archive.browser import BrowserSummary, browser_summaries
 from archive.catalog import Record
 from archive.cdxj import timestamp14
+from archive.errors import InvalidQuery
 from archive.urls import URL_PATTERN, InvalidURL, normalise_url
 
 router = APIRouter(tags=["urls"], responses=ERROR_RESPONSES)
@@ -34,7 +35,7 @@ async def url_versions(
     try:
         key = normalise_url(url)
     except InvalidURL as exc:
-        raise HTTPException(400, f"invalid URL: {exc}") from exc
+        raise InvalidQuery(f"invalid URL: {exc}") from exc
     rows = await versions_of(repository, key)
     browsers = await to_thread.run_sync(
         browser_summaries, repository, [row.capture_id or "" for row in rows]

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import RepositoryDep, Writer, require_reader
 from api.errors import ERROR_RESPONSES
 from api.provenance import RowId, find_row
 from api.schemas import PageChangeView, WatchRequest, WatchView
+from archive.errors import InvalidInput, NotFound
 from archive.repository import Repository
 from archive.urls import URL_PATTERN, InvalidURL
 from ingest import watch as watching
@@ -42,26 +43,24 @@ def change_view(change: PageChange) -> PageChangeView:
 
 
 def add_watch(repository: Repository, request: WatchRequest) -> Watch:
-    """Watch a page, or change its watch (blocking); 422 for a bad URL or interval."""
-    try:
-        return watching.add_watch(
-            repository.catalog,
-            request.url,
-            request.every,
-            collection=request.collection,
-            note=request.note,
-        )
-    except WatchError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    """Watch a page, or change its watch (blocking); :class:`WatchError` (an
+    :class:`InvalidInput`) for a bad URL or interval."""
+    return watching.add_watch(
+        repository.catalog,
+        request.url,
+        request.every,
+        collection=request.collection,
+        note=request.note,
+    )
 
 
 def remove_watch(repository: Repository, watch_id: int) -> Watch:
-    """Stop a watch by id (blocking); 404 if there is none."""
+    """Stop a watch by id (blocking); :class:`NotFound` if there is none."""
     found = find_row(repository, Watch, watch_id, "watch")
     try:
         watching.remove_watch(repository.catalog, found.url, found.collection)
     except WatchError as exc:  # removed meanwhile
-        raise HTTPException(404, str(exc)) from exc
+        raise NotFound(str(exc)) from exc
     return found
 
 
@@ -73,7 +72,7 @@ def changes(
     try:
         return watching.list_changes(repository.catalog, kinds=kinds, url=url, limit=limit)
     except InvalidURL as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise InvalidInput(str(exc)) from exc
 
 
 AllKinds = Annotated[

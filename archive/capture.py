@@ -39,6 +39,8 @@ class CaptureResult:
     error: str | None = None
     capture_id: str | None = None
     record_ids: list[int] = field(default_factory=list)
+    # The catalog id of the final hop's response or revisit: the page itself.
+    response_id: int | None = None
     warnings: list[str] = field(default_factory=list)  # stored, but something to know
 
     @property
@@ -216,6 +218,7 @@ def settle(result: CaptureResult, hops: Sequence[Hop], last: Record, capture_id:
     result.revisit = last.record_type == "revisit"
     result.truncated = final.truncated
     result.capture_id = capture_id
+    result.response_id = last.id
 
 
 def _response_record(hop: Hop, original: Record | None) -> WarcRecord:

@@ -724,6 +724,7 @@ class Crawler:
             revisit=final.record_type == "revisit",
             capture_id=capture_id,
             record_ids=[row.id for row in rows],
+            response_id=final.id,
         )
 
     def _recover(self) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.catalog import Base, Catalog, utcnow
+from archive.errors import InvalidInput, NotFound
 from ingest import documents
 from ingest.models import Document
 
@@ -44,12 +45,13 @@ SYMMETRIC = frozenset({"same-story"})
 CONFIRMED, SUGGESTED, REJECTED = "confirmed", "suggested", "rejected"
 
 
-class RelationError(ValueError):
+class RelationError(InvalidInput):
     """A relation that cannot be made: unknown document, unknown type, self-relation."""
 
 
-class UnknownDocument(RelationError):
-    """A relation names a document (id or URL) the archive does not hold."""
+class UnknownDocument(NotFound, RelationError):
+    """A relation names a document (id or URL) the archive does not hold (404, not 422:
+    the request is well formed)."""
 
 
 def current_user() -> str:

@@ -1,9 +1,9 @@
-"""Watching pages: re-capturing them on a schedule and recording what changed.
+"""Watching pages: the watch list, and what a new capture of a page changed.
 
 A watch is a row of ``watches`` (URL, collection, interval, ``next_due``).
-:func:`run_due` captures the watches that are due (and runs the followed
-feeds and sites of :mod:`archive.follow`), compares each capture with the
-previous version of the page and stores a :class:`PageChange`:
+:func:`api.watching.run_due` captures the watches that are due and ingests each
+capture; :func:`record_change` here compares it with the previous version of
+the page and stores a :class:`PageChange`:
 
 - ``first``: nothing to compare with yet;
 - ``unchanged``: same text (a same-payload capture is stored as a revisit);
@@ -13,28 +13,18 @@ previous version of the page and stores a :class:`PageChange`:
   of a capture of a random non-existent path on the same site;
 - ``unreachable``: no answer, or another error status.
 
-The schedule lives in the catalog, so it survives restarts. A watch is leased
-while it runs (a crash frees it when the lease ends) and its next run is due
-one interval after this one started, so a page is never captured more often
-than asked. Hosts are worked in parallel, each by one thread (one connection
-per host) waiting the politeness delay between two of its requests.
+The schedule lives in the catalog, so it survives restarts. Changes are also
+an Atom feed (:func:`atom_feed`).
 """
 
 from __future__ import annotations
 
-import queue
-import time
-import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
-import httpx
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -44,24 +34,21 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    or_,
     select,
-    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from archive.capture import Capturer, CaptureResult
+from archive.capture import CaptureResult
 from archive.catalog import Base, Catalog, Record, utcnow
-from archive.follow import parse_interval, run_due_follows
-from archive.guard import RefusedURL, guarded_client
-from archive.repository import Repository
+from archive.errors import InvalidInput
+from archive.follow import parse_interval
 from archive.store import check_collection
 from archive.urls import checked_url, normalise_url
 from archive.warc import check_note
 from ingest import diff
 from ingest.documents import TITLE_CHANGED, title_change, title_phrase
 from ingest.models import Document
-from ingest.suggest import PROBE_SUFFIX, is_home_page, site_of
+from ingest.suggest import is_home_page, site_of
 from ingest.text import edit_similarity, similarity
 
 FIRST, UNCHANGED, CHANGED, REMOVED, UNREACHABLE = (
@@ -75,13 +62,9 @@ FIRST, UNCHANGED, CHANGED, REMOVED, UNREACHABLE = (
 NOTABLE = (CHANGED, REMOVED, UNREACHABLE)
 # A page this similar to the site's answer for a missing page is a soft-404.
 SOFT_404_SIMILARITY = 0.8
-# How long a run holds a watch; a crashed run's watches are free again after it.
-LEASE = timedelta(minutes=30)
-# Hosts captured at the same time (each by one connection).
-MAX_HOSTS = 4
 
 
-class WatchError(ValueError):
+class WatchError(InvalidInput):
     """A watch that cannot be made: bad URL, collection or interval."""
 
 
@@ -222,182 +205,13 @@ def list_changes(
         )
 
 
-# -- running ------------------------------------------------------------------
+# -- comparing -----------------------------------------------------------------
 
 
-@dataclass
-class _HostWork:
-    """What one host's thread captured: each watch's result, and the soft-404 probe."""
-
-    captures: list[tuple[Watch, CaptureResult]]
-    probe: CaptureResult | None = None
-
-
-@dataclass
-class WatchRun:
-    """What :func:`run_due` did."""
-
-    changes: list[PageChange] = field(default_factory=list)
-    follows: list[Any] = field(default_factory=list)  # (FollowInfo, CrawlStatus)
-    webhook_errors: list[str] = field(default_factory=list)
-
-
-StoredHook = Callable[[Sequence[int]], None]
-
-
-def run_due(
-    repository: Repository,
-    now: datetime | None = None,
-    *,
-    every: bool = False,
-    on_stored: StoredHook | None = None,
-    progress: Callable[[PageChange], None] | None = None,
-    delay: float | None = None,
-) -> WatchRun:
-    """Capture every watch due at ``now`` (naive UTC; default: now), or all of
-    them with ``every``; run the due follows too. Returns the changes recorded.
-
-    ``on_stored`` gets the catalog ids of each capture's records after they
-    are ingested (to index them).
-    """
-    now = now or utcnow()
-    delay = repository.settings.crawl_delay if delay is None else delay
-    run = WatchRun()
-    watches = _claim(repository.catalog, now, every)
-    by_host: dict[str, list[Watch]] = defaultdict(list)
-    for watch in watches:
-        by_host[urlsplit(watch.url).netloc].append(watch)
-    done: queue.Queue[_HostWork | BaseException] = queue.Queue()
-    capturer = Capturer(repository)
-    try:
-        with ThreadPoolExecutor(max_workers=min(MAX_HOSTS, len(by_host) or 1)) as pool:
-            for host_watches in by_host.values():
-                pool.submit(_capture_host, capturer, host_watches, delay, done)
-            # Ingest and compare here, in the calling thread, as hosts finish:
-            # extraction's time limit needs the main thread.
-            for _ in by_host:
-                work = done.get()
-                if isinstance(work, BaseException):
-                    raise work
-                probe = _probe_document(repository, work.probe, on_stored)
-                for watch, result in work.captures:
-                    change = _record(repository, watch, result, work.probe, probe, on_stored, now)
-                    run.changes.append(change)
-                    _notify(repository, change, run)
-                    if progress:
-                        progress(change)
-    finally:
-        capturer.close()
-        _release(repository.catalog, watches, now)
-    run.follows = run_due_follows(repository, now, every=every, on_stored=on_stored, delay=delay)
-    return run
-
-
-def _claim(catalog: Catalog, now: datetime, every: bool) -> list[Watch]:
-    """Lease the watches to run, each with a conditional UPDATE, so that two
-    schedulers (or a restart during a run) never capture a page twice."""
-    with catalog.session() as session:
-        query = select(Watch).where(or_(Watch.lease_until.is_(None), Watch.lease_until < now))
-        if not every:
-            query = query.where(Watch.next_due <= now)
-        candidates = list(session.scalars(query.order_by(Watch.next_due, Watch.id)))
-    claimed = []
-    for watch in candidates:
-        with catalog.session() as session:
-            taken = session.execute(
-                update(Watch)
-                .where(
-                    Watch.id == watch.id,
-                    or_(Watch.lease_until.is_(None), Watch.lease_until < now),
-                )
-                .values(lease_until=now + LEASE)
-            ).rowcount
-        if taken:
-            claimed.append(watch)
-    return claimed
-
-
-def _release(catalog: Catalog, watches: list[Watch], now: datetime) -> None:
-    with catalog.session() as session:
-        for claimed in watches:
-            watch = session.get(Watch, claimed.id)
-            if watch is not None:
-                watch.lease_until = None
-                if watch.last_run == now:  # it ran: not stopped by an error
-                    watch.next_due = now + timedelta(seconds=watch.every)
-
-
-def _capture_host(
-    capturer: Capturer,
-    watches: list[Watch],
-    delay: float,
-    done: queue.Queue[_HostWork | BaseException],
-) -> None:
-    """Capture one host's watches in turn, then (if any page might be a missing
-    page in disguise) a random non-existent path of the same site."""
-    try:
-        work = _HostWork([])
-        for index, watch in enumerate(watches):
-            if index:
-                time.sleep(delay)
-            result = capturer.capture(
-                watch.url, collection=watch.collection, note=watch.note, trigger="watch"
-            )
-            work.captures.append((watch, result))
-        if any(_needs_probe(result) for _, result in work.captures):
-            time.sleep(delay)
-            watch = watches[0]
-            parts = urlsplit(watch.url)
-            work.probe = capturer.capture(
-                f"{parts.scheme}://{parts.netloc}/{uuid.uuid4().hex}{PROBE_SUFFIX}",
-                collection=watch.collection,
-                note="soft-404 probe: a path that does not exist",
-                trigger="watch probe",
-            )
-        done.put(work)
-    except BaseException as exc:  # the main thread re-raises it
-        done.put(exc)
-
-
-def _needs_probe(result: CaptureResult) -> bool:
-    """A new payload answered 200 (redirected or not) might be a soft-404."""
-    return result.ok and result.status == 200 and not result.revisit
-
-
-def _ingested(
-    repository: Repository, result: CaptureResult, on_stored: StoredHook | None
-) -> Document | None:
-    """Ingest a capture and return the document of its final response, if any."""
-    from ingest.pipeline import Ingester  # trafilatura is slow to import: only when used
-
-    if not result.record_ids:
-        return None
-    Ingester(repository, workers=1).run(record_ids=result.record_ids)
-    if on_stored is not None:
-        on_stored(result.record_ids)
-    with repository.catalog.session() as session:
-        final = session.get(Record, result.record_ids[-3])  # final hop's response or revisit
-        if final is None:
-            return None
-        return session.scalars(
-            select(Document).where(
-                Document.record_id == final.record_id, Document.deleted.is_(False)
-            )
-        ).first()
-
-
-def _probe_document(
-    repository: Repository, probe: CaptureResult | None, on_stored: StoredHook | None
-) -> Document | None:
-    if probe is None or not probe.ok or probe.status != 200:
-        return None  # the site answers a missing page honestly: no soft-404s there
-    return _ingested(repository, probe, on_stored)
-
-
-def _previous(repository: Repository, watch: Watch, result: CaptureResult) -> Document | None:
-    """The document this capture is compared with: the one the watch last saw,
+def previous_document(catalog: Catalog, watch: Watch, result: CaptureResult) -> Document | None:
+    """The document a watch's capture is compared with: the one the watch last saw,
     else the latest archived before it."""
-    with repository.catalog.session() as session:
+    with catalog.session() as session:
         if watch.last_document_id:
             found = session.get(Document, watch.last_document_id)
             if found is not None and not found.deleted:
@@ -415,16 +229,31 @@ def _previous(repository: Repository, watch: Watch, result: CaptureResult) -> Do
         ).first()
 
 
-def _record(
-    repository: Repository,
+def response_document(catalog: Catalog, result: CaptureResult) -> Document | None:
+    """The live document of a capture's final response, once it is ingested."""
+    if result.response_id is None:
+        return None
+    with catalog.session() as session:
+        final = session.get(Record, result.response_id)
+        if final is None:
+            return None
+        return session.scalars(
+            select(Document).where(
+                Document.record_id == final.record_id, Document.deleted.is_(False)
+            )
+        ).first()
+
+
+def record_change(
+    catalog: Catalog,
     watch: Watch,
-    result: CaptureResult,
-    probe_result: CaptureResult | None,
-    probe: Document | None,
-    on_stored: StoredHook | None,
+    capture: Comparison,
+    probe: Comparison | None,
     now: datetime,
 ) -> PageChange:
-    """Compare a watch's capture with the previous version; store the change."""
+    """Compare a watch's capture with the previous version and store the change;
+    ``probe`` is the site's answer for a missing path, if it was captured."""
+    result, previous, document = capture.result, capture.previous, capture.document
     change = PageChange(
         watch_id=watch.id,
         url=watch.url,
@@ -434,12 +263,18 @@ def _record(
         capture_id=result.capture_id,
         evidence={},
     )
-    previous = _previous(repository, watch, result)
-    document = _ingested(repository, result, on_stored) if result.ok else None
     change.previous_id = previous.id if previous else None
     change.document_id = document.id if document else None
-    _classify(change, watch, result, previous, document, probe_result, probe)
-    with repository.catalog.session() as session:
+    _classify(
+        change,
+        watch,
+        result,
+        previous,
+        document,
+        probe.result if probe else None,
+        probe.document if probe else None,
+    )
+    with catalog.session() as session:
         session.add(change)
         row = session.get(Watch, watch.id)
         if row is not None:
@@ -448,6 +283,15 @@ def _record(
             if document is not None and change.kind != REMOVED:
                 row.last_document_id = document.id
     return change
+
+
+@dataclass
+class Comparison:
+    """A capture, with the document it made and (for a watch) the one it replaces."""
+
+    result: CaptureResult
+    document: Document | None = None
+    previous: Document | None = None
 
 
 def _classify(
@@ -514,28 +358,6 @@ def _classify(
         evidence["diff_by_char"] = diff.summary(
             diff.diff(previous.text, document.text, "zh", "char")
         )
-
-
-# -- telling people -----------------------------------------------------------
-
-
-def _notify(repository: Repository, change: PageChange, run: WatchRun) -> None:
-    """POST a notable change to ``VESTIGE_WEBHOOK_URL`` (failures are reported, not raised)."""
-    url = repository.settings.webhook_url
-    if not url or change.kind not in NOTABLE:
-        return
-    settings = repository.settings
-    # The capture guard applies: a webhook URL is an outbound request like any other.
-    allow = settings.capture_allow_private
-    client = guarded_client(allow, timeout=settings.fetch_timeout, user_agent=settings.user_agent)
-    try:
-        with client:
-            response = client.post(
-                url, json={"event": f"page.{change.kind}", "change": change.to_dict()}
-            )
-        response.raise_for_status()
-    except (httpx.HTTPError, RefusedURL) as exc:
-        run.webhook_errors.append(f"{change.url}: {exc}")
 
 
 ATOM = "http://www.w3.org/2005/Atom"

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Any
 
+from archive.errors import Unavailable
 from search.models import IndexDocument, SearchResult
 from search.query import Node
 
@@ -25,7 +26,7 @@ FILTER_FIELDS = {
 }
 
 
-class SearchError(RuntimeError):
+class SearchError(Unavailable, RuntimeError):
     """The engine failed or is unreachable; the message is meant for the user."""
 
 

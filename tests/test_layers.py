@@ -1,6 +1,7 @@
 """The code's shape: each layer imports only downward, nothing but the entry point
 imports the command line, no private name is imported across modules, no import
-runs for its side effects, and no modules import each other.
+runs for its side effects, no modules import each other, and only ``api.errors``
+(which maps domain errors to statuses) and ``api.deps`` (authentication) speak HTTP errors.
 
 archive < ingest < search < api. Inside api, the command line (``api.cli``, imported
 by the ``vestige`` entry point alone) and the HTTP side sit above what they share:
@@ -18,8 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("archive", "ingest", "search", "api")
 CLI = "api.cli"
-BASE = ("api.pipeline", "api.schema", "api.models", "api.jobs", "api.scheduler", "api.export")
+BASE = (
+    "api.pipeline",
+    "api.watching",
+    "api.schema",
+    "api.models",
+    "api.jobs",
+    "api.scheduler",
+    "api.export",
+)
 HTTP_IN_BASE = ("api.export.routes",)
+# Route modules raise domain errors (archive.errors); these alone use HTTPException.
+HTTP_ERRORS = ("api.errors", "api.deps")
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,15 @@ def cycles(root: Path) -> list[list[str]]:
     return found
 
 
+def http_exceptions(root: Path) -> list[str]:
+    """Modules other than :data:`HTTP_ERRORS` that import ``HTTPException``."""
+    return [
+        f"{item.module}:{item.line} imports HTTPException: raise a domain error"
+        for item in imports(root)
+        if "HTTPException" in item.names and item.module not in HTTP_ERRORS
+    ]
+
+
 def test_layers_import_only_downward() -> None:
     assert violations(ROOT) == []
 
@@ -165,6 +185,10 @@ def test_no_import_runs_for_its_side_effects() -> None:
 
 def test_no_module_imports_itself_round_a_loop() -> None:
     assert cycles(ROOT) == []
+
+
+def test_routes_raise_domain_errors_not_http_ones() -> None:
+    assert http_exceptions(ROOT) == []
 
 
 def test_the_schema_names_every_table() -> None:
@@ -193,6 +217,7 @@ def test_the_check_sees_each_kind_of_violation(tmp_path: Path) -> None:
         "search/a.py": "from search import b\n",
         "search/b.py": "def late():\n    import search.a\n",
         "search/c.py": "import search.b  # registers something\n",
+        "api/routes.py": "from fastapi import HTTPException\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -205,3 +230,4 @@ def test_the_check_sees_each_kind_of_violation(tmp_path: Path) -> None:
     ]
     assert ["search.a", "search.b", "search.a"] in cycles(tmp_path)
     assert "search.c:1 imports search without using it" in side_effect_imports(tmp_path)
+    assert http_exceptions(tmp_path) == ["api.routes:1 imports HTTPException: raise a domain error"]

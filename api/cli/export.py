@@ -18,7 +18,7 @@ from rich.progress import (
 )
 
 from api.cli.common import fail, open_repository, open_search
-from api.export.exporter import FORMATS, check_text_max_chars, run_export
+from api.export.exporter import FORMATS, check_text_max_chars, run_export, writer_kind
 from api.export.selection import DocumentSource, ExportError, Selection, Versions, choose_fields
 from api.export.wacz import fingerprint, load_or_create_key, public_key_b64, verify_package
 from archive.config import get_settings
@@ -74,10 +74,9 @@ def export(
         selection = Selection(query, collection, everything, versions).check()
         names = [name.strip() for name in fields.split(",")] if fields else None
         chosen = choose_fields(names, with_text)
-        if format not in FORMATS:
-            raise ExportError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
+        kind = writer_kind(format)
         check_text_max_chars(format, text_max_chars)
-        if sign and format not in ("wacz", "bundle"):
+        if sign and not kind.signable:
             raise ExportError("--sign applies to the wacz and bundle formats")
     except ExportError as exc:
         raise fail(str(exc), 2) from exc

@@ -19,6 +19,7 @@ from api.cli.common import (
     url_argument,
     when,
 )
+from api.watching import run_due
 from ingest import diff as text_diff
 from ingest import documents, relations
 from ingest import story as stories
@@ -297,7 +298,7 @@ def watch_run(
         open_repository() as repository,
         Status("capturing watched pages", console=_stderr) as status,
     ):
-        run = watching.run_due(
+        run = run_due(
             repository,
             every=now,
             on_stored=stored_callback(repository, ingest),

@@ -25,24 +25,27 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.export.datasheet import Counts, Datasheet, sha256_file
-from api.export.formats import DATA, Csv, JsonLines, Parquet, Writer
+from api.export.formats import DATA, Csv, JsonLines, Parquet, Writer, WriterOptions
 from api.export.selection import DocumentSource, ExportError, Selection
 from api.export.wacz import Bundle, Wacz
 from api.export.warc import Warc
 from archive.repository import Repository, software_version
 
-FORMATS = ("jsonl", "csv", "parquet", "warc", "wacz", "bundle")
+# Every format, by name: the one place that lists them.
+WRITERS: dict[str, type[Writer]] = {
+    kind.name: kind for kind in (JsonLines, Csv, Parquet, Warc, Wacz, Bundle)
+}
+FORMATS = tuple(WRITERS)
 # What an export's download is, by the writers of those formats.
-MEDIA_TYPES = tuple(
-    dict.fromkeys(kind.media_type for kind in (JsonLines, Csv, Parquet, Warc, Wacz, Bundle))
-)
+MEDIA_TYPES = tuple(dict.fromkeys(kind.media_type for kind in WRITERS.values()))
 Progress = Callable[[int], None]  # documents just written
 Notice = Callable[[str], None]
 
 
 def check_text_max_chars(name: str, text_max_chars: int | None) -> None:
     """Cutting text is for CSV (JSON Lines and Parquet keep it whole), by a positive count."""
-    if text_max_chars is not None and (name != "csv" or text_max_chars < 1):
+    kind = WRITERS.get(name)
+    if text_max_chars is not None and (kind is None or not kind.cuts_text or text_max_chars < 1):
         raise ExportError("--text-max-chars takes a positive number, and applies to csv only")
 
 
@@ -56,19 +59,15 @@ def make_writer(
 ) -> Writer:
     """The writer for a format name; :class:`ExportError` for an unknown one."""
     check_text_max_chars(name, text_max_chars)
-    if name == "jsonl":
-        return JsonLines(fields)
-    if name == "csv":
-        return Csv(fields, bom=bom, text_max_chars=text_max_chars)
-    if name == "parquet":
-        return Parquet(fields)
-    if name == "warc":
-        return Warc(fields, repository)
-    if name == "wacz":
-        return Wacz(fields, repository)
-    if name == "bundle":
-        return Bundle(fields, repository)
-    raise ExportError(f"unknown format {name!r}: choose one of {', '.join(FORMATS)}")
+    return writer_kind(name).create(fields, WriterOptions(repository, bom, text_max_chars))
+
+
+def writer_kind(name: str) -> type[Writer]:
+    """The writer class of a format name; :class:`ExportError` for an unknown one."""
+    kind = WRITERS.get(name)
+    if kind is None:
+        raise ExportError(f"unknown format {name!r}: choose one of {', '.join(FORMATS)}")
+    return kind
 
 
 @dataclass
@@ -247,9 +246,7 @@ def run_export(
             counts=counts,
             text_max_chars=text_max_chars,
         )
-        if isinstance(writer, Wacz):
-            if isinstance(writer, Bundle):
-                writer.datasheet = datasheet
+        if multipart:
             with open(partial, "wb") as packed:
                 writer.assemble(parts.paths, packed, datasheet, signing_key)
         with open(partial, "rb+") as done:
@@ -328,6 +325,7 @@ def stream_export(source: DocumentSource, writer: Writer) -> Iterator[bytes]:
 
 __all__ = [
     "FORMATS",
+    "WRITERS",
     "ExportError",
     "ExportSummary",
     "Selection",
@@ -335,4 +333,5 @@ __all__ = [
     "make_writer",
     "run_export",
     "stream_export",
+    "writer_kind",
 ]

@@ -3,6 +3,9 @@
 Every writer turns batches of :class:`ExportDocument` into chunks of bytes for
 named parts of the output (a one-file format has the single part ``data``), so
 the same writer feeds a file, a resumable partial file, or an HTTP response.
+A format with several parts (WACZ) packs them into one file at the end
+(:meth:`Writer.assemble`). :class:`Writer` is the whole interface the exporter
+knows: it picks a writer by format name and makes it with :meth:`Writer.create`.
 Nothing here depends on the export time, so the same selection gives the same bytes.
 """
 
@@ -12,16 +15,30 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from api.export.datasheet import Datasheet
 from api.export.selection import TEXT_FIELDS, ExportDocument
+from archive.repository import Repository
 
 Chunk = tuple[str, bytes]  # (part name, bytes to append to it)
 DATA = "data"
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    """What an export gives every writer besides the fields; each takes what it needs."""
+
+    repository: Repository  # formats that copy records read them from here
+    bom: bool = False  # CSV only
+    text_max_chars: int | None = None  # CSV only
 
 
 class Writer:
@@ -32,9 +49,16 @@ class Writer:
     media_type: ClassVar[str]
     parts: ClassVar[tuple[str, ...]] = (DATA,)
     resumable: ClassVar[bool] = True  # whether a partial output can be continued
+    cuts_text: ClassVar[bool] = False  # whether it takes ``text_max_chars``
+    signable: ClassVar[bool] = False  # whether :meth:`assemble` can sign the package
 
     def __init__(self, fields: list[str]) -> None:
         self.fields = fields
+
+    @classmethod
+    def create(cls, fields: list[str], options: WriterOptions) -> Writer:
+        """The writer of an export of ``fields``."""
+        return cls(fields)
 
     def start(self) -> Iterator[Chunk]:
         """Chunks written once, before the first batch."""
@@ -54,6 +78,17 @@ class Writer:
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`state` of an interrupted export."""
+
+    def assemble(
+        self,
+        parts: dict[str, Path],
+        out: BinaryIO,
+        datasheet: Datasheet,
+        signing_key: ec.EllipticCurvePrivateKey | None = None,
+    ) -> None:
+        """Pack the finished part files into the one output file ``out``: what a format
+        of several :attr:`parts` must do (a one-part format is written in place)."""
+        raise NotImplementedError(f"{self.name} exports have one part: nothing to assemble")
 
 
 def json_value(document: ExportDocument, name: str) -> Any:
@@ -96,6 +131,7 @@ class Csv(Writer):
     name = "csv"
     extension = ".csv"
     media_type = "text/csv; charset=utf-8"
+    cuts_text = True
 
     def __init__(
         self, fields: list[str], *, bom: bool = False, text_max_chars: int | None = None
@@ -103,6 +139,10 @@ class Csv(Writer):
         super().__init__(fields)
         self.bom = bom
         self.text_max_chars = text_max_chars
+
+    @classmethod
+    def create(cls, fields: list[str], options: WriterOptions) -> Writer:
+        return cls(fields, bom=options.bom, text_max_chars=options.text_max_chars)
 
     def _rows(self, rows: Iterable[list[str]]) -> bytes:
         buffer = io.StringIO()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import RepositoryDep, SettingsDep, require_reader
@@ -25,9 +25,9 @@ from api.export.exporter import FORMATS, MEDIA_TYPES, make_writer, run_export, s
 from api.export.formats import DATA
 from api.export.selection import DocumentSource, ExportError, Selection, Versions, choose_fields
 from archive.config import Settings
+from archive.errors import InvalidQuery, NotFound
 from archive.repository import Repository
 from archive.store import COLLECTION_MAX_LENGTH, COLLECTION_PATTERN
-from search.backend import SearchError
 from search.engine import open_backend
 from search.query import QUERY_PATTERN
 
@@ -87,14 +87,14 @@ async def export(
         chosen = choose_fields(names, with_text)
         writer = make_writer(format, chosen, repository, bom=bom, text_max_chars=text_max_chars)
     except ExportError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise InvalidQuery(str(exc)) from exc
     stack = ExitStack()
     try:
         source = await to_thread.run_sync(
             _open_source, stack, repository, settings, selection, with_text
         )
         if await to_thread.run_sync(source.count) == 0:
-            raise HTTPException(404, f"nothing to export: no documents match {selection.summary()}")
+            raise NotFound(f"nothing to export: no documents match {selection.summary()}")
         if writer.parts == (DATA,):
             body = stream_export(source, writer)
         else:
@@ -102,9 +102,6 @@ async def export(
                 _build_package, stack, repository, source, format, chosen
             )
             body = _read(path)
-    except SearchError as exc:
-        stack.close()
-        raise HTTPException(503, str(exc)) from exc
     except BaseException:
         stack.close()
         raise
@@ -140,10 +137,7 @@ def _build_package(
     folder = Path(tempfile.mkdtemp(prefix="vestige-export-"))
     stack.callback(shutil.rmtree, folder, True)
     path = folder / f"export-{format}.wacz"
-    try:
-        run_export(repository, source, format, path, fields=fields)
-    except ExportError as exc:
-        raise HTTPException(500, str(exc)) from exc
+    run_export(repository, source, format, path, fields=fields)
     return path
 
 

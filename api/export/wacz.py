@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.export.datasheet import Datasheet, sha256_file
-from api.export.formats import Chunk, JsonLines, Writer, jsonl_to_parquet
+from api.export.formats import Chunk, JsonLines, Writer, WriterOptions, jsonl_to_parquet
 from api.export.selection import BATCH, ExportDocument
 from api.export.warc import Warc
 from archive.catalog import Record
@@ -64,10 +64,15 @@ class Wacz(Writer):
     extension = ".wacz"
     media_type = "application/wacz"
     parts: tuple[str, ...] = (ARCHIVE, INDEX, PAGES)
+    signable = True
 
     def __init__(self, fields: list[str], repository: Repository) -> None:
         super().__init__(fields)
         self.warc = Warc(fields, repository)
+
+    @classmethod
+    def create(cls, fields: list[str], options: WriterOptions) -> Writer:
+        return cls(fields, options.repository)
 
     def state(self) -> dict[str, Any]:
         return self.warc.state()
@@ -102,7 +107,9 @@ class Wacz(Writer):
         ]
         yield PAGES, "".join(pages).encode()
 
-    def extra_files(self, parts: dict[str, Path], workdir: Path) -> dict[str, Path]:
+    def extra_files(
+        self, parts: dict[str, Path], workdir: Path, datasheet: Datasheet
+    ) -> dict[str, Path]:
         """Further files to pack (the bundle's dataset), by path inside the package."""
         return {}
 
@@ -113,14 +120,15 @@ class Wacz(Writer):
         datasheet: Datasheet,
         signing_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
-        """Pack the parts (and extra files) into a WACZ written to ``out``."""
+        """Pack the parts (and extra files) into a WACZ written to ``out``, signed with
+        ``signing_key`` if given."""
         workdir = parts[ARCHIVE].parent
         index = workdir / "index.sorted.cdxj"
         with open(index, "wb") as sorted_out:
             for line in sorted_lines(parts[INDEX], workdir):
                 sorted_out.write(line)
         files = {_PATHS[ARCHIVE]: parts[ARCHIVE], _PATHS[INDEX]: index, _PATHS[PAGES]: parts[PAGES]}
-        extra = self.extra_files(parts, workdir)
+        extra = self.extra_files(parts, workdir, datasheet)
         files |= extra
         created = datasheet.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         resources = []
@@ -170,15 +178,15 @@ class Bundle(Wacz):
     def __init__(self, fields: list[str], repository: Repository) -> None:
         super().__init__(fields, repository)
         self.jsonl = JsonLines(fields)
-        self.datasheet: Datasheet | None = None  # set by the exporter before assembling
 
     def write(self, batch: list[ExportDocument]) -> Iterator[Chunk]:
         yield from super().write(batch)
         for _, chunk in self.jsonl.write(batch):
             yield DOCUMENTS, chunk
 
-    def extra_files(self, parts: dict[str, Path], workdir: Path) -> dict[str, Path]:
-        assert self.datasheet is not None
+    def extra_files(
+        self, parts: dict[str, Path], workdir: Path, datasheet: Datasheet
+    ) -> dict[str, Path]:
         parquet = workdir / "documents.parquet"
         with open(parts[DOCUMENTS], "rb") as lines, open(parquet, "wb") as out:
             for chunk in jsonl_to_parquet(lines, self.fields, BATCH):
@@ -187,9 +195,9 @@ class Bundle(Wacz):
             _PATHS[DOCUMENTS]: parts[DOCUMENTS],
             "dataset/documents.parquet": parquet,
         }
-        self.datasheet.files = {path: sha256_file(source) for path, source in dataset.items()}
+        datasheet.files = {path: sha256_file(source) for path, source in dataset.items()}
         readme, manifest = workdir / "README.md", workdir / "manifest.json"
-        self.datasheet.write(readme, manifest)
+        datasheet.write(readme, manifest)
         return dataset | {"dataset/README.md": readme, "dataset/manifest.json": manifest}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api.export.formats import DATA, Chunk, Writer
+from api.export.formats import DATA, Chunk, Writer, WriterOptions
 from api.export.selection import ExportDocument
 from archive.catalog import CONTENT_TYPES, Record
 from archive.repository import Repository
@@ -53,6 +53,10 @@ class Warc(Writer):
         self._url: str | None = None
         self._url_records: set[str] = set()
         self.copied: list[Copied] = []  # records of the last batch, for indexes
+
+    @classmethod
+    def create(cls, fields: list[str], options: WriterOptions) -> Writer:
+        return cls(fields, options.repository)
 
     def state(self) -> dict[str, Any]:
         return {

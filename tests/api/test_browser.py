@@ -21,10 +21,10 @@ from servicetools import serve_articles
 from api.app import create_app
 from api.pipeline import after_relate
 from api.tokens import create_token
+from api.watching import run_due
 from archive.config import Settings
 from conftest import Route, WebServer, missing_part
 from ingest.relations import relate
-from ingest.watch import run_due
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from servicetools import auth, new_token, preserve, service
 
+from api.watching import run_due
 from archive.config import Settings
 from conftest import Route, WebServer
 from ingest.suggest import suggest
-from ingest.watch import run_due
 
 HTML = [("Content-Type", "text/html; charset=utf-8")]
 ATOM = "{http://www.w3.org/2005/Atom}"

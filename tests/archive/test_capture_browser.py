@@ -36,6 +36,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from archive.browser import BrowserCapturer, browser_summaries
+from archive.catalog import Record
 from archive.config import Settings, get_settings
 from archive.fetch import Fetcher
 from archive.repository import Repository
@@ -120,6 +121,13 @@ def test_every_resource_screenshot_and_dom_are_stored_and_the_guard_holds(
     assert ARTICLE in dom.payload.decode()
     assert 'src="/lazy-2.png"' in dom.payload.decode()  # the lazy images were loaded
     assert shot["WARC-Concurrent-To"] == dom["WARC-Concurrent-To"] == page_id
+    repository = Repository(guarded)
+    try:
+        with repository.catalog.session() as session:
+            page_row = session.get(Record, result.response_id)  # the page, not its screenshot
+    finally:
+        repository.close()
+    assert page_row is not None and page_row.record_id == page_id
 
     (metadata,) = of_type(records, "metadata")
     listed = fields(metadata)

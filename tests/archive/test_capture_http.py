@@ -61,6 +61,34 @@ def test_redirect_chain_records_every_hop(home, web: WebServer) -> None:
     assert f"via: {start}\r\nvia: {moved}\r\n" in metadata.payload.decode()
 
 
+def test_the_result_names_the_final_response_and_revisit_by_catalog_id(
+    home, web: WebServer
+) -> None:
+    from archive.capture import Capturer
+    from archive.catalog import Record
+    from archive.repository import Repository
+
+    final = web.route("/landing", Route(200, b"<p>landing</p>", HTML))
+    start = web.route("/go", redirect(302, "/landing"))
+    loop = web.route("/round", redirect(302, "/round"))
+    repository = Repository(home)
+    capturer = Capturer(repository)
+    try:
+        first, again = capturer.capture(start), capturer.capture(start)
+        failed = capturer.capture(loop)
+        with repository.catalog.session() as session:
+            answered = [session.get(Record, r.response_id) for r in (first, again)]
+    finally:
+        capturer.close()
+        repository.close()
+    assert [(row.url, row.record_type) for row in answered] == [
+        (final, "response"),
+        (final, "revisit"),
+    ]
+    assert all(r.response_id in r.record_ids for r in (first, again))
+    assert not failed.ok and failed.response_id is None
+
+
 def test_redirect_loop_is_a_clear_error_and_stores_nothing(home, web: WebServer) -> None:
     loop = web.route("/loop", redirect(302, "/loop"))
     done = vestige("capture", loop)

@@ -404,6 +404,8 @@ def test_clear_errors_and_no_file_under_the_final_name(archive, tmp_path: Path) 
     out = tmp_path / "out.jsonl"
     result = vestige("export", "--all", "--format", "xml", "-o", str(out), code=2)
     assert "unknown format 'xml'" in result.output
+    result = vestige("export", "--all", "--format", "csv", "--sign", "-o", str(out), code=2)
+    assert "--sign applies to the wacz and bundle formats" in result.output
     result = vestige("export", "-o", str(out), code=2)
     assert "choose what to export" in result.output
     result = vestige("export", "--collection", "nothing-here", "-o", str(out), code=1)

@@ -11,6 +11,7 @@ import pytest
 from provenance_sites import SoftSite, article
 from sqlalchemy import select, update
 
+from api.watching import run_due
 from archive.catalog import utcnow
 from archive.config import get_settings
 from archive.follow import add_follow, list_follows, remove_follow
@@ -18,7 +19,7 @@ from archive.repository import Repository
 from conftest import Route, WebServer
 from ingest import diff
 from ingest.suggest import cite_key, find_notice
-from ingest.watch import Watch, WatchError, add_watch, list_changes, remove_watch, run_due
+from ingest.watch import Watch, WatchError, add_watch, list_changes, remove_watch
 
 HTML = [("Content-Type", "text/html; charset=utf-8")]
 
