@@ -17,7 +17,6 @@ Malformed queries raise :class:`QuerySyntaxError` with a message meant for the u
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -254,14 +253,19 @@ def _tokens(query: str) -> list[_Token]:
     return tokens
 
 
-# Chinese quotation marks quote like '"'.
-_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u300c\u300d\u300e\u300f\uff02", '"'))
+# Full-width ASCII (U+FF01-U+FF5E) as ASCII, and Chinese quotation marks quote like '"'.
+# Not NFKC: it also turns some marks into a space and a combining mark (U+00A8), which
+# would split a term the API's pattern admits as one.
+_KEYBOARD = str.maketrans(
+    {code: chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}
+    | dict.fromkeys(map(ord, "\u201c\u201d\u300c\u300d\u300e\u300f\uff02"), '"')
+)
 
 
 def normalise(query: str) -> str:
     """Full-width letters, digits and punctuation (``\uff4c\uff41\uff4e\uff47``) as ASCII,
     and Chinese quotation marks as ``"``, so a query typed with a Chinese keyboard parses."""
-    return unicodedata.normalize("NFKC", query).translate(_QUOTES)
+    return query.translate(_KEYBOARD)
 
 
 def _parse_date(field: str, value: str) -> date:
