@@ -36,6 +36,7 @@ still streams.
 
 from __future__ import annotations
 
+import ast
 import codecs
 import email
 import email.policy
@@ -642,8 +643,23 @@ class _Records(ArchiveIterator):
         self.reader = _HeaderLines(self.fh, self.reader.block_size)
 
 
+_UNKNOWN_FORMAT = "Unknown archive format, first line: "
+_EXCERPT = 60  # characters of a hostile file's first line quoted in its error
+
+
 def _reason(exc: Exception) -> str:
-    return brief(str(exc)) or type(exc).__name__
+    message = str(exc)
+    if message.startswith(_UNKNOWN_FORMAT):
+        # warcio quotes the whole first line (a list of its Latin-1 decoded parts):
+        # quote a short excerpt of its bytes, escaped, so binary reads as binary.
+        quoted = message[len(_UNKNOWN_FORMAT) :]
+        try:
+            line = repr("".join(ast.literal_eval(quoted)).encode("latin-1"))
+        except (ValueError, SyntaxError, TypeError, UnicodeEncodeError):
+            line = ascii(quoted)
+        excerpt = line if len(line) <= _EXCERPT else line[:_EXCERPT] + "…"
+        return f"not a WARC or ARC record (unknown archive format; first line: {excerpt})"
+    return brief(message) or type(exc).__name__
 
 
 def _drain(record: ArcWarcRecord) -> None:

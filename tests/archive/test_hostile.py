@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import subprocess
 import sys
 import uuid
@@ -102,7 +103,8 @@ def assert_verify_clean() -> None:
         ("empty.warc", b"", "the file is empty"),
         ("empty.warc.gz", b"", "the file is empty"),
         ("blank.warc.gz", gzip.compress(b""), "the file holds only empty gzip"),
-        ("escapes.warc", b"\x1b[2J\x1b]0;owned\x07\xff\xfe" * 40 + b"\n", "Unknown archive format"),
+        ("escapes.warc", b"\x1b[2J\x1b]0;owned\x07\xff\xfe" * 40 + b"\n", "unknown archive format"),
+        ("random.warc.gz", random.Random(10).randbytes(3000), "unknown archive format"),
     ],
 )
 def test_hostile_files_are_refused_and_the_good_one_kept(
@@ -115,6 +117,8 @@ def test_hostile_files_are_refused_and_the_good_one_kept(
     line = assert_refused(done, hostile, reason)
     if name == "escapes.warc":
         assert "\x1b" not in done.stderr and "\\x1b[2J" in line
+    if name.startswith(("escapes", "random")):  # a short excerpt of the bytes, escaped
+        assert line.replace("…", "").isascii() and "first line: b" in line, line
     assert_verify_clean()
 
 
