@@ -128,8 +128,16 @@ def test_preserve_search_facet_document_and_archived_copy(
     page.goto(server + "/")
     page.fill("form.search input[name=q]", "organ harvesting")
     page.press("form.search input[name=q]", "Enter")
+    # By default the query's Chinese translation is searched too, and the page says so.
+    expect(page.locator(".hit h3", has_text="China Tribunal final judgment")).to_have_count(1)
+    expect(page.locator(".hit h3", has_text="器官")).not_to_have_count(0)
+    expect(page.locator("p.translated")).to_contain_text("Also searched zh:")
+    # "Same language only" keeps to the query's own words (and stays checked).
+    page.check("form.search input[name=cross]")
+    page.press("form.search input[name=q]", "Enter")
     expect(page.locator(".hit h3")).to_have_text(["China Tribunal final judgment"])
     expect(page.locator(".hit .snippet mark").first).to_have_text("organ")
+    expect(page.locator("form.search input[name=cross]")).to_be_checked()
 
     # Chinese search, then a facet narrows it to one year.
     page.fill("form.search input[name=q]", "器官")
@@ -216,9 +224,9 @@ def test_search_shows_relations_collapsed_copies_and_export(
     expect(page.locator(".hit .relations .role")).to_have_text(["primary"])
     expect(page.locator(".hit .marker[data-has=coverage]")).to_have_text("covered by 1")
 
-    # The two Chinese reports are one hit; its copy shows when expanded.
-    page.fill("form.search input[name=q]", "器官")
-    page.press("form.search input[name=q]", "Enter")
+    # The two Chinese reports are one hit; its copy shows when expanded (in Chinese only:
+    # the translation "organ" would also find the English judgment).
+    page.goto(server + "/?q=%E5%99%A8%E5%AE%98&cross=false")
     expect(page.locator(".hit")).to_have_count(1)
     copy_link = page.locator(".hit details.copies li a")
     expect(copy_link).to_be_hidden()
