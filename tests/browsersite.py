@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import struct
 import threading
 import zlib
+from contextlib import suppress
 from pathlib import Path
 
 from conftest import Route, WebServer
@@ -227,3 +229,10 @@ def chromium_processes(name: str = "chromium") -> list[int]:
         if ancestor == os.getpid() and matches:
             found.append(pid)
     return found
+
+
+def kill_chromium() -> None:
+    """SIGKILL every Chromium process this process started: a browser crash."""
+    for pid in chromium_processes():
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -14,7 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
-from browsersite import chromium_processes
+from browsersite import chromium_processes, kill_chromium
 from fastapi.testclient import TestClient
 from servicetools import auth, new_token, service, wait_for_job
 from warcio.archiveiterator import ArchiveIterator
@@ -103,9 +103,7 @@ def test_chromium_killed_mid_capture_fails_that_url_and_the_service_goes_on(
     page, release = stuck
     with service(home) as client:
         worker, done = capture_in_background(client, web, page)
-        for pid in chromium_processes():
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_chromium()
         release.set()
         worker.join(150)
         [item] = done

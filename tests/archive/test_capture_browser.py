@@ -6,13 +6,10 @@ and failures give clear errors."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -24,7 +21,7 @@ from browsersite import (
     STORY,
     STORY_COOKIES,
     Listener,
-    chromium_processes,
+    kill_chromium,
     png,
     png_size,
     serve_site,
@@ -382,9 +379,7 @@ def test_a_crashed_browser_fails_that_page_and_is_restarted_for_the_next(home, w
         while "/stuck.png" not in web.hits:
             assert time.monotonic() < deadline, "the page never asked for its image"
             time.sleep(0.05)
-        for pid in chromium_processes():
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_chromium()
         release.set()
         worker.join(120)
         [crashed] = results
